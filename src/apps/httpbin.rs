@@ -1,0 +1,1 @@
+//! httpbin: the classic `citizenstig/httpbin` JSON shapes.

@@ -1,0 +1,13 @@
+//! `mesh`: a service mesh sandbox in one binary.
+//!
+//! Modules are listed in DESIGN.md's layer order; imports only go down this list.
+
+pub mod cli;
+
+pub mod proxy;
+
+pub mod apps;
+
+pub mod xds;
+
+pub mod net;

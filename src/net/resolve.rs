@@ -1,0 +1,1 @@
+//! Name resolution: the system resolver with `--resolve NAME=IP` style overrides.

@@ -1,0 +1,1 @@
+//! Envoy-style stats: counters, gauges, histograms with Envoy's names and admin formats.
