@@ -1,0 +1,3 @@
+//! One integration-test binary (ripgrep's layout): `mod` per area, shared helpers in `util`.
+
+mod util;
