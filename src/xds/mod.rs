@@ -1,3 +1,28 @@
 //! The Envoy-shaped configuration model (Bootstrap, Listener, RouteConfiguration, Cluster,
 //! ClusterLoadAssignment, …), decoded from Envoy's own YAML/JSON with source locations and
 //! serialised back in Envoy's snake_case `config_dump` form. Imports nothing of ours.
+
+pub mod bootstrap;
+pub mod cluster;
+pub mod core;
+pub mod de;
+pub mod decode;
+pub mod endpoint;
+pub mod error;
+pub mod hcm;
+pub mod listener;
+pub mod matcher;
+pub mod route;
+pub mod tree;
+
+pub use bootstrap::Bootstrap;
+pub use error::ConfigError;
+
+/// Type URLs of the resources a proxy runs, as `config_dump` and xDS name them.
+pub mod type_url {
+    pub const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
+    pub const CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+    pub const ROUTE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+    pub const ENDPOINT: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+    pub const BOOTSTRAP: &str = "type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap";
+}

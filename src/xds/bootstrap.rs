@@ -1,0 +1,45 @@
+//! `envoy.config.bootstrap.v3.Bootstrap`: what `mesh envoy -c` reads.
+
+use serde::{Deserialize, Serialize};
+
+use super::cluster::Cluster;
+use super::core::{Address, Node};
+use super::de::Duration;
+use super::hcm::AccessLog;
+use super::listener::Listener;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Bootstrap {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Node>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub static_resources: Option<StaticResources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats_flush_interval: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin: Option<Admin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StaticResources {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listeners: Vec<Listener>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<Cluster>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    /// Deprecated in favour of `access_log`; still accepted.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub access_log_path: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_log: Vec<AccessLog>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub profile_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+}

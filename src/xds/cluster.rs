@@ -1,0 +1,143 @@
+//! `envoy.config.cluster.v3.Cluster`: upstream groups, discovery type, load balancing, limits.
+
+use serde::{Deserialize, Serialize};
+
+use super::core::Metadata;
+use super::de::{self, Duration};
+use super::endpoint::ClusterLoadAssignment;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DiscoveryType {
+    #[default]
+    Static,
+    StrictDns,
+    LogicalDns,
+    Eds,
+    OriginalDst,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LbPolicy {
+    #[default]
+    RoundRobin,
+    LeastRequest,
+    RingHash,
+    Random,
+    Maglev,
+    ClusterProvided,
+    LoadBalancingPolicyConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DnsLookupFamily {
+    #[default]
+    Auto,
+    V4Only,
+    V6Only,
+    V4Preferred,
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub alt_stat_name: String,
+    #[serde(default, rename = "type", skip_serializing_if = "de::is_default")]
+    pub discovery_type: DiscoveryType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eds_cluster_config: Option<EdsClusterConfig>,
+    /// Default 5 s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    pub per_connection_buffer_limit_bytes: Option<u32>,
+    #[serde(default, skip_serializing_if = "de::is_default")]
+    pub lb_policy: LbPolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_assignment: Option<ClusterLoadAssignment>,
+    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    pub max_requests_per_connection: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breakers: Option<CircuitBreakers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_refresh_rate: Option<Duration>,
+    #[serde(default, skip_serializing_if = "de::is_default")]
+    pub dns_lookup_family: DnsLookupFamily,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub least_request_lb_config: Option<LeastRequestLbConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+}
+
+impl Cluster {
+    /// Envoy's default connect timeout is 5 s.
+    pub fn connect_timeout(&self) -> std::time::Duration {
+        self.connect_timeout
+            .map(Duration::get)
+            .unwrap_or(std::time::Duration::from_secs(5))
+    }
+
+    /// The name stats use: `alt_stat_name` when set.
+    pub fn stat_name(&self) -> &str {
+        if self.alt_stat_name.is_empty() {
+            &self.name
+        } else {
+            &self.alt_stat_name
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EdsClusterConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eds_config: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LeastRequestLbConfig {
+    /// Default 2 (power of two choices).
+    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    pub choice_count: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreakers {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thresholds: Vec<Thresholds>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RoutingPriority {
+    #[default]
+    Default,
+    High,
+}
+
+/// Circuit-breaker limits for one priority; Envoy's defaults are 1024/1024/1024/3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    #[serde(default, skip_serializing_if = "de::is_default")]
+    pub priority: RoutingPriority,
+    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    pub max_pending_requests: Option<u32>,
+    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    pub max_requests: Option<u32>,
+    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "de::is_false")]
+    pub track_remaining: bool,
+}
