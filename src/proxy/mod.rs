@@ -1,4 +1,375 @@
-//! The Envoy-compatible data plane. Its only input is an `xds` snapshot (a static bootstrap or a
-//! control-plane push). May import `xds` and `net`.
+//! The Envoy-compatible data plane. Its only input is an `xds` snapshot: a static bootstrap
+//! (`mesh envoy`) or, later, a control-plane push — both go through [`build`] into an
+//! [`Applied`] that [`Proxy`] swaps in atomically. May import `xds` and `net`.
 
+pub mod access_log;
+pub mod admin;
+pub mod build;
+pub mod cluster;
+pub mod flags;
+pub mod http;
+pub mod listener;
+pub mod log;
+pub mod server_stats;
 pub mod stats;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+
+use crate::net::resolve::Resolver;
+use crate::xds::Bootstrap;
+
+use access_log::StdStreams;
+use cluster::Cluster;
+use listener::ListenerRt;
+use log::{Component, Level, Logger, Sink};
+use server_stats::ServerStats;
+use stats::Store;
+
+/// One reason a configuration was refused, at an Envoy field path
+/// (`static_resources.clusters[0].load_assignment`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub path: String,
+    pub reason: String,
+}
+
+impl Rejected {
+    pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Rejected {
+        Rejected {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.reason)
+    }
+}
+
+/// Why a proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Rejected>),
+    #[error("cannot bind '{address}' for {what}: {source}")]
+    Bind {
+        what: String,
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The server's lifecycle state, as `/server_info` and `server.state` report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ServerState {
+    Live = 0,
+    Draining = 1,
+    PreInitializing = 2,
+    Initializing = 3,
+}
+
+impl ServerState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerState::Live => "LIVE",
+            ServerState::Draining => "DRAINING",
+            ServerState::PreInitializing => "PRE_INITIALIZING",
+            ServerState::Initializing => "INITIALIZING",
+        }
+    }
+}
+
+/// How the proxy was started (`--service-node`, log levels, …); shown by `/server_info`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub service_node: Option<String>,
+    pub service_cluster: Option<String>,
+    pub service_zone: Option<String>,
+    pub log_level: Level,
+    pub component_log_level: Option<String>,
+    pub log_sink: Sink,
+    pub std_streams: StdStreams,
+    pub resolver: Resolver,
+    pub concurrency: usize,
+    pub base_id: u64,
+    pub config_path: String,
+    pub config_yaml: String,
+    pub drain_time: Duration,
+    pub parent_shutdown_time: Duration,
+    pub log_path: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            service_node: None,
+            service_cluster: None,
+            service_zone: None,
+            log_level: Level::Info,
+            component_log_level: None,
+            log_sink: Sink::Stderr,
+            std_streams: StdStreams::default(),
+            resolver: Resolver::default(),
+            concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            base_id: 0,
+            config_path: String::new(),
+            config_yaml: String::new(),
+            drain_time: Duration::from_secs(600),
+            parent_shutdown_time: Duration::from_secs(900),
+            log_path: String::new(),
+        }
+    }
+}
+
+/// What a proxy is running right now. Replaced as a whole; never mutated in place.
+#[derive(Debug)]
+pub struct Applied {
+    pub bootstrap: Bootstrap,
+    pub bootstrap_updated: SystemTime,
+    /// Static clusters first, in config order.
+    pub clusters: Vec<Arc<Cluster>>,
+    pub cluster_index: HashMap<String, usize>,
+    pub listeners: Vec<Arc<ListenerRt>>,
+}
+
+impl Applied {
+    pub fn cluster(&self, name: &str) -> Option<&Arc<Cluster>> {
+        self.cluster_index.get(name).and_then(|i| self.clusters.get(*i))
+    }
+}
+
+/// One running proxy: config, stats, logs, lifecycle. Shared by listeners, admin and requests.
+#[derive(Debug)]
+pub struct Proxy {
+    pub log: Arc<Logger>,
+    pub stats: Store,
+    pub options: Options,
+    pub started: Instant,
+    pub started_at: SystemTime,
+    state: AtomicU8,
+    healthcheck_failed: AtomicBool,
+    /// Cancelled to stop the proxy (Ctrl-C, `/quitquitquit`).
+    pub shutdown: CancellationToken,
+    /// Cancelled to drain listeners (`/drain_listeners`, shutdown).
+    pub drain: CancellationToken,
+    applied: ArcSwap<Applied>,
+    next_conn_id: AtomicU64,
+    pub server_stats: ServerStats,
+    admin_addr: std::sync::Mutex<Option<SocketAddr>>,
+}
+
+impl Proxy {
+    pub fn applied(&self) -> Arc<Applied> {
+        self.applied.load_full()
+    }
+
+    pub fn state(&self) -> ServerState {
+        match self.state.load(Ordering::Relaxed) {
+            0 => ServerState::Live,
+            1 => ServerState::Draining,
+            2 => ServerState::PreInitializing,
+            _ => ServerState::Initializing,
+        }
+    }
+
+    fn set_state(&self, s: ServerState) {
+        self.state.store(s as u8, Ordering::Relaxed);
+        self.server_stats.state.set(s as u64);
+        self.server_stats
+            .live
+            .set(u64::from(s == ServerState::Live));
+    }
+
+    pub fn healthcheck_failed(&self) -> bool {
+        self.healthcheck_failed.load(Ordering::Relaxed)
+    }
+
+    pub fn set_healthcheck_failed(&self, failed: bool) {
+        self.healthcheck_failed.store(failed, Ordering::Relaxed);
+    }
+
+    pub fn next_connection_id(&self) -> u64 {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn admin_address(&self) -> Option<SocketAddr> {
+        self.admin_addr.lock().ok().and_then(|a| *a)
+    }
+
+    /// Starts draining: listeners stop accepting and finish their connections.
+    pub fn start_draining(&self) {
+        self.set_state(ServerState::Draining);
+        self.drain.cancel();
+    }
+}
+
+/// A started proxy: its shared state and the addresses it actually bound.
+#[derive(Debug)]
+pub struct Running {
+    pub proxy: Arc<Proxy>,
+    pub admin_addr: Option<SocketAddr>,
+    /// `(listener name, bound address)`.
+    pub listeners: Vec<(String, SocketAddr)>,
+}
+
+impl Running {
+    /// Resolves when the proxy has been told to stop (`/quitquitquit` or [`Running::stop`]).
+    pub async fn stopped(&self) {
+        self.proxy.shutdown.cancelled().await;
+    }
+
+    /// Drains listeners, waits up to `grace` for connections to finish, and stops.
+    pub async fn stop(&self, grace: Duration) {
+        self.proxy.start_draining();
+        let applied = self.proxy.applied();
+        let deadline = tokio::time::Instant::now() + grace;
+        for l in &applied.listeners {
+            l.wait_drained(deadline).await;
+        }
+        for c in &applied.clusters {
+            c.shutdown();
+        }
+        self.proxy.shutdown.cancel();
+    }
+}
+
+/// Checks a bootstrap the way `--mode validate` does: everything but binding sockets.
+pub fn validate(bootstrap: &Bootstrap, options: &Options) -> Result<(), Vec<Rejected>> {
+    let log = Arc::new(Logger::new(Level::Off, Sink::Stderr));
+    build::build_static(bootstrap, &Store::new(), &log, options).map(|_| ())
+}
+
+/// Builds, binds and starts a proxy from a bootstrap. Must run inside a tokio runtime.
+pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, StartError> {
+    let log = Arc::new(Logger::new(options.log_level, options.log_sink.clone()));
+    if let Some(spec) = &options.component_log_level {
+        log.apply_component_levels(spec)
+            .map_err(|e| StartError::Invalid(vec![Rejected::new("--component-log-level", e)]))?;
+    }
+    let store = Store::new();
+    let server_stats = ServerStats::new(&store, options.concurrency);
+    crate::plog!(
+        log,
+        Level::Info,
+        Component::Main,
+        "initializing epoch 0 (base id={}, hot restart version=disabled)",
+        options.base_id
+    );
+    let built = build::build_static(&bootstrap, &store, &log, &options).map_err(StartError::Invalid)?;
+    let proxy = Arc::new(Proxy {
+        log: log.clone(),
+        stats: store.clone(),
+        options,
+        started: Instant::now(),
+        started_at: SystemTime::now(),
+        state: AtomicU8::new(ServerState::Initializing as u8),
+        healthcheck_failed: AtomicBool::new(false),
+        shutdown: CancellationToken::new(),
+        drain: CancellationToken::new(),
+        applied: ArcSwap::from_pointee(Applied {
+            bootstrap: bootstrap.clone(),
+            bootstrap_updated: SystemTime::now(),
+            clusters: built.clusters.clone(),
+            cluster_index: built.cluster_index.clone(),
+            listeners: Vec::new(),
+        }),
+        next_conn_id: AtomicU64::new(0),
+        server_stats,
+        admin_addr: std::sync::Mutex::new(None),
+    });
+    proxy.set_state(ServerState::Initializing);
+
+    let admin_addr = match bootstrap.admin.as_ref().and_then(|a| a.address.as_ref()) {
+        Some(addr) => {
+            let Some(sa) = addr.ip_socket_addr() else {
+                return Err(StartError::Invalid(vec![Rejected::new(
+                    "admin.address.socket_address",
+                    format!("malformed IP address: {}", addr.display()),
+                )]));
+            };
+            let bound = admin::serve(proxy.clone(), sa).await.map_err(|source| StartError::Bind {
+                what: "the admin API".to_owned(),
+                address: sa,
+                source,
+            })?;
+            crate::plog!(log, Level::Info, Component::Main, "admin address: {bound}");
+            if let Ok(mut a) = proxy.admin_addr.lock() {
+                *a = Some(bound);
+            }
+            Some(bound)
+        }
+        None => None,
+    };
+
+    crate::plog!(log, Level::Info, Component::Main, "loading {} cluster(s)", built.clusters.len());
+    for c in &built.clusters {
+        c.start().await;
+    }
+    crate::plog!(
+        log,
+        Level::Info,
+        Component::Config,
+        "all clusters initialized. initializing init manager"
+    );
+    crate::plog!(log, Level::Info, Component::Main, "loading {} listener(s)", built.listeners.len());
+    let mut bound = Vec::new();
+    let mut listeners = Vec::new();
+    for l in built.listeners {
+        let addr = l.bind_and_serve(proxy.clone()).await.map_err(|source| StartError::Bind {
+            what: format!("listener '{}'", l.name),
+            address: l.address,
+            source,
+        })?;
+        proxy.server_stats.listener_added.inc();
+        bound.push((l.name.clone(), addr));
+        listeners.push(l);
+    }
+    proxy
+        .server_stats
+        .total_listeners_active
+        .set(listeners.len() as u64);
+    proxy
+        .server_stats
+        .active_clusters
+        .set(built.clusters.len() as u64);
+    proxy.server_stats.cluster_added.add(built.clusters.len() as u64);
+    let current = proxy.applied();
+    proxy.applied.store(Arc::new(Applied {
+        bootstrap: current.bootstrap.clone(),
+        bootstrap_updated: current.bootstrap_updated,
+        clusters: current.clusters.clone(),
+        cluster_index: current.cluster_index.clone(),
+        listeners,
+    }));
+    crate::plog!(
+        log,
+        Level::Info,
+        Component::Config,
+        "all dependencies initialized. starting workers"
+    );
+    proxy.set_state(ServerState::Live);
+    proxy
+        .server_stats
+        .initialization_time_ms
+        .record(proxy.started.elapsed().as_millis() as u64);
+    server_stats::spawn_flush(proxy.clone(), bootstrap.stats_flush_interval.map(|d| d.get()));
+    crate::plog!(log, Level::Info, Component::Main, "starting main dispatch loop");
+    Ok(Running {
+        proxy,
+        admin_addr,
+        listeners: bound,
+    })
+}

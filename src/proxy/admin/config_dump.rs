@@ -1,0 +1,223 @@
+//! `/config_dump`: what the proxy is running, in Envoy's typed dump sections (bootstrap,
+//! clusters, listeners, scoped routes, routes, secrets; endpoints with `include_eds`), snake_case
+//! as Envoy prints it. `resource=` picks one repeated field, `name_regex=` filters by name.
+
+use std::time::SystemTime;
+
+use http::{Response, StatusCode};
+use regex::Regex;
+use serde_json::{Value, json};
+
+use crate::xds::listener::NetworkFilterConfig;
+use crate::xds::type_url;
+
+use super::super::Proxy;
+use super::super::access_log::format_time;
+use super::super::http::body::Body;
+use super::info::{node_json, pretty};
+use super::{json, param, text};
+
+const DUMP: &str = "type.googleapis.com/envoy.admin.v3.";
+
+fn timestamp(t: SystemTime) -> String {
+    format_time(t, Some("%Y-%m-%dT%H:%M:%E3SZ"))
+}
+
+/// A message as an `Any`: `@type` first, then its fields.
+fn any(url: &str, msg: &impl serde::Serialize) -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert("@type".into(), json!(url));
+    if let Ok(Value::Object(fields)) = serde_json::to_value(msg) {
+        map.extend(fields);
+    }
+    Value::Object(map)
+}
+
+/// One entry of a repeated dump field, with the resource's name for `name_regex`.
+struct Item {
+    name: String,
+    value: Value,
+}
+
+/// The sections in Envoy's order: (section type, [(repeated field, item type, items)]).
+type Section = (&'static str, Vec<(&'static str, &'static str, Vec<Item>)>);
+
+fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
+    let applied = proxy.applied();
+    let mut bootstrap = serde_json::to_value(&applied.bootstrap).unwrap_or(json!({}));
+    bootstrap["node"] = node_json(proxy);
+    let boot = Item {
+        name: String::new(),
+        value: json!({"bootstrap": bootstrap, "last_updated": timestamp(applied.bootstrap_updated)}),
+    };
+
+    let mut static_clusters = Vec::new();
+    let mut dynamic_clusters = Vec::new();
+    for c in &applied.clusters {
+        let mut v = json!({"cluster": any(type_url::CLUSTER, &c.config), "last_updated": timestamp(c.last_updated)});
+        let item = if c.added_via_api {
+            v = json!({"version_info": c.version_info, "cluster": v["cluster"].clone(), "last_updated": v["last_updated"].clone()});
+            &mut dynamic_clusters
+        } else {
+            &mut static_clusters
+        };
+        item.push(Item { name: c.name.clone(), value: v });
+    }
+
+    let mut static_listeners = Vec::new();
+    let mut dynamic_listeners = Vec::new();
+    let mut static_routes = Vec::new();
+    for l in &applied.listeners {
+        let listener = any(type_url::LISTENER, &l.config);
+        if l.added_via_api {
+            dynamic_listeners.push(Item {
+                name: l.name.clone(),
+                value: json!({"name": l.name, "active_state": {"listener": listener, "last_updated": timestamp(l.last_updated)}}),
+            });
+        } else {
+            static_listeners.push(Item {
+                name: l.name.clone(),
+                value: json!({"listener": listener, "last_updated": timestamp(l.last_updated)}),
+            });
+        }
+        // Inline route configurations are static route configs in Envoy's dump.
+        for chain in l.config.filter_chains.iter().chain(l.config.default_filter_chain.iter()) {
+            for f in &chain.filters {
+                let NetworkFilterConfig::HttpConnectionManager(h) = &f.typed_config;
+                if let Some(rc) = &h.route_config {
+                    static_routes.push(Item {
+                        name: rc.name.clone(),
+                        value: json!({"route_config": any(type_url::ROUTE, rc), "last_updated": timestamp(l.last_updated)}),
+                    });
+                }
+            }
+        }
+    }
+
+    let mut out: Vec<Section> = vec![
+        ("BootstrapConfigDump", vec![("bootstrap", "BootstrapConfigDump", vec![boot])]),
+        (
+            "ClustersConfigDump",
+            vec![
+                ("static_clusters", "ClustersConfigDump.StaticCluster", static_clusters),
+                ("dynamic_active_clusters", "ClustersConfigDump.DynamicCluster", dynamic_clusters),
+            ],
+        ),
+    ];
+    if include_eds {
+        let mut static_eps = Vec::new();
+        for c in &applied.clusters {
+            let endpoints: Vec<Value> = c
+                .hosts()
+                .hosts
+                .iter()
+                .map(|h| {
+                    json!({
+                        "locality": serde_json::to_value(&h.locality).unwrap_or(json!({})),
+                        "lb_endpoints": [{
+                            "endpoint": {
+                                "address": {"socket_address": {"address": h.address.ip().to_string(), "port_value": h.address.port()}},
+                                "health_check_config": {},
+                            },
+                            "health_status": if h.is_healthy() { "HEALTHY" } else { "UNHEALTHY" },
+                            "load_balancing_weight": h.weight,
+                        }],
+                        "priority": h.priority,
+                    })
+                })
+                .collect();
+            static_eps.push(Item {
+                name: c.name.clone(),
+                value: json!({"endpoint_config": {
+                    "@type": type_url::ENDPOINT,
+                    "cluster_name": c.name,
+                    "endpoints": endpoints,
+                    "policy": {"overprovisioning_factor": 140},
+                }}),
+            });
+        }
+        out.push((
+            "EndpointsConfigDump",
+            vec![("static_endpoint_configs", "EndpointsConfigDump.StaticEndpointConfig", static_eps)],
+        ));
+    }
+    out.push((
+        "ListenersConfigDump",
+        vec![
+            ("static_listeners", "ListenersConfigDump.StaticListener", static_listeners),
+            ("dynamic_listeners", "ListenersConfigDump.DynamicListener", dynamic_listeners),
+        ],
+    ));
+    out.push(("ScopedRoutesConfigDump", vec![]));
+    out.push((
+        "RoutesConfigDump",
+        vec![("static_route_configs", "RoutesConfigDump.StaticRouteConfig", static_routes)],
+    ));
+    out.push(("SecretsConfigDump", vec![]));
+    out
+}
+
+pub fn render(proxy: &Proxy, params: &[(String, String)]) -> Response<Body> {
+    let include_eds = param(params, "include_eds").is_some();
+    let name_regex = match param(params, "name_regex").map(|r| Regex::new(&format!("^(?:{r})$"))) {
+        Some(Ok(re)) => Some(re),
+        Some(Err(e)) => {
+            return text(StatusCode::BAD_REQUEST, format!("Error while parsing name_regex: {e}\n"));
+        }
+        None => None,
+    };
+    if param(params, "mask").is_some() {
+        return text(StatusCode::BAD_REQUEST, "mask is not supported by mesh yet\n");
+    }
+    let keep = |item: &Item| {
+        name_regex
+            .as_ref()
+            .is_none_or(|re| item.name.is_empty() || re.is_match(&item.name))
+    };
+    let sections = sections(proxy, include_eds);
+    let configs: Vec<Value> = if let Some(resource) = param(params, "resource") {
+        let found = sections
+            .into_iter()
+            .flat_map(|(_, fields)| fields)
+            .find(|(field, _, _)| *field == resource && *field != "bootstrap");
+        let Some((_, item_type, items)) = found else {
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("{resource} not found in config dump\n"),
+            );
+        };
+        items
+            .into_iter()
+            .filter(|i| keep(i))
+            .map(|i| {
+                let mut v = json!({"@type": format!("{DUMP}{item_type}")});
+                if let (Value::Object(m), Value::Object(fields)) = (&mut v, i.value) {
+                    m.extend(fields);
+                }
+                v
+            })
+            .collect()
+    } else {
+        sections
+            .into_iter()
+            .map(|(section, fields)| {
+                let mut v = serde_json::Map::new();
+                v.insert("@type".into(), json!(format!("{DUMP}{section}")));
+                for (field, _, items) in fields {
+                    if field == "bootstrap" {
+                        if let Some(Value::Object(m)) = items.into_iter().next().map(|i| i.value) {
+                            v.extend(m);
+                        }
+                        continue;
+                    }
+                    let items: Vec<Value> = items.into_iter().filter(|i| keep(i)).map(|i| i.value).collect();
+                    if !items.is_empty() {
+                        v.insert(field.into(), Value::Array(items));
+                    }
+                }
+                Value::Object(v)
+            })
+            .collect()
+    };
+    json(pretty(&json!({ "configs": configs })))
+}

@@ -1,0 +1,103 @@
+//! One upstream endpoint: its address, hostname, weight, priority, health, the counters
+//! `/clusters` prints, and its connection pool.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::xds::core::Locality;
+use crate::xds::endpoint::HealthStatus;
+
+use super::pool::Pool;
+
+/// Per-host counters, in the order `/clusters` prints them (alphabetical, as Envoy does).
+#[derive(Debug, Default)]
+pub struct HostStats {
+    pub cx_active: AtomicU64,
+    pub cx_connect_fail: AtomicU64,
+    pub cx_total: AtomicU64,
+    pub rq_active: AtomicU64,
+    pub rq_error: AtomicU64,
+    pub rq_success: AtomicU64,
+    pub rq_timeout: AtomicU64,
+    pub rq_total: AtomicU64,
+}
+
+impl HostStats {
+    /// `(name, value, is_gauge)` in `/clusters` order.
+    pub fn rows(&self) -> [(&'static str, u64, bool); 8] {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        [
+            ("cx_active", g(&self.cx_active), true),
+            ("cx_connect_fail", g(&self.cx_connect_fail), false),
+            ("cx_total", g(&self.cx_total), false),
+            ("rq_active", g(&self.rq_active), true),
+            ("rq_error", g(&self.rq_error), false),
+            ("rq_success", g(&self.rq_success), false),
+            ("rq_timeout", g(&self.rq_timeout), false),
+            ("rq_total", g(&self.rq_total), false),
+        ]
+    }
+}
+
+pub fn inc(a: &AtomicU64) {
+    a.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Saturating decrement (a gauge never goes below zero).
+pub fn dec(a: &AtomicU64) {
+    let _ = a.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(1)));
+}
+
+#[derive(Debug)]
+pub struct Host {
+    pub address: SocketAddr,
+    /// The DNS name the address came from (what `auto_host_rewrite` sends as Host).
+    pub hostname: String,
+    pub weight: u32,
+    pub priority: u32,
+    pub locality: Locality,
+    pub health: HealthStatus,
+    pub stats: HostStats,
+    pub pool: Pool,
+}
+
+impl Host {
+    pub fn new(
+        address: SocketAddr,
+        hostname: String,
+        weight: u32,
+        priority: u32,
+        locality: Locality,
+        health: HealthStatus,
+    ) -> Host {
+        Host {
+            address,
+            hostname,
+            weight: weight.max(1),
+            priority,
+            locality,
+            health,
+            stats: HostStats::default(),
+            pool: Pool::default(),
+        }
+    }
+
+    /// Usable for new requests: healthy or of unknown health (Envoy treats UNKNOWN as healthy).
+    pub fn is_healthy(&self) -> bool {
+        matches!(self.health, HealthStatus::Healthy | HealthStatus::Unknown)
+    }
+
+    pub fn is_degraded(&self) -> bool {
+        self.health == HealthStatus::Degraded
+    }
+
+    /// `/clusters`' `health_flags`.
+    pub fn health_flags(&self) -> &'static str {
+        match self.health {
+            HealthStatus::Healthy | HealthStatus::Unknown => "healthy",
+            HealthStatus::Degraded => "/degraded_eds_health",
+            HealthStatus::Draining => "/eds_status_draining",
+            HealthStatus::Unhealthy | HealthStatus::Timeout => "/failed_eds_health",
+        }
+    }
+}

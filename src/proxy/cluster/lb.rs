@@ -1,0 +1,247 @@
+//! Host selection: priority levels, health (with Envoy's 50% panic threshold), and the
+//! ROUND_ROBIN, RANDOM and LEAST_REQUEST policies, weighted when endpoint weights differ.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::xds::cluster::LbPolicy;
+
+use super::host::Host;
+
+/// The hosts of a cluster, grouped by priority (lowest number first).
+#[derive(Debug, Default)]
+pub struct HostSet {
+    pub hosts: Vec<Arc<Host>>,
+    levels: Vec<Vec<Arc<Host>>>,
+}
+
+impl HostSet {
+    pub fn new(hosts: Vec<Arc<Host>>) -> HostSet {
+        let mut priorities: Vec<u32> = hosts.iter().map(|h| h.priority).collect();
+        priorities.sort_unstable();
+        priorities.dedup();
+        let levels = priorities
+            .iter()
+            .map(|p| hosts.iter().filter(|h| h.priority == *p).cloned().collect())
+            .collect();
+        HostSet { hosts, levels }
+    }
+
+    pub fn healthy_count(&self) -> usize {
+        self.hosts.iter().filter(|h| h.is_healthy()).count()
+    }
+
+    pub fn degraded_count(&self) -> usize {
+        self.hosts.iter().filter(|h| h.is_degraded()).count()
+    }
+}
+
+/// Why selection fell back to all hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Normal,
+    /// Fewer than half the hosts of the level were healthy: Envoy's panic mode.
+    Panic,
+}
+
+/// The candidates for one pick: the first priority level with healthy hosts, else degraded
+/// ones, else (panic) every host of the first non-empty level.
+fn candidates(set: &HostSet) -> (Vec<Arc<Host>>, Choice) {
+    for level in &set.levels {
+        let healthy: Vec<Arc<Host>> = level.iter().filter(|h| h.is_healthy()).cloned().collect();
+        if !healthy.is_empty() {
+            // Envoy's default healthy_panic_threshold is 50%.
+            if healthy.len() * 2 < level.len() {
+                return (level.clone(), Choice::Panic);
+            }
+            return (healthy, Choice::Normal);
+        }
+    }
+    for level in &set.levels {
+        let degraded: Vec<Arc<Host>> = level.iter().filter(|h| h.is_degraded()).cloned().collect();
+        if !degraded.is_empty() {
+            return (degraded, Choice::Normal);
+        }
+    }
+    match set.levels.first() {
+        Some(level) if !level.is_empty() => (level.clone(), Choice::Panic),
+        _ => (Vec::new(), Choice::Normal),
+    }
+}
+
+/// Per-cluster selection state.
+#[derive(Debug, Default)]
+pub struct Balancer {
+    rr: AtomicU64,
+}
+
+impl Balancer {
+    /// Picks a host, avoiding `exclude` when other hosts are available.
+    pub fn choose(
+        &self,
+        policy: LbPolicy,
+        choice_count: u32,
+        set: &HostSet,
+        exclude: &[SocketAddr],
+    ) -> Option<(Arc<Host>, Choice)> {
+        let (mut hosts, choice) = candidates(set);
+        if hosts.is_empty() {
+            return None;
+        }
+        if !exclude.is_empty() {
+            let kept: Vec<Arc<Host>> = hosts
+                .iter()
+                .filter(|h| !exclude.contains(&h.address))
+                .cloned()
+                .collect();
+            if !kept.is_empty() {
+                hosts = kept;
+            }
+        }
+        let equal = hosts.iter().all(|h| h.weight == hosts[0].weight);
+        let host = match policy {
+            LbPolicy::Random => weighted_pick(&hosts, rand::random_range(0..total(&hosts))),
+            LbPolicy::LeastRequest => least_request(&hosts, choice_count.max(2), equal),
+            _ => {
+                let n = self.rr.fetch_add(1, Ordering::Relaxed);
+                if equal {
+                    hosts[(n % hosts.len() as u64) as usize].clone()
+                } else {
+                    weighted_pick(&hosts, n % total(&hosts))
+                }
+            }
+        };
+        Some((host, choice))
+    }
+}
+
+fn total(hosts: &[Arc<Host>]) -> u64 {
+    hosts.iter().map(|h| u64::from(h.weight)).sum::<u64>().max(1)
+}
+
+/// The host whose cumulative weight range contains `point`.
+fn weighted_pick(hosts: &[Arc<Host>], point: u64) -> Arc<Host> {
+    let mut acc = 0;
+    for h in hosts {
+        acc += u64::from(h.weight);
+        if point < acc {
+            return h.clone();
+        }
+    }
+    hosts[hosts.len() - 1].clone()
+}
+
+/// Power of `n` choices by active requests; with unequal weights Envoy scores
+/// `weight / (active + 1)`.
+fn least_request(hosts: &[Arc<Host>], n: u32, equal: bool) -> Arc<Host> {
+    let mut best: Option<(f64, Arc<Host>)> = None;
+    for _ in 0..n {
+        let h = &hosts[rand::random_range(0..hosts.len())];
+        let active = h.stats.rq_active.load(Ordering::Relaxed) as f64;
+        let score = if equal {
+            -active
+        } else {
+            f64::from(h.weight) / (active + 1.0)
+        };
+        if best.as_ref().is_none_or(|(s, _)| score > *s) {
+            best = Some((score, h.clone()));
+        }
+    }
+    best.map(|(_, h)| h).unwrap_or_else(|| hosts[0].clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xds::endpoint::HealthStatus;
+
+    fn host(port: u16, weight: u32, priority: u32, health: HealthStatus) -> Arc<Host> {
+        Arc::new(Host::new(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            String::new(),
+            weight,
+            priority,
+            Default::default(),
+            health,
+        ))
+    }
+
+    fn ports(set: &HostSet, policy: LbPolicy, n: usize) -> Vec<u16> {
+        let b = Balancer::default();
+        (0..n)
+            .map(|_| b.choose(policy, 2, set, &[]).unwrap().0.address.port())
+            .collect()
+    }
+
+    #[test]
+    fn round_robin_cycles_and_respects_weights() {
+        let set = HostSet::new(vec![
+            host(1, 1, 0, HealthStatus::Unknown),
+            host(2, 1, 0, HealthStatus::Healthy),
+        ]);
+        assert_eq!(ports(&set, LbPolicy::RoundRobin, 4), [1, 2, 1, 2]);
+        let set = HostSet::new(vec![
+            host(1, 3, 0, HealthStatus::Healthy),
+            host(2, 1, 0, HealthStatus::Healthy),
+        ]);
+        let picks = ports(&set, LbPolicy::RoundRobin, 400);
+        assert_eq!(picks.iter().filter(|p| **p == 1).count(), 300);
+    }
+
+    #[test]
+    fn unhealthy_hosts_are_skipped_and_priorities_fail_over() {
+        let set = HostSet::new(vec![
+            host(1, 1, 0, HealthStatus::Unhealthy),
+            host(2, 1, 1, HealthStatus::Healthy),
+        ]);
+        assert!(ports(&set, LbPolicy::RoundRobin, 10).iter().all(|p| *p == 2));
+        let set = HostSet::new(vec![
+            host(1, 1, 0, HealthStatus::Healthy),
+            host(2, 1, 0, HealthStatus::Healthy),
+            host(3, 1, 0, HealthStatus::Unhealthy),
+        ]);
+        assert!(!ports(&set, LbPolicy::RoundRobin, 30).contains(&3));
+    }
+
+    #[test]
+    fn panic_mode_uses_every_host() {
+        let set = HostSet::new(vec![
+            host(1, 1, 0, HealthStatus::Healthy),
+            host(2, 1, 0, HealthStatus::Unhealthy),
+            host(3, 1, 0, HealthStatus::Unhealthy),
+        ]);
+        let b = Balancer::default();
+        let (_, choice) = b.choose(LbPolicy::RoundRobin, 2, &set, &[]).unwrap();
+        assert_eq!(choice, Choice::Panic);
+        assert!(ports(&set, LbPolicy::RoundRobin, 30).contains(&3));
+        assert!(Balancer::default()
+            .choose(LbPolicy::RoundRobin, 2, &HostSet::default(), &[])
+            .is_none());
+    }
+
+    #[test]
+    fn exclusions_are_honoured_while_others_exist() {
+        let set = HostSet::new(vec![
+            host(1, 1, 0, HealthStatus::Healthy),
+            host(2, 1, 0, HealthStatus::Healthy),
+        ]);
+        let b = Balancer::default();
+        let ex = [SocketAddr::from(([127, 0, 0, 1], 1))];
+        for _ in 0..10 {
+            assert_eq!(b.choose(LbPolicy::Random, 2, &set, &ex).unwrap().0.address.port(), 2);
+        }
+        let ex = [SocketAddr::from(([127, 0, 0, 1], 1)), SocketAddr::from(([127, 0, 0, 1], 2))];
+        assert!(b.choose(LbPolicy::LeastRequest, 2, &set, &ex).is_some());
+    }
+
+    #[test]
+    fn least_request_prefers_idle_hosts() {
+        let busy = host(1, 1, 0, HealthStatus::Healthy);
+        busy.stats.rq_active.store(10, Ordering::Relaxed);
+        let set = HostSet::new(vec![busy, host(2, 1, 0, HealthStatus::Healthy)]);
+        let picks = ports(&set, LbPolicy::LeastRequest, 200);
+        // With two random choices the idle host wins unless both picks hit the busy one.
+        assert!(picks.iter().filter(|p| **p == 2).count() > 120);
+    }
+}

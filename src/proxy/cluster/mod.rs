@@ -1,0 +1,504 @@
+//! Upstream clusters at run time: hosts from static config, DNS (STRICT_DNS, LOGICAL_DNS,
+//! re-resolved every `dns_refresh_rate`) or EDS pushes; load balancing; connection pools; the
+//! cluster's stats and its retry circuit breaker.
+
+pub mod host;
+pub mod lb;
+pub mod pool;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+
+use crate::net::resolve::{Family, Resolver};
+use crate::plog;
+use crate::xds::cluster::{Cluster as XdsCluster, DiscoveryType, DnsLookupFamily, LbPolicy};
+use crate::xds::core::Locality;
+use crate::xds::endpoint::{ClusterLoadAssignment, HealthStatus};
+
+use super::Rejected;
+use super::log::{Component, Level, Logger};
+use super::stats::Store;
+use host::Host;
+use lb::{Balancer, Choice, HostSet};
+use pool::PoolCtx;
+use stats::ClusterStats;
+
+/// Envoy's default circuit-breaker thresholds (both priorities).
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 1024;
+pub const DEFAULT_MAX_PENDING: u64 = 1024;
+pub const DEFAULT_MAX_REQUESTS: u64 = 1024;
+pub const DEFAULT_MAX_RETRIES: u64 = 3;
+
+/// Envoy's default limit on upstream response headers (60 KiB).
+const MAX_RESPONSE_HEADERS: usize = 60 * 1024;
+
+/// One endpoint as configured, before DNS.
+#[derive(Debug, Clone)]
+struct EndpointSpec {
+    address: String,
+    port: u16,
+    hostname: String,
+    weight: u32,
+    priority: u32,
+    locality: Locality,
+    health: HealthStatus,
+}
+
+#[derive(Debug)]
+pub struct Cluster {
+    pub config: XdsCluster,
+    pub name: String,
+    pub stats: Arc<ClusterStats>,
+    pub added_via_api: bool,
+    pub version_info: String,
+    pub last_updated: SystemTime,
+    hosts: ArcSwap<HostSet>,
+    balancer: Balancer,
+    endpoints: Vec<EndpointSpec>,
+    log: Arc<Logger>,
+    resolver: Resolver,
+    /// Retries in flight, for the `max_retries` circuit breaker.
+    retries_active: AtomicU64,
+    cancel: CancellationToken,
+}
+
+impl Cluster {
+    /// Validates and builds a cluster. `path` locates errors (`static_resources.clusters[0]`).
+    /// DNS clusters start empty; [`Cluster::start`] resolves them.
+    pub fn build(
+        cfg: &XdsCluster,
+        path: &str,
+        store: &Store,
+        log: Arc<Logger>,
+        resolver: Resolver,
+        added_via_api: bool,
+        version_info: &str,
+    ) -> Result<Arc<Cluster>, Vec<Rejected>> {
+        let mut errors = Vec::new();
+        if cfg.name.is_empty() {
+            errors.push(Rejected::new(
+                format!("{path}.name"),
+                "ClusterValidationError.Name: value length must be at least 1 characters",
+            ));
+        }
+        match cfg.lb_policy {
+            LbPolicy::RoundRobin | LbPolicy::Random | LbPolicy::LeastRequest => {}
+            other => errors.push(Rejected::new(
+                format!("{path}.lb_policy"),
+                format!("lb_policy {other:?} is not supported by mesh yet (supported: ROUND_ROBIN, LEAST_REQUEST, RANDOM)"),
+            )),
+        }
+        if cfg.least_request_lb_config.is_some() && cfg.lb_policy != LbPolicy::LeastRequest {
+            errors.push(Rejected::new(
+                format!("{path}.least_request_lb_config"),
+                "least_request_lb_config needs lb_policy LEAST_REQUEST",
+            ));
+        }
+        if cfg.circuit_breakers.is_some() {
+            errors.push(Rejected::new(
+                format!("{path}.circuit_breakers"),
+                "circuit_breakers is not supported by mesh yet (Envoy's defaults apply: 1024 connections, pending and requests, 3 retries)",
+            ));
+        }
+        let endpoints = match endpoint_specs(cfg, path) {
+            Ok(e) => e,
+            Err(mut e) => {
+                errors.append(&mut e);
+                Vec::new()
+            }
+        };
+        match cfg.discovery_type {
+            DiscoveryType::Static => {
+                for (i, e) in endpoints.iter().enumerate() {
+                    if e.address.parse::<IpAddr>().is_err() {
+                        errors.push(Rejected::new(
+                            format!("{path}.load_assignment.endpoints[{i}]"),
+                            format!("malformed IP address: {}. Consider setting resolver_name or setting cluster type to 'STRICT_DNS' or 'LOGICAL_DNS'", e.address),
+                        ));
+                    }
+                }
+            }
+            DiscoveryType::LogicalDns => {
+                if endpoints.len() != 1 {
+                    errors.push(Rejected::new(
+                        format!("{path}.load_assignment"),
+                        "LOGICAL_DNS clusters must have a single locality_lb_endpoint and a single lb_endpoint",
+                    ));
+                }
+            }
+            DiscoveryType::StrictDns => {}
+            DiscoveryType::Eds => {
+                if !added_via_api {
+                    errors.push(Rejected::new(
+                        format!("{path}.type"),
+                        "EDS clusters need a control plane; `mesh envoy` runs static bootstraps (use STATIC, STRICT_DNS or LOGICAL_DNS), `mesh up` runs the control plane",
+                    ));
+                }
+            }
+            DiscoveryType::OriginalDst => errors.push(Rejected::new(
+                format!("{path}.type"),
+                "ORIGINAL_DST clusters are not supported by mesh yet",
+            )),
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let scope = store.scope(&format!("cluster.{}", cfg.stat_name()));
+        let stats = Arc::new(ClusterStats::new(scope));
+        let cluster = Cluster {
+            config: cfg.clone(),
+            name: cfg.name.clone(),
+            stats,
+            added_via_api,
+            version_info: version_info.to_owned(),
+            last_updated: SystemTime::now(),
+            hosts: ArcSwap::from_pointee(HostSet::default()),
+            balancer: Balancer::default(),
+            endpoints,
+            log,
+            resolver,
+            retries_active: AtomicU64::new(0),
+            cancel: CancellationToken::new(),
+        };
+        if cfg.discovery_type == DiscoveryType::Static {
+            let hosts = cluster
+                .endpoints
+                .iter()
+                .filter_map(|e| {
+                    let ip: IpAddr = e.address.parse().ok()?;
+                    Some(Arc::new(host_from(e, SocketAddr::new(ip, e.port), String::new())))
+                })
+                .collect();
+            cluster.set_hosts(hosts);
+        }
+        Ok(Arc::new(cluster))
+    }
+
+    /// Resolves DNS clusters once (so the first request finds hosts) and keeps them fresh.
+    pub async fn start(self: &Arc<Self>) {
+        if !self.is_dns() {
+            return;
+        }
+        self.refresh_dns().await;
+        let me = Arc::downgrade(self);
+        let cancel = self.cancel.clone();
+        let every = self
+            .config
+            .dns_refresh_rate
+            .map(|d| d.get())
+            .filter(|d| *d >= Duration::from_millis(1))
+            .unwrap_or(Duration::from_secs(5));
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let Some(cluster) = me.upgrade() else { return };
+                cluster.refresh_dns().await;
+            }
+        });
+    }
+
+    fn is_dns(&self) -> bool {
+        matches!(
+            self.config.discovery_type,
+            DiscoveryType::StrictDns | DiscoveryType::LogicalDns
+        )
+    }
+
+    async fn refresh_dns(&self) {
+        let family = match self.config.dns_lookup_family {
+            DnsLookupFamily::Auto => Family::Auto,
+            DnsLookupFamily::V4Only => Family::V4Only,
+            DnsLookupFamily::V6Only => Family::V6Only,
+            DnsLookupFamily::V4Preferred => Family::V4Preferred,
+            DnsLookupFamily::All => Family::All,
+        };
+        self.stats.update_attempt.inc();
+        let logical = self.config.discovery_type == DiscoveryType::LogicalDns;
+        let mut resolved: Vec<(SocketAddr, &EndpointSpec)> = Vec::new();
+        let mut failed = false;
+        for e in &self.endpoints {
+            match self.resolver.resolve(&e.address, family).await {
+                Ok(ips) => {
+                    // LOGICAL_DNS connects to the first address of the latest answer.
+                    let take = if logical { 1 } else { ips.len() };
+                    for ip in ips.into_iter().take(take) {
+                        resolved.push((SocketAddr::new(ip, e.port), e));
+                    }
+                }
+                Err(err) => {
+                    failed = true;
+                    plog!(
+                        self.log,
+                        Level::Warning,
+                        Component::Dns,
+                        "cluster '{}': cannot resolve '{}': {} (for names only this machine knows, run with --resolve {}=IP)",
+                        self.name,
+                        e.address,
+                        err,
+                        e.address
+                    );
+                }
+            }
+        }
+        if failed {
+            self.stats.update_failure.inc();
+            if resolved.is_empty() {
+                return;
+            }
+        }
+        let current = self.hosts.load();
+        let same = current.hosts.len() == resolved.len()
+            && current
+                .hosts
+                .iter()
+                .zip(&resolved)
+                .all(|(h, (addr, _))| h.address == *addr);
+        if same {
+            self.stats.update_no_rebuild.inc();
+            self.stats.update_success.inc();
+            return;
+        }
+        let by_addr: HashMap<SocketAddr, Arc<Host>> = current
+            .hosts
+            .iter()
+            .map(|h| (h.address, h.clone()))
+            .collect();
+        let hosts = resolved
+            .into_iter()
+            .map(|(addr, spec)| {
+                by_addr.get(&addr).cloned().unwrap_or_else(|| {
+                    Arc::new(host_from(spec, addr, spec.hostname.clone()))
+                })
+            })
+            .collect();
+        self.set_hosts(hosts);
+        self.stats.update_success.inc();
+        self.stats.membership_change.inc();
+    }
+
+    /// Replaces the hosts of an EDS cluster from a control-plane push.
+    pub fn set_assignment(&self, cla: &ClusterLoadAssignment) {
+        let current = self.hosts.load();
+        let by_addr: HashMap<SocketAddr, Arc<Host>> = current
+            .hosts
+            .iter()
+            .map(|h| (h.address, h.clone()))
+            .collect();
+        let mut hosts = Vec::new();
+        for loc in &cla.endpoints {
+            for lbe in &loc.lb_endpoints {
+                let Some(ep) = &lbe.endpoint else { continue };
+                let Some(addr) = ep.address.ip_socket_addr() else {
+                    continue;
+                };
+                let weight = lbe.load_balancing_weight.unwrap_or(1);
+                let reuse = by_addr
+                    .get(&addr)
+                    .filter(|h| h.health == lbe.health_status && h.weight == weight.max(1));
+                hosts.push(reuse.cloned().unwrap_or_else(|| {
+                    Arc::new(Host::new(
+                        addr,
+                        ep.hostname.clone(),
+                        weight,
+                        loc.priority,
+                        loc.locality.clone().unwrap_or_default(),
+                        lbe.health_status,
+                    ))
+                }));
+            }
+        }
+        self.stats.update_attempt.inc();
+        self.stats.update_success.inc();
+        if hosts.is_empty() {
+            self.stats.update_empty.inc();
+        }
+        self.set_hosts(hosts);
+    }
+
+    fn set_hosts(&self, hosts: Vec<Arc<Host>>) {
+        let set = HostSet::new(hosts);
+        self.stats.membership_total.set(set.hosts.len() as u64);
+        self.stats.membership_healthy.set(set.healthy_count() as u64);
+        self.stats.membership_degraded.set(set.degraded_count() as u64);
+        self.stats.max_host_weight.set(
+            set.hosts
+                .iter()
+                .map(|h| u64::from(h.weight))
+                .max()
+                .unwrap_or(0),
+        );
+        // Connections to hosts that left stay until their requests finish; idle ones go now.
+        let old = self.hosts.swap(Arc::new(set));
+        let new = self.hosts.load();
+        for h in &old.hosts {
+            if !new.hosts.iter().any(|n| Arc::ptr_eq(n, h)) {
+                h.pool.clear();
+            }
+        }
+    }
+
+    pub fn hosts(&self) -> Arc<HostSet> {
+        self.hosts.load_full()
+    }
+
+    /// Picks a host for a request, avoiding `exclude` when others are available.
+    pub fn choose_host(&self, exclude: &[SocketAddr]) -> Option<Arc<Host>> {
+        let set = self.hosts.load();
+        let choice_count = self
+            .config
+            .least_request_lb_config
+            .as_ref()
+            .and_then(|c| c.choice_count)
+            .unwrap_or(2);
+        match self
+            .balancer
+            .choose(self.config.lb_policy, choice_count, &set, exclude)
+        {
+            Some((host, choice)) => {
+                if choice == Choice::Panic {
+                    self.stats.lb_healthy_panic.inc();
+                }
+                Some(host)
+            }
+            None => {
+                self.stats.upstream_cx_none_healthy.inc();
+                None
+            }
+        }
+    }
+
+    pub fn pool_ctx<'a>(&'a self) -> PoolCtx<'a> {
+        PoolCtx {
+            stats: &self.stats,
+            connect_timeout: self.config.connect_timeout(),
+            max_requests_per_connection: self.config.max_requests_per_connection,
+            log: &self.log,
+            max_response_headers: MAX_RESPONSE_HEADERS,
+        }
+    }
+
+    /// Takes a slot in the retry circuit breaker (`max_retries`, default 3), or `None` when full.
+    pub fn try_retry_slot(self: &Arc<Self>) -> Option<RetrySlot> {
+        let taken = self
+            .retries_active
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < DEFAULT_MAX_RETRIES).then_some(n + 1)
+            })
+            .is_ok();
+        if !taken {
+            self.stats.upstream_rq_retry_overflow.inc();
+            return None;
+        }
+        if self.retries_active.load(Ordering::Acquire) >= DEFAULT_MAX_RETRIES {
+            self.stats.rq_retry_open.set(1);
+        }
+        Some(RetrySlot {
+            cluster: self.clone(),
+        })
+    }
+
+    /// Stops DNS refresh and drops idle connections.
+    pub fn shutdown(&self) {
+        self.cancel.cancel();
+        for h in &self.hosts.load().hosts {
+            h.pool.clear();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Held while a retry is in flight.
+pub struct RetrySlot {
+    cluster: Arc<Cluster>,
+}
+
+impl Drop for RetrySlot {
+    fn drop(&mut self) {
+        self.cluster.retries_active.fetch_sub(1, Ordering::AcqRel);
+        self.cluster.stats.rq_retry_open.set(0);
+    }
+}
+
+fn host_from(e: &EndpointSpec, addr: SocketAddr, hostname: String) -> Host {
+    Host::new(
+        addr,
+        hostname,
+        e.weight,
+        e.priority,
+        e.locality.clone(),
+        e.health,
+    )
+}
+
+fn endpoint_specs(cfg: &XdsCluster, path: &str) -> Result<Vec<EndpointSpec>, Vec<Rejected>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let Some(cla) = &cfg.load_assignment else {
+        return Ok(out);
+    };
+    for (i, loc) in cla.endpoints.iter().enumerate() {
+        for (j, lbe) in loc.lb_endpoints.iter().enumerate() {
+            let at = format!("{path}.load_assignment.endpoints[{i}].lb_endpoints[{j}]");
+            let Some(ep) = &lbe.endpoint else {
+                errors.push(Rejected::new(&at, "an lb_endpoint needs an `endpoint`"));
+                continue;
+            };
+            let Some(sa) = &ep.address.socket_address else {
+                errors.push(Rejected::new(
+                    format!("{at}.endpoint.address"),
+                    "only socket_address endpoints are supported",
+                ));
+                continue;
+            };
+            let port = match u16::try_from(sa.port_value) {
+                Ok(p) if p > 0 => p,
+                _ => {
+                    errors.push(Rejected::new(
+                        format!("{at}.endpoint.address.socket_address.port_value"),
+                        format!("invalid port {}: must be 1-65535", sa.port_value),
+                    ));
+                    continue;
+                }
+            };
+            if lbe.load_balancing_weight == Some(0) {
+                errors.push(Rejected::new(
+                    format!("{at}.load_balancing_weight"),
+                    "value must be greater than or equal to 1",
+                ));
+            }
+            out.push(EndpointSpec {
+                address: sa.address.clone(),
+                port,
+                hostname: if ep.hostname.is_empty() {
+                    sa.address.clone()
+                } else {
+                    ep.hostname.clone()
+                },
+                weight: lbe.load_balancing_weight.unwrap_or(1),
+                priority: loc.priority,
+                locality: loc.locality.clone().unwrap_or_default(),
+                health: lbe.health_status,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}

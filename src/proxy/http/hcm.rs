@@ -1,0 +1,806 @@
+//! The HTTP connection manager: serves HTTP/1.1 (and h2c with `codec_type: AUTO|HTTP2`) on a
+//! downstream connection, applies Envoy's request header rules (x-request-id,
+//! x-forwarded-proto, internal/external), picks the route, runs the router, and accounts every
+//! request in `http.<stat_prefix>.*` stats and access logs.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{HeaderMap, HeaderValue, Request, Response, header};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::plog;
+use crate::xds::hcm::{CodecType, HttpConnectionManager, HttpFilterConfig, ServerHeaderTransformation};
+
+use super::super::access_log::{AccessLogger, Record, StdStreams};
+use super::super::cluster::pool::CountingIo;
+use super::super::log::{Component, Level, Logger};
+use super::super::stats::{Counter, Gauge, Histogram, Scope, Store, Unit};
+use super::super::{Proxy, Rejected};
+use super::body::{self, Body, End, Observed};
+use super::local_reply::LocalReply;
+use super::route::{Action, RequestView, RouteTable};
+use super::router::{self, Forwarded, RouterCtx};
+
+/// `http.<stat_prefix>.*` (and the per-listener `listener.<addr>.http.<prefix>.*`).
+#[derive(Debug)]
+pub struct HcmStats {
+    pub downstream_cx_total: Counter,
+    pub downstream_cx_active: Gauge,
+    pub downstream_cx_http1_total: Counter,
+    pub downstream_cx_http1_active: Gauge,
+    pub downstream_cx_destroy: Counter,
+    pub downstream_cx_destroy_remote: Counter,
+    pub downstream_cx_destroy_local: Counter,
+    pub downstream_cx_rx_bytes_total: Counter,
+    pub downstream_cx_tx_bytes_total: Counter,
+    pub downstream_cx_protocol_error: Counter,
+    pub downstream_cx_length_ms: Histogram,
+    pub downstream_rq_total: Counter,
+    pub downstream_rq_http1_total: Counter,
+    pub downstream_rq_http2_total: Counter,
+    pub downstream_rq_active: Gauge,
+    pub downstream_rq_completed: Counter,
+    pub downstream_rq_rx_reset: Counter,
+    pub downstream_rq_tx_reset: Counter,
+    pub downstream_rq_time: Histogram,
+    pub downstream_rq_xx: [Counter; 5],
+    pub listener_rq_xx: [Counter; 5],
+    pub listener_rq_completed: Counter,
+    pub no_route: Counter,
+    pub no_cluster: Counter,
+    pub rq_total: Counter,
+    pub rq_direct_response: Counter,
+    pub rq_redirect: Counter,
+    pub rq_reset_after_downstream_response_started: Counter,
+}
+
+impl HcmStats {
+    fn new(scope: &Scope, listener: &Scope) -> HcmStats {
+        for c in [
+            "downstream_cx_delayed_close_timeout",
+            "downstream_cx_drain_close",
+            "downstream_cx_idle_timeout",
+            "downstream_cx_max_duration_reached",
+            "downstream_cx_max_requests_reached",
+            "downstream_cx_overload_disable_keepalive",
+            "downstream_cx_destroy_active_rq",
+            "downstream_cx_destroy_local_active_rq",
+            "downstream_cx_destroy_remote_active_rq",
+            "downstream_cx_http2_total",
+            "downstream_cx_http3_total",
+            "downstream_cx_ssl_total",
+            "downstream_cx_upgrades_total",
+            "downstream_flow_control_paused_reading_total",
+            "downstream_flow_control_resumed_reading_total",
+            "downstream_rq_failed_path_normalization",
+            "downstream_rq_header_timeout",
+            "downstream_rq_http3_total",
+            "downstream_rq_idle_timeout",
+            "downstream_rq_max_duration_reached",
+            "downstream_rq_non_relative_path",
+            "downstream_rq_overload_close",
+            "downstream_rq_redirected_with_normalized_path",
+            "downstream_rq_rejected_via_ip_detection",
+            "downstream_rq_response_before_rq_complete",
+            "downstream_rq_timeout",
+            "downstream_rq_too_large",
+            "downstream_rq_too_many_premature_resets",
+            "downstream_rq_ws_on_non_ws_route",
+            "passthrough_internal_redirect_bad_location",
+            "passthrough_internal_redirect_no_route",
+            "passthrough_internal_redirect_predicate",
+            "passthrough_internal_redirect_too_many_redirects",
+            "passthrough_internal_redirect_unsafe_scheme",
+            "rq_overload_local_reply",
+            "rs_too_large",
+        ] {
+            scope.counter(c);
+        }
+        for g in [
+            "downstream_cx_http2_active",
+            "downstream_cx_http3_active",
+            "downstream_cx_rx_bytes_buffered",
+            "downstream_cx_ssl_active",
+            "downstream_cx_tx_bytes_buffered",
+            "downstream_cx_upgrades_active",
+        ] {
+            scope.gauge(g);
+        }
+        let xx = |s: &Scope| -> [Counter; 5] {
+            [1, 2, 3, 4, 5].map(|n| s.counter(&format!("downstream_rq_{n}xx")))
+        };
+        let c = |n: &str| scope.counter(n);
+        HcmStats {
+            downstream_cx_total: c("downstream_cx_total"),
+            downstream_cx_active: scope.gauge("downstream_cx_active"),
+            downstream_cx_http1_total: c("downstream_cx_http1_total"),
+            downstream_cx_http1_active: scope.gauge("downstream_cx_http1_active"),
+            downstream_cx_destroy: c("downstream_cx_destroy"),
+            downstream_cx_destroy_remote: c("downstream_cx_destroy_remote"),
+            downstream_cx_destroy_local: c("downstream_cx_destroy_local"),
+            downstream_cx_rx_bytes_total: c("downstream_cx_rx_bytes_total"),
+            downstream_cx_tx_bytes_total: c("downstream_cx_tx_bytes_total"),
+            downstream_cx_protocol_error: c("downstream_cx_protocol_error"),
+            downstream_cx_length_ms: scope.histogram("downstream_cx_length_ms", Unit::Milliseconds),
+            downstream_rq_total: c("downstream_rq_total"),
+            downstream_rq_http1_total: c("downstream_rq_http1_total"),
+            downstream_rq_http2_total: c("downstream_rq_http2_total"),
+            downstream_rq_active: scope.gauge("downstream_rq_active"),
+            downstream_rq_completed: c("downstream_rq_completed"),
+            downstream_rq_rx_reset: c("downstream_rq_rx_reset"),
+            downstream_rq_tx_reset: c("downstream_rq_tx_reset"),
+            downstream_rq_time: scope.histogram("downstream_rq_time", Unit::Milliseconds),
+            downstream_rq_xx: xx(scope),
+            listener_rq_xx: xx(listener),
+            listener_rq_completed: listener.counter("downstream_rq_completed"),
+            no_route: c("no_route"),
+            no_cluster: c("no_cluster"),
+            rq_total: c("rq_total"),
+            rq_direct_response: c("rq_direct_response"),
+            rq_redirect: c("rq_redirect"),
+            rq_reset_after_downstream_response_started: c(
+                "rq_reset_after_downstream_response_started",
+            ),
+        }
+    }
+
+    fn charge_code(&self, status: u16) {
+        if let Some(i) = (status / 100).checked_sub(1).map(usize::from).filter(|i| *i < 5) {
+            self.downstream_rq_xx[i].inc();
+            self.listener_rq_xx[i].inc();
+        }
+    }
+}
+
+/// One HTTP connection manager, compiled.
+#[derive(Debug)]
+pub struct HcmRt {
+    pub config: HttpConnectionManager,
+    pub stats: HcmStats,
+    pub routes: Arc<RouteTable>,
+    pub access_logs: Vec<AccessLogger>,
+    pub suppress_envoy_headers: bool,
+    pub dynamic_stats: bool,
+    pub server_name: HeaderValue,
+    pub use_remote_address: bool,
+    pub generate_request_id: bool,
+    pub max_request_headers: usize,
+    pub max_headers_count: usize,
+    pub idle_timeout: Option<Duration>,
+    pub max_requests_per_connection: Option<u32>,
+    pub via: Option<HeaderValue>,
+    pub log: Arc<Logger>,
+}
+
+impl HcmRt {
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        cfg: &HttpConnectionManager,
+        path: &str,
+        store: &Store,
+        log: &Arc<Logger>,
+        clusters: Option<&HashSet<String>>,
+        std: &StdStreams,
+        listener_stat_name: &str,
+    ) -> Result<Arc<HcmRt>, Vec<Rejected>> {
+        let mut errors = Vec::new();
+        if cfg.stat_prefix.is_empty() {
+            errors.push(Rejected::new(
+                format!("{path}.stat_prefix"),
+                "HttpConnectionManagerValidationError.StatPrefix: value length must be at least 1 characters",
+            ));
+        }
+        if cfg.codec_type == CodecType::Http3 {
+            errors.push(Rejected::new(format!("{path}.codec_type"), "HTTP3 is not supported by mesh"));
+        }
+        // The router must be the last (terminal) filter; mesh implements only the router.
+        let mut router = None;
+        for (i, f) in cfg.http_filters.iter().enumerate() {
+            let fpath = format!("{path}.http_filters[{i}]");
+            let is_last = i + 1 == cfg.http_filters.len();
+            let resolved = match &f.typed_config {
+                Some(HttpFilterConfig::Router(r)) => Some(r.clone()),
+                None if f.name == "envoy.filters.http.router" || f.name == "envoy.router" => {
+                    Some(Default::default())
+                }
+                None => {
+                    errors.push(Rejected::new(
+                        &fpath,
+                        format!(
+                            "Didn't find a registered implementation for '{}' with type URL: ''",
+                            f.name
+                        ),
+                    ));
+                    None
+                }
+            };
+            if let Some(r) = resolved {
+                if !is_last {
+                    errors.push(Rejected::new(
+                        &fpath,
+                        format!("Error: terminal filter named {} of type envoy.filters.http.router must be the last filter in a http filter chain.", f.name),
+                    ));
+                }
+                router = Some(r);
+            }
+        }
+        let router = router.unwrap_or_default();
+        let routes = match (&cfg.route_config, &cfg.rds) {
+            (Some(rc), None) => {
+                // Static route configs check their clusters unless told not to (Envoy's rule).
+                let check = if rc.validate_clusters.unwrap_or(true) { clusters } else { None };
+                match RouteTable::build(rc, &format!("{path}.route_config"), check) {
+                    Ok(t) => Some(Arc::new(t)),
+                    Err(mut e) => {
+                        errors.append(&mut e);
+                        None
+                    }
+                }
+            }
+            (None, Some(_)) => {
+                errors.push(Rejected::new(
+                    format!("{path}.rds"),
+                    "rds needs a control plane; `mesh envoy` supports inline route_config",
+                ));
+                None
+            }
+            _ => {
+                errors.push(Rejected::new(
+                    path,
+                    "HttpConnectionManagerValidationError.RouteSpecifier: exactly one of route_config, rds is required",
+                ));
+                None
+            }
+        };
+        let mut access_logs = Vec::new();
+        for (i, a) in cfg.access_log.iter().enumerate() {
+            match AccessLogger::build(a, &format!("{path}.access_log[{i}]"), std) {
+                Ok(l) => access_logs.push(l),
+                Err(e) => errors.push(e),
+            }
+        }
+        let server_name = if cfg.server_name.is_empty() { "envoy" } else { &cfg.server_name };
+        let server_name = HeaderValue::from_str(server_name).unwrap_or_else(|_| {
+            errors.push(Rejected::new(format!("{path}.server_name"), "invalid header value"));
+            HeaderValue::from_static("envoy")
+        });
+        let via = if cfg.via.is_empty() {
+            None
+        } else {
+            match HeaderValue::from_str(&cfg.via) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    errors.push(Rejected::new(format!("{path}.via"), "invalid header value"));
+                    None
+                }
+            }
+        };
+        if cfg.xff_num_trusted_hops > 0 {
+            errors.push(Rejected::new(
+                format!("{path}.xff_num_trusted_hops"),
+                "xff_num_trusted_hops is not supported by mesh yet",
+            ));
+        }
+        let kb = cfg.max_request_headers_kb.unwrap_or(60);
+        if !(1..=8192).contains(&kb) {
+            errors.push(Rejected::new(
+                format!("{path}.max_request_headers_kb"),
+                "value must be inside range (0, 8192]",
+            ));
+        }
+        let Some(routes) = routes.filter(|_| errors.is_empty()) else {
+            return Err(errors);
+        };
+        let scope = store.scope(&format!("http.{}", cfg.stat_prefix));
+        let listener_scope = store.scope(&format!("listener.{listener_stat_name}.http.{}", cfg.stat_prefix));
+        let protocol = cfg.common_http_protocol_options.as_ref();
+        Ok(Arc::new(HcmRt {
+            config: cfg.clone(),
+            stats: HcmStats::new(&scope, &listener_scope),
+            routes,
+            access_logs,
+            suppress_envoy_headers: router.suppress_envoy_headers,
+            dynamic_stats: router.dynamic_stats.unwrap_or(true),
+            server_name,
+            use_remote_address: cfg.use_remote_address.unwrap_or(false),
+            generate_request_id: cfg.generate_request_id.unwrap_or(true),
+            max_request_headers: kb as usize * 1024,
+            max_headers_count: protocol.and_then(|p| p.max_headers_count).unwrap_or(100) as usize,
+            idle_timeout: protocol.and_then(|p| p.idle_timeout).map(|d| d.get()).filter(|d| !d.is_zero()),
+            max_requests_per_connection: protocol.and_then(|p| p.max_requests_per_connection).filter(|n| *n > 0),
+            via,
+            log: log.clone(),
+        }))
+    }
+}
+
+/// Facts about one downstream connection, shared by its requests.
+pub struct ConnInfo {
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub requests: std::sync::atomic::AtomicU32,
+}
+
+/// Serves one downstream connection until it closes, or until draining ends it gracefully.
+pub async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    id: u64,
+    proxy: Arc<Proxy>,
+    hcm: Arc<HcmRt>,
+    stop: CancellationToken,
+) {
+    let opened = Instant::now();
+    let stats = &hcm.stats;
+    stats.downstream_cx_total.inc();
+    stats.downstream_cx_active.inc();
+    stats.downstream_cx_http1_total.inc();
+    stats.downstream_cx_http1_active.inc();
+    let io = TokioIo::new(CountingIo::new(
+        stream,
+        stats.downstream_cx_rx_bytes_total.clone(),
+        stats.downstream_cx_tx_bytes_total.clone(),
+    ));
+    let conn = Arc::new(ConnInfo {
+        id,
+        peer,
+        local,
+        requests: Default::default(),
+    });
+    let (p, h, c) = (proxy.clone(), hcm.clone(), conn.clone());
+    let service = service_fn(move |req: Request<Incoming>| {
+        let (p, h, c) = (p.clone(), h.clone(), c.clone());
+        async move { Ok::<_, Infallible>(handle(req, p, h, c).await) }
+    });
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .keep_alive(true)
+        .max_buf_size(hcm.max_request_headers.max(8192))
+        .max_headers(hcm.max_headers_count)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(hcm.idle_timeout.unwrap_or(Duration::from_secs(3600)));
+    if hcm.config.codec_type == CodecType::Http1 {
+        builder = builder.http1_only();
+    } else if hcm.config.codec_type == CodecType::Http2 {
+        builder = builder.http2_only();
+    }
+    let serving = builder.serve_connection(io, service);
+    tokio::pin!(serving);
+    let result = tokio::select! {
+        r = serving.as_mut() => r,
+        _ = stop.cancelled() => {
+            serving.as_mut().graceful_shutdown();
+            serving.await
+        }
+        _ = proxy.drain.cancelled() => {
+            serving.as_mut().graceful_shutdown();
+            serving.await
+        }
+    };
+    if let Err(e) = result {
+        let text = e.to_string();
+        // A client that sends garbage gets hyper's 400 and counts as a protocol error.
+        if text.contains("parse") || text.contains("invalid") {
+            stats.downstream_cx_protocol_error.inc();
+        }
+        plog!(hcm.log, Level::Debug, Component::Connection, "[C{id}] connection error: {text}");
+    }
+    stats.downstream_cx_destroy.inc();
+    stats.downstream_cx_destroy_remote.inc();
+    stats.downstream_cx_active.dec();
+    stats.downstream_cx_http1_active.dec();
+    stats.downstream_cx_length_ms.record(opened.elapsed().as_millis() as u64);
+    plog!(hcm.log, Level::Debug, Component::Connection, "[C{id}] closing");
+}
+
+/// Envoy's hop-by-hop headers, dropped when forwarding in either direction.
+const HOP_BY_HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+];
+
+/// `x-envoy-*` request headers only honoured from internal clients.
+const INTERNAL_ONLY: [&str; 13] = [
+    "x-envoy-retriable-status-codes",
+    "x-envoy-retry-on",
+    "x-envoy-retry-grpc-on",
+    "x-envoy-max-retries",
+    "x-envoy-upstream-alt-stat-name",
+    "x-envoy-upstream-rq-timeout-ms",
+    "x-envoy-upstream-rq-per-try-timeout-ms",
+    "x-envoy-upstream-rq-timeout-alt-response",
+    "x-envoy-expected-rq-timeout-ms",
+    "x-envoy-force-trace",
+    "x-envoy-ip-tags",
+    "x-envoy-original-url",
+    "x-envoy-hedge-on-per-try-timeout",
+];
+
+fn is_internal_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+fn scheme_header(headers: &HeaderMap) -> &'static str {
+    match headers.get("x-forwarded-proto").map(HeaderValue::as_bytes) {
+        Some(b"https") => "https",
+        _ => "http",
+    }
+}
+
+/// One request, start to finish.
+async fn handle(
+    req: Request<Incoming>,
+    proxy: Arc<Proxy>,
+    hcm: Arc<HcmRt>,
+    conn: Arc<ConnInfo>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let start_time = SystemTime::now();
+    let stats = &hcm.stats;
+    stats.downstream_rq_total.inc();
+    stats.rq_total.inc();
+    let http2 = req.version() == http::Version::HTTP_2;
+    if http2 {
+        stats.downstream_rq_http2_total.inc();
+    } else {
+        stats.downstream_rq_http1_total.inc();
+    }
+    stats.downstream_rq_active.inc();
+    conn.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stream_id: u64 = rand::random();
+    let (mut parts, incoming) = req.into_parts();
+    let protocol = match parts.version {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2",
+        _ => "HTTP/1.1",
+    };
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned());
+    if hcm.log.enabled(Component::Http, Level::Debug) {
+        let mut lines = format!(
+            "[C{}][S{stream_id}] request headers complete (end_stream={}):\n':authority', '{authority}'\n':path', '{path}'\n':method', '{}'",
+            conn.id,
+            hyper::body::Body::is_end_stream(&incoming),
+            parts.method
+        );
+        for (k, v) in &parts.headers {
+            if k != header::HOST {
+                lines.push_str(&format!("\n'{}', '{}'", k, String::from_utf8_lossy(v.as_bytes())));
+            }
+        }
+        plog!(hcm.log, Level::Debug, Component::Http, "{lines}");
+    }
+
+    // What the access log and stats need at the end.
+    let mut rec = Record::new(conn.peer, conn.local);
+    rec.start = start_time;
+    rec.protocol = protocol;
+    rec.connection_id = conn.id;
+    rec.stream_id = stream_id;
+    rec.method = parts.method.to_string();
+    rec.authority = authority.clone();
+
+    let mut request_id = None;
+    let outcome = if authority.is_empty() && parts.version == http::Version::HTTP_11 {
+        Err(LocalReply::missing_host())
+    } else {
+        let internal = mutate_request_headers(&mut parts.headers, &hcm, conn.peer);
+        if hcm.config.always_set_request_id_in_response {
+            request_id = parts.headers.get("x-request-id").cloned();
+        }
+        rec.path = path.clone();
+        rec.scheme = scheme_header(&parts.headers);
+        route_and_forward(&proxy, &hcm, &conn, stream_id, parts, incoming, &authority, &path, internal, started, &mut rec).await
+    };
+
+    let mut response = match outcome {
+        Ok(fwd) => {
+            rec.flags = rec.flags.union(fwd.flags);
+            rec.upstream_cluster = fwd.cluster;
+            rec.upstream_host = fwd.host;
+            rec.attempt_count = fwd.attempts;
+            rec.response_code_details = fwd.details;
+            rec.upstream_transport_failure_reason = fwd.transport_failure;
+            rec.local_reply_body = fwd.local_reply_body;
+            fwd.response
+        }
+        Err(reply) => {
+            rec.flags = rec.flags.union(reply.flags);
+            rec.response_code_details = reply.details.clone();
+            if !reply.body.is_empty() {
+                rec.local_reply_body = Some(reply.body.clone());
+            }
+            reply.into_response(&hcm.server_name)
+        }
+    };
+    finalize_response_headers(&mut response, &hcm);
+    if let Some(id) = request_id {
+        response.headers_mut().insert("x-request-id", id);
+    }
+    let status = response.status().as_u16();
+    stats.charge_code(status);
+    rec.response_code = status;
+    rec.response_duration.get_or_insert(started.elapsed());
+    if hcm.log.enabled(Component::Http, Level::Debug) {
+        plog!(
+            hcm.log,
+            Level::Debug,
+            Component::Http,
+            "[C{}][S{stream_id}] encoding headers via codec (end_stream={}):\n':status', '{status}'",
+            conn.id,
+            hyper::body::Body::is_end_stream(response.body())
+        );
+    }
+
+    // Finish accounting when the response body has gone out (or the client left).
+    let (parts, body) = response.into_parts();
+    if !hcm.access_logs.is_empty() {
+        rec.response_headers = Some(parts.headers.clone());
+    }
+    let hcm2 = hcm.clone();
+    let observed = Observed::new(body, move |end, bytes| {
+        let stats = &hcm2.stats;
+        stats.downstream_rq_active.dec();
+        stats.downstream_rq_completed.inc();
+        stats.listener_rq_completed.inc();
+        let elapsed = started.elapsed();
+        stats.downstream_rq_time.record(elapsed.as_millis() as u64);
+        if end != End::Complete {
+            stats.downstream_rq_tx_reset.inc();
+            if end == End::Dropped {
+                rec.flags.set(super::super::flags::Flag::DownstreamConnectionTermination);
+            }
+        }
+        if !hcm2.access_logs.is_empty() {
+            rec.bytes_sent = bytes;
+            rec.duration = Some(elapsed);
+            rec.response_tx_duration = rec.response_duration.map(|d| elapsed.saturating_sub(d));
+            for l in &hcm2.access_logs {
+                l.log(&rec);
+            }
+        }
+    });
+    Response::from_parts(parts, body::boxed(observed))
+}
+
+/// Envoy's `mutateRequestHeaders`: hop-by-hop removal, XFF, x-forwarded-proto, internal vs
+/// external, x-request-id, via. Returns whether the request is internal.
+fn mutate_request_headers(headers: &mut HeaderMap, hcm: &HcmRt, peer: SocketAddr) -> bool {
+    for h in HOP_BY_HOP {
+        if h == "te" {
+            // Only `te: trailers` may pass.
+            if headers.get("te").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers")) {
+                continue;
+            }
+        }
+        headers.remove(h);
+    }
+    let xff_before: Vec<String> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|s| s.trim().to_owned()).collect::<Vec<_>>())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (final_address, trusted_checks): (Option<IpAddr>, bool) = if hcm.use_remote_address {
+        if !hcm.config.skip_xff_append {
+            let appended = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+                Some(old) if !old.is_empty() => format!("{old}, {}", peer.ip()),
+                _ => peer.ip().to_string(),
+            };
+            if let Ok(v) = HeaderValue::try_from(appended) {
+                headers.insert("x-forwarded-for", v);
+            }
+        }
+        (Some(peer.ip()), xff_before.is_empty())
+    } else {
+        // The last XFF entry is the client; trusted checks only with exactly one entry.
+        let last = xff_before.last().and_then(|s| s.parse::<IpAddr>().ok());
+        (last, xff_before.len() == 1)
+    };
+    let internal = trusted_checks && final_address.is_some_and(is_internal_ip);
+    let edge = hcm.use_remote_address && !internal;
+    if hcm.use_remote_address || !headers.contains_key("x-forwarded-proto") {
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    }
+    if internal {
+        headers.insert("x-envoy-internal", HeaderValue::from_static("true"));
+    } else {
+        headers.remove("x-envoy-internal");
+        for h in INTERNAL_ONLY {
+            headers.remove(h);
+        }
+        for h in &hcm.routes.internal_only_headers {
+            headers.remove(h);
+        }
+        if edge {
+            headers.remove("x-envoy-decorator-operation");
+            headers.remove("x-envoy-downstream-service-cluster");
+            headers.remove("x-envoy-downstream-service-node");
+            if let Ok(v) = HeaderValue::try_from(peer.ip().to_string()) {
+                headers.insert("x-envoy-external-address", v);
+            }
+        }
+    }
+    if hcm.generate_request_id {
+        let regenerate = edge && !hcm.config.preserve_external_request_id;
+        if regenerate || !headers.contains_key("x-request-id") {
+            let id = uuid::Uuid::new_v4().to_string();
+            if let Ok(v) = HeaderValue::try_from(id) {
+                headers.insert("x-request-id", v);
+            }
+        }
+    }
+    if let Some(via) = &hcm.via {
+        headers.append(header::VIA, via.clone());
+    }
+    internal
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn route_and_forward(
+    proxy: &Arc<Proxy>,
+    hcm: &Arc<HcmRt>,
+    conn: &ConnInfo,
+    stream_id: u64,
+    mut parts: http::request::Parts,
+    incoming: Incoming,
+    authority: &str,
+    path: &str,
+    internal: bool,
+    started: Instant,
+    rec: &mut Record,
+) -> Result<Forwarded, LocalReply> {
+    let host_for_match = if hcm.config.strip_any_host_port {
+        strip_port(authority)
+    } else {
+        authority
+    };
+    if !hcm.access_logs.is_empty() {
+        rec.request_headers = parts.headers.clone();
+    }
+    let table = hcm.routes.clone();
+    let method = parts.method.to_string();
+    let scheme = scheme_header(&parts.headers);
+    let matched = table.route(&RequestView {
+        host: host_for_match,
+        path,
+        headers: &parts.headers,
+        method: &method,
+        scheme,
+    });
+    let Some(m) = matched else {
+        hcm.stats.no_route.inc();
+        plog!(hcm.log, Level::Debug, Component::Router, "[C{}][S{stream_id}] no route match for URL '{path}'", conn.id);
+        return Err(LocalReply::no_route());
+    };
+    rec.route_name = Some(m.route.name.clone());
+    match &m.route.action {
+        Action::Direct { status, body } => {
+            hcm.stats.rq_direct_response.inc();
+            let mut resp = Response::new(body::full(body.clone()));
+            *resp.status_mut() = http::StatusCode::from_u16(*status).unwrap_or(http::StatusCode::OK);
+            if !body.is_empty() {
+                resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            }
+            resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            apply_response_mutations(&mut resp, &table, m.vhost, m.route, None, rec);
+            Ok(Forwarded::local(resp, "direct_response"))
+        }
+        Action::Redirect(r) => {
+            hcm.stats.rq_redirect.inc();
+            let location = router::redirect_location(r, scheme, authority, path, m.route.matched_prefix());
+            let mut resp = Response::new(body::empty());
+            *resp.status_mut() = http::StatusCode::from_u16(r.response_code.status()).unwrap_or(http::StatusCode::MOVED_PERMANENTLY);
+            if let Ok(v) = HeaderValue::try_from(location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+            apply_response_mutations(&mut resp, &table, m.vhost, m.route, None, rec);
+            Ok(Forwarded::local(resp, "via_upstream"))
+        }
+        Action::Forward(fwd) => {
+            let ctx = RouterCtx {
+                proxy,
+                hcm,
+                conn_id: conn.id,
+                stream_id,
+                internal,
+                downstream_started: started,
+            };
+            let result = router::forward(&ctx, &mut parts, incoming, authority, path, &table, m.vhost, m.route, fwd, rec).await;
+            let mut forwarded = match result {
+                Ok(f) => f,
+                Err(e) => {
+                    if e.flags.has(super::super::flags::Flag::NoClusterFound) {
+                        hcm.stats.no_cluster.inc();
+                    }
+                    return Err(e);
+                }
+            };
+            let weighted = match (&fwd.target, forwarded.weighted) {
+                (super::route::ClusterTarget::Weighted { clusters, .. }, Some(i)) => clusters.get(i),
+                _ => None,
+            };
+            apply_response_mutations(&mut forwarded.response, &table, m.vhost, m.route, weighted, rec);
+            Ok(forwarded)
+        }
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && (h.ends_with(']') || !h.contains(':')) => h,
+        _ => host,
+    }
+}
+
+/// Route, virtual host and route-config response header mutations (most specific first).
+fn apply_response_mutations(
+    resp: &mut Response<Body>,
+    table: &RouteTable,
+    vhost: &super::route::VirtualHostRt,
+    route: &super::route::RouteRt,
+    weighted: Option<&super::route::WeightedTarget>,
+    rec: &Record,
+) {
+    let h = resp.headers_mut();
+    if let Some(w) = weighted {
+        w.response_headers.apply(h, Some(rec));
+    }
+    route.response_headers.apply(h, Some(rec));
+    vhost.response_headers.apply(h, Some(rec));
+    table.response_headers.apply(h, Some(rec));
+    if vhost.include_attempt_count_in_response && rec.attempt_count > 0 {
+        h.insert("x-envoy-attempt-count", HeaderValue::from(rec.attempt_count));
+    }
+}
+
+/// `server` and `x-request-id` on the way out.
+fn finalize_response_headers(resp: &mut Response<Body>, hcm: &HcmRt) {
+    let h = resp.headers_mut();
+    match hcm.config.server_header_transformation {
+        ServerHeaderTransformation::Overwrite => {
+            h.insert(header::SERVER, hcm.server_name.clone());
+        }
+        ServerHeaderTransformation::AppendIfAbsent => {
+            if !h.contains_key(header::SERVER) {
+                h.insert(header::SERVER, hcm.server_name.clone());
+            }
+        }
+        ServerHeaderTransformation::PassThrough => {}
+    }
+}

@@ -1,0 +1,10 @@
+//! HTTP: the connection manager, routing, the router filter and what they share.
+
+pub mod body;
+pub mod hcm;
+pub mod headers;
+pub mod local_reply;
+pub mod matcher;
+pub mod retry;
+pub mod route;
+pub mod router;

@@ -1,0 +1,678 @@
+//! The router filter: picks the cluster, rewrites the request, and sends it upstream with
+//! Envoy's timeouts (route timeout spanning all attempts, per-try timeouts), retries (with
+//! jittered back-off, the retry circuit breaker and `previous_hosts`), and its stats, headers
+//! and local replies.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::time::Instant as TokioInstant;
+
+use crate::plog;
+use crate::xds::route::RedirectAction;
+
+use super::super::access_log::Record;
+use super::super::cluster::Cluster;
+use super::super::cluster::host::{Host, dec, inc};
+use super::super::cluster::pool::{Conn, ConnectError, Pool};
+use super::super::flags::{Flag, Flags};
+use super::super::log::{Component, Level};
+use super::super::Proxy;
+use super::body::{self, Body, End, Observed};
+use super::hcm::HcmRt;
+use super::local_reply::LocalReply;
+use super::retry::{ResetKind, RetryPolicy};
+use super::route::{ClusterTarget, ForwardRt, HostRewrite, RouteRt, RouteTable, VirtualHostRt};
+
+/// Envoy's default per-connection buffer limit: bodies up to this size can be retried.
+const RETRY_BUFFER_LIMIT: usize = 1024 * 1024;
+
+/// Request headers the router consumes and never forwards.
+const CONSUMED: [&str; 8] = [
+    "x-envoy-upstream-rq-timeout-ms",
+    "x-envoy-upstream-rq-per-try-timeout-ms",
+    "x-envoy-max-retries",
+    "x-envoy-retry-on",
+    "x-envoy-retry-grpc-on",
+    "x-envoy-retriable-status-codes",
+    "x-envoy-upstream-rq-timeout-alt-response",
+    "x-envoy-hedge-on-per-try-timeout",
+];
+
+pub struct RouterCtx<'a> {
+    pub proxy: &'a Arc<Proxy>,
+    pub hcm: &'a Arc<HcmRt>,
+    pub conn_id: u64,
+    pub stream_id: u64,
+    pub internal: bool,
+    pub downstream_started: Instant,
+}
+
+/// A response on its way back, with what the access log needs to know about how it came.
+pub struct Forwarded {
+    pub response: Response<Body>,
+    pub flags: Flags,
+    pub cluster: Option<String>,
+    pub host: Option<SocketAddr>,
+    pub attempts: u32,
+    pub details: String,
+    pub transport_failure: Option<String>,
+    pub local_reply_body: Option<String>,
+    /// Index of the weighted cluster that was picked.
+    pub weighted: Option<usize>,
+}
+
+impl Forwarded {
+    pub fn local(response: Response<Body>, details: &str) -> Forwarded {
+        Forwarded {
+            response,
+            flags: Flags::NONE,
+            cluster: None,
+            host: None,
+            attempts: 0,
+            details: details.to_owned(),
+            transport_failure: None,
+            local_reply_body: None,
+            weighted: None,
+        }
+    }
+}
+
+/// The request body, kept whole when it may be sent more than once.
+enum ReqBody {
+    Buffered(Bytes),
+    Stream(Option<Body>),
+}
+
+impl ReqBody {
+    fn take(&mut self) -> Option<Body> {
+        match self {
+            ReqBody::Buffered(b) => Some(body::full(b.clone())),
+            ReqBody::Stream(s) => s.take(),
+        }
+    }
+    fn replayable(&self) -> bool {
+        matches!(self, ReqBody::Buffered(_))
+    }
+}
+
+/// Reads up to `limit` bytes; a longer body is passed on as a stream (and cannot be retried).
+async fn buffer_body(incoming: Incoming, limit: usize) -> Result<ReqBody, LocalReply> {
+    if hyper::body::Body::is_end_stream(&incoming) {
+        return Ok(ReqBody::Buffered(Bytes::new()));
+    }
+    let mut body = body::boxed(incoming);
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut size = 0;
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    size += data.len();
+                    chunks.push(data);
+                    if size > limit {
+                        let head = futures_util::stream::iter(chunks.into_iter().map(|c| Ok(hyper::body::Frame::data(c))));
+                        let rest = http_body_util::BodyStream::new(body);
+                        let all = futures_util::StreamExt::chain(head, rest);
+                        return Ok(ReqBody::Stream(Some(http_body_util::StreamBody::new(all).boxed_unsync())));
+                    }
+                }
+            }
+            Some(Err(_)) => {
+                return Err(LocalReply::reset(
+                    "downstream disconnected",
+                    None,
+                    false,
+                    Flags::of(Flag::DownstreamConnectionTermination),
+                ));
+            }
+        }
+    }
+    let mut out = bytes::BytesMut::with_capacity(size);
+    for c in chunks {
+        out.extend_from_slice(&c);
+    }
+    Ok(ReqBody::Buffered(out.freeze()))
+}
+
+fn header_ms(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Sends the request upstream; `Err` is a local reply (no route to a host, timeouts, resets).
+#[allow(clippy::too_many_arguments)]
+pub async fn forward(
+    ctx: &RouterCtx<'_>,
+    parts: &mut http::request::Parts,
+    incoming: Incoming,
+    authority: &str,
+    path: &str,
+    table: &RouteTable,
+    vhost: &VirtualHostRt,
+    route: &RouteRt,
+    fwd: &ForwardRt,
+    rec: &Record,
+) -> Result<Forwarded, LocalReply> {
+    let hcm = ctx.hcm;
+    let log = &hcm.log;
+    // 1. Which cluster.
+    let (cluster_name, weighted) = match &fwd.target {
+        ClusterTarget::Named(n) => (n.clone(), None),
+        ClusterTarget::FromHeader(h) => (
+            parts
+                .headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            None,
+        ),
+        ClusterTarget::Weighted { clusters, total } => {
+            let mut point = rand::random_range(0..(*total).max(1));
+            let mut picked = clusters.len().saturating_sub(1);
+            for (i, c) in clusters.iter().enumerate() {
+                if point < u64::from(c.weight) {
+                    picked = i;
+                    break;
+                }
+                point -= u64::from(c.weight);
+            }
+            (clusters.get(picked).map(|c| c.name.clone()).unwrap_or_default(), Some(picked))
+        }
+    };
+    let applied = ctx.proxy.applied();
+    let Some(cluster) = applied.cluster(&cluster_name).cloned() else {
+        plog!(log, Level::Debug, Component::Router, "[C{}][S{}] unknown cluster '{cluster_name}'", ctx.conn_id, ctx.stream_id);
+        return Err(LocalReply::no_cluster(fwd.cluster_not_found_status));
+    };
+    plog!(log, Level::Debug, Component::Router, "[C{}][S{}] cluster '{cluster_name}' match for URL '{path}'", ctx.conn_id, ctx.stream_id);
+
+    // 2. Header mutations, most specific first.
+    let weighted_target = match (&fwd.target, weighted) {
+        (ClusterTarget::Weighted { clusters, .. }, Some(i)) => clusters.get(i),
+        _ => None,
+    };
+    if let Some(w) = weighted_target {
+        w.request_headers.apply(&mut parts.headers, Some(rec));
+    }
+    route.request_headers.apply(&mut parts.headers, Some(rec));
+    vhost.request_headers.apply(&mut parts.headers, Some(rec));
+    table.request_headers.apply(&mut parts.headers, Some(rec));
+
+    // 3. Timeouts and retries (the x-envoy-* overrides only reach us from internal clients).
+    let mut global = fwd.timeout;
+    let policy_base = fwd.retry_policy.as_ref().or(vhost.retry_policy.as_ref());
+    let policy = if ctx.internal {
+        if let Some(ms) = header_ms(&parts.headers, "x-envoy-upstream-rq-timeout-ms") {
+            global = (ms > 0).then(|| Duration::from_millis(ms));
+        }
+        RetryPolicy::from_headers(policy_base, &parts.headers)
+    } else {
+        policy_base.cloned()
+    };
+    let mut per_try = policy.as_ref().and_then(|p| p.per_try_timeout);
+    if ctx.internal
+        && let Some(ms) = header_ms(&parts.headers, "x-envoy-upstream-rq-per-try-timeout-ms")
+    {
+        per_try = (ms > 0).then(|| Duration::from_millis(ms));
+    }
+    if let (Some(g), Some(p)) = (global, per_try)
+        && p >= g
+    {
+        per_try = None;
+    }
+    for h in CONSUMED {
+        parts.headers.remove(h);
+    }
+
+    // 4. Path and host rewrites.
+    let (path_only, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let mut new_path = path.to_owned();
+    if let (Some(rewrite), Some(prefix)) = (&fwd.prefix_rewrite, route.matched_prefix()) {
+        if path.len() >= prefix.len() {
+            new_path = format!("{rewrite}{}", &path[prefix.len()..]);
+        }
+    } else if let Some((re, sub)) = &fwd.regex_rewrite {
+        let rewritten = re.replace_all(path_only, sub.as_str());
+        new_path = match query {
+            Some(q) => format!("{rewritten}?{q}"),
+            None => rewritten.into_owned(),
+        };
+    }
+    if new_path != path && !hcm.suppress_envoy_headers {
+        if let Ok(v) = HeaderValue::try_from(path) {
+            parts.headers.insert("x-envoy-original-path", v);
+        }
+    }
+    let upstream_uri: http::Uri = new_path.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+
+    // 5. The body: buffered when it may be retried.
+    let may_retry = policy.as_ref().is_some_and(|p| p.num_retries > 0 && !p.on.is_empty());
+    let mut req_body = if may_retry {
+        let b = buffer_body(incoming, RETRY_BUFFER_LIMIT).await?;
+        if !b.replayable() {
+            cluster.stats.retry_or_shadow_abandoned.inc();
+        }
+        b
+    } else {
+        ReqBody::Stream(Some(body::boxed(incoming)))
+    };
+
+    // 6. Attempts.
+    let stats = cluster.stats.clone();
+    let global_deadline = global.map(|g| TokioInstant::now() + g);
+    let mut retries_left = policy.as_ref().map(|p| p.num_retries).unwrap_or(0);
+    let mut attempt: u32 = 0;
+    let mut tried: Vec<SocketAddr> = Vec::new();
+    let mut flags = Flags::NONE;
+    let mut _retry_slot = None;
+    loop {
+        attempt += 1;
+        let avoid: &[SocketAddr] = if policy.as_ref().is_some_and(|p| p.previous_hosts) { &tried } else { &[] };
+        let Some(host) = cluster.choose_host(avoid) else {
+            let mut reply = LocalReply::no_healthy_upstream();
+            reply.flags = reply.flags.union(flags);
+            return Err(reply);
+        };
+        tried.push(host.address);
+        let Some(body) = req_body.take() else {
+            // A streamed body cannot be sent twice.
+            return Err(LocalReply::reset("remote reset", None, attempt > 1, flags.union(Flags::of(Flag::UpstreamRemoteReset))));
+        };
+        let now = TokioInstant::now();
+        let attempt_deadline = match (global_deadline, per_try) {
+            (Some(g), Some(p)) => Some(g.min(now + p)),
+            (Some(g), None) => Some(g),
+            (None, Some(p)) => Some(now + p),
+            (None, None) => None,
+        };
+        let mut headers = parts.headers.clone();
+        let host_value = match &fwd.host_rewrite {
+            HostRewrite::None => authority.to_owned(),
+            HostRewrite::Literal(h) => h.clone(),
+            HostRewrite::Auto if !host.hostname.is_empty() => host.hostname.clone(),
+            HostRewrite::Auto => authority.to_owned(),
+            HostRewrite::Header(h) => parts
+                .headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .unwrap_or_else(|| authority.to_owned()),
+        };
+        let host_value = weighted_target
+            .and_then(|w| w.host_rewrite_literal.clone())
+            .unwrap_or(host_value);
+        if let Ok(v) = HeaderValue::try_from(host_value) {
+            headers.insert(header::HOST, v);
+        }
+        if !hcm.suppress_envoy_headers {
+            let expected = match (attempt_deadline, per_try) {
+                (Some(d), _) => Some(d.saturating_duration_since(now)),
+                (None, p) => p,
+            };
+            if let Some(e) = expected.filter(|e| !e.is_zero()) {
+                headers.insert("x-envoy-expected-rq-timeout-ms", HeaderValue::from(e.as_millis() as u64));
+            }
+        }
+        if vhost.include_request_attempt_count {
+            headers.insert("x-envoy-attempt-count", HeaderValue::from(attempt));
+        }
+        let mut req = Request::new(body);
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = upstream_uri.clone();
+        *req.headers_mut() = headers;
+        if hcm.log.enabled(Component::Router, Level::Debug) {
+            let mut lines = format!("[C{}][S{}] router decoding headers:\n':authority', '{}'\n':path', '{}'\n':method', '{}'", ctx.conn_id, ctx.stream_id,
+                req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or(""), new_path, req.method());
+            for (k, v) in req.headers() {
+                if k != header::HOST {
+                    lines.push_str(&format!("\n'{}', '{}'", k, String::from_utf8_lossy(v.as_bytes())));
+                }
+            }
+            plog!(hcm.log, Level::Debug, Component::Router, "{lines}");
+        }
+
+        stats.upstream_rq_total.inc();
+        stats.upstream_rq_active.inc();
+        inc(&host.stats.rq_total);
+        inc(&host.stats.rq_active);
+        let sent_at = Instant::now();
+        let outcome = match attempt_deadline {
+            Some(d) => match tokio::time::timeout_at(d, send(&cluster, &host, req)).await {
+                Ok(r) => r,
+                Err(_) => Err(Failure::Timeout),
+            },
+            None => send(&cluster, &host, req).await,
+        };
+        let finished_attempt = |ok: bool| {
+            if !ok {
+                stats.upstream_rq_active.dec();
+                dec(&host.stats.rq_active);
+            }
+        };
+        match outcome {
+            Ok((response, conn)) => {
+                let status = response.status().as_u16();
+                if attempt > 1 {
+                    stats.retry_code(status);
+                }
+                if hcm.dynamic_stats {
+                    stats.charge_response(status, ctx.internal);
+                }
+                if status >= 500 {
+                    inc(&host.stats.rq_error);
+                } else {
+                    inc(&host.stats.rq_success);
+                }
+                let retriable = policy.as_ref().is_some_and(|p| p.retries_response(status, response.headers()));
+                if retriable && retries_left > 0 && req_body.replayable() {
+                    if let Some(slot) = cluster.try_retry_slot() {
+                        finished_attempt(false);
+                        drop(response);
+                        drop(conn);
+                        _retry_slot = Some(slot);
+                        retries_left -= 1;
+                        plog!(log, Level::Debug, Component::Router, "[C{}][S{}] performing retry after {status}", ctx.conn_id, ctx.stream_id);
+                        if !backoff(&stats, policy.as_ref(), attempt, global_deadline).await {
+                            return Err(timed_out(&stats, &host, flags, false));
+                        }
+                        continue;
+                    }
+                    flags.set(Flag::UpstreamOverflow);
+                } else if retriable && retries_left == 0 && may_retry {
+                    stats.upstream_rq_retry_limit_exceeded.inc();
+                    flags.set(Flag::UpstreamRetryLimitExceeded);
+                } else if attempt > 1 {
+                    stats.upstream_rq_retry_success.inc();
+                }
+                let service_time = sent_at.elapsed();
+                let response = finish_response(response, conn, &cluster, &host, ctx.internal, global_deadline, hcm.suppress_envoy_headers, service_time, sent_at);
+                return Ok(Forwarded {
+                    response,
+                    flags,
+                    cluster: Some(cluster.name.clone()),
+                    host: Some(host.address),
+                    attempts: attempt,
+                    details: "via_upstream".to_owned(),
+                    transport_failure: None,
+                    local_reply_body: None,
+                    weighted,
+                });
+            }
+            Err(failure) => {
+                finished_attempt(false);
+                let global_expired = global_deadline.is_some_and(|g| TokioInstant::now() >= g);
+                let (kind, reply) = match &failure {
+                    Failure::Timeout if global_expired => {
+                        return Err(timed_out(&stats, &host, flags, false));
+                    }
+                    Failure::Timeout => {
+                        stats.upstream_rq_per_try_timeout.inc();
+                        stats.upstream_rq_tx_reset.inc();
+                        inc(&host.stats.rq_timeout);
+                        (ResetKind::PerTryTimeout, None)
+                    }
+                    Failure::Connect(e) => {
+                        inc(&host.stats.rq_error);
+                        (ResetKind::ConnectFailure, Some((e.reset_reason().to_owned(), e.transport_reason().map(str::to_owned), Flag::UpstreamConnectionFailure)))
+                    }
+                    Failure::Reset { reason, sent, protocol } => {
+                        inc(&host.stats.rq_error);
+                        stats.upstream_rq_rx_reset.inc();
+                        let flag = if *protocol { Flag::UpstreamProtocolError } else { Flag::UpstreamConnectionTermination };
+                        (ResetKind::Reset { sent: *sent }, Some((reason.clone(), None, flag)))
+                    }
+                };
+                let retriable = policy.as_ref().is_some_and(|p| p.retries_reset(kind));
+                if retriable && retries_left > 0 && req_body.replayable() {
+                    if let Some(slot) = cluster.try_retry_slot() {
+                        _retry_slot = Some(slot);
+                        retries_left -= 1;
+                        plog!(log, Level::Debug, Component::Router, "[C{}][S{}] performing retry after {kind:?}", ctx.conn_id, ctx.stream_id);
+                        if !backoff(&stats, policy.as_ref(), attempt, global_deadline).await {
+                            return Err(timed_out(&stats, &host, flags, false));
+                        }
+                        continue;
+                    }
+                    flags.set(Flag::UpstreamOverflow);
+                } else if retriable && retries_left == 0 && may_retry {
+                    stats.upstream_rq_retry_limit_exceeded.inc();
+                    flags.set(Flag::UpstreamRetryLimitExceeded);
+                }
+                return Err(match reply {
+                    None => {
+                        let mut r = LocalReply::timeout(true);
+                        r.flags = r.flags.union(flags);
+                        r
+                    }
+                    Some((reason, transport, flag)) => {
+                        LocalReply::reset(&reason, transport.as_deref(), attempt > 1, flags.union(Flags::of(flag)))
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The global timeout fired: 504, `UT`.
+fn timed_out(stats: &super::super::cluster::stats::ClusterStats, host: &Host, flags: Flags, per_try: bool) -> LocalReply {
+    stats.upstream_rq_timeout.inc();
+    inc(&host.stats.rq_timeout);
+    let mut r = LocalReply::timeout(per_try);
+    r.flags = r.flags.union(flags);
+    r
+}
+
+/// Sleeps Envoy's back-off before the next attempt; false if the route timeout ends first.
+async fn backoff(
+    stats: &super::super::cluster::stats::ClusterStats,
+    policy: Option<&RetryPolicy>,
+    attempt: u32,
+    global_deadline: Option<TokioInstant>,
+) -> bool {
+    stats.upstream_rq_retry.inc();
+    stats.upstream_rq_retry_backoff_exponential.inc();
+    let wait = policy.map(|p| p.backoff(attempt)).unwrap_or_default();
+    let until = TokioInstant::now() + wait;
+    match global_deadline {
+        Some(g) if g <= until => {
+            tokio::time::sleep_until(g).await;
+            false
+        }
+        _ => {
+            tokio::time::sleep_until(until).await;
+            true
+        }
+    }
+}
+
+enum Failure {
+    Timeout,
+    Connect(ConnectError),
+    Reset { reason: String, sent: bool, protocol: bool },
+}
+
+/// One attempt: a connection (reused or new) and the response headers. A reused connection
+/// that turns out closed is replaced once, transparently (the request was never sent).
+async fn send(
+    cluster: &Arc<Cluster>,
+    host: &Arc<Host>,
+    mut req: Request<Body>,
+) -> Result<(Response<Incoming>, Conn), Failure> {
+    let ctx = cluster.pool_ctx();
+    for _ in 0..2 {
+        let mut conn = Pool::acquire(host, &ctx).await.map_err(Failure::Connect)?;
+        if conn.fresh {
+            cluster.stats.upstream_rq_pending_total.inc();
+        }
+        match conn.sender.try_send_request(req).await {
+            Ok(resp) => return Ok((resp, conn)),
+            Err(mut e) => {
+                let unsent = e.take_message();
+                let err = e.into_error();
+                match unsent {
+                    Some(r) if !conn.fresh => {
+                        req = r;
+                        continue;
+                    }
+                    _ => {
+                        let protocol = err.is_parse() || err.is_parse_status();
+                        let reason = if protocol { "protocol error" } else { "connection termination" };
+                        return Err(Failure::Reset { reason: reason.to_owned(), sent: true, protocol });
+                    }
+                }
+            }
+        }
+    }
+    Err(Failure::Reset {
+        reason: "connection termination".to_owned(),
+        sent: false,
+        protocol: false,
+    })
+}
+
+/// The upstream response, cleaned of hop-by-hop headers, with Envoy's response headers, and a
+/// body that returns the connection to the pool, ends the request's accounting and enforces
+/// the route timeout until the last byte.
+#[allow(clippy::too_many_arguments)]
+fn finish_response(
+    response: Response<Incoming>,
+    conn: Conn,
+    cluster: &Arc<Cluster>,
+    host: &Arc<Host>,
+    internal: bool,
+    global_deadline: Option<TokioInstant>,
+    suppress: bool,
+    service_time: Duration,
+    sent_at: Instant,
+) -> Response<Body> {
+    let (mut parts, incoming) = response.into_parts();
+    for h in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
+        parts.headers.remove(h);
+    }
+    if !suppress {
+        parts.headers.insert(
+            "x-envoy-upstream-service-time",
+            HeaderValue::from(service_time.as_millis() as u64),
+        );
+    }
+    let (cluster2, host2) = (cluster.clone(), host.clone());
+    let mut conn = Some(conn);
+    let max_requests = cluster.config.max_requests_per_connection;
+    let observed = Observed::new(body::boxed(incoming), move |end, _bytes| {
+        let stats = &cluster2.stats;
+        stats.upstream_rq_active.dec();
+        dec(&host2.stats.rq_active);
+        stats.record_rq_time(internal, sent_at.elapsed().as_millis() as u64);
+        match end {
+            End::Complete => {
+                if let Some(c) = conn.take() {
+                    Pool::release(&host2, c, max_requests, stats);
+                }
+            }
+            End::TimedOut => {
+                stats.upstream_rq_timeout.inc();
+                inc(&host2.stats.rq_timeout);
+            }
+            End::Error | End::Dropped => {}
+        }
+    });
+    let observed = match global_deadline {
+        Some(d) => observed.with_deadline(d),
+        None => observed,
+    };
+    Response::from_parts(parts, body::boxed(observed))
+}
+
+/// The `location` of a redirect route.
+pub fn redirect_location(
+    r: &RedirectAction,
+    scheme: &str,
+    authority: &str,
+    path: &str,
+    matched_prefix: Option<&str>,
+) -> String {
+    let scheme = if r.https_redirect {
+        "https"
+    } else {
+        r.scheme_redirect.as_deref().unwrap_or(scheme)
+    };
+    let (orig_host, orig_port) = match authority.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.is_empty() => (h, Some(p)),
+        _ => (authority, None),
+    };
+    let host = r.host_redirect.as_deref().unwrap_or(orig_host);
+    let port = match r.port_redirect {
+        Some(p) => Some(p.to_string()),
+        // Changing the scheme drops the old port (it belonged to the old scheme).
+        None if r.https_redirect || r.scheme_redirect.is_some() => None,
+        None => orig_port.map(str::to_owned),
+    };
+    let port = port.filter(|p| !((scheme == "https" && p == "443") || (scheme == "http" && p == "80")));
+    let (path_only, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let mut new_path = match (&r.path_redirect, &r.prefix_rewrite, matched_prefix) {
+        (Some(p), _, _) => p.clone(),
+        (None, Some(rewrite), Some(prefix)) if path_only.starts_with(prefix) => {
+            format!("{rewrite}{}", &path_only[prefix.len()..])
+        }
+        _ => path_only.to_owned(),
+    };
+    if let Some(rr) = &r.regex_rewrite
+        && let Ok(re) = regex::Regex::new(&rr.pattern.regex)
+    {
+        new_path = re.replace_all(&new_path, rr.substitution.as_str()).into_owned();
+    }
+    let keep_query = !r.strip_query && !new_path.contains('?');
+    let mut out = format!("{scheme}://{host}");
+    if let Some(p) = port {
+        out.push(':');
+        out.push_str(&p);
+    }
+    out.push_str(&new_path);
+    if keep_query && let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redirect(yaml: &str) -> RedirectAction {
+        crate::xds::decode::decode_str("t", yaml).unwrap()
+    }
+
+    #[test]
+    fn redirects() {
+        assert_eq!(
+            redirect_location(&redirect("{https_redirect: true}"), "http", "webapp.istioinaction.io:30000", "/api/catalog", None),
+            "https://webapp.istioinaction.io/api/catalog"
+        );
+        assert_eq!(
+            redirect_location(&redirect("{host_redirect: b.com, path_redirect: /x, response_code: FOUND}"), "http", "a.com", "/y?q=1", None),
+            "http://b.com/x?q=1"
+        );
+        assert_eq!(
+            redirect_location(&redirect("{prefix_rewrite: /new, strip_query: true}"), "http", "a.com:8080", "/old/p?q=1", Some("/old")),
+            "http://a.com:8080/new/p"
+        );
+        assert_eq!(
+            redirect_location(&redirect("{port_redirect: 8443, scheme_redirect: https}"), "http", "a.com:80", "/", None),
+            "https://a.com:8443/"
+        );
+    }
+}
