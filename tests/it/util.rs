@@ -80,11 +80,11 @@ impl Mesh {
     }
 
     pub fn stdout(&self) -> String {
-        self.out.lock().unwrap().clone()
+        self.out.lock().expect("stdout buffer").clone()
     }
 
     pub fn stderr(&self) -> String {
-        self.err.lock().unwrap().clone()
+        self.err.lock().expect("stderr buffer").clone()
     }
 
     /// Waits until stderr contains `needle`.
@@ -128,7 +128,7 @@ fn pump(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
                 break;
             }
             into.lock()
-                .unwrap()
+                .expect("output buffer")
                 .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
