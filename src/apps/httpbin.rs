@@ -1,1 +1,0 @@
-//! httpbin: the classic `citizenstig/httpbin` JSON shapes.
