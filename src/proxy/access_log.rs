@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use crate::xds::hcm::{AccessLog, AccessLogConfig, SubstitutionFormatString};
 
+use super::Rejected;
 use super::flags::Flags;
 use super::log::Sink;
-use super::Rejected;
 
 /// Envoy's default access-log format.
 pub const DEFAULT_FORMAT: &str = "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% \"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\"\n";
@@ -149,9 +149,12 @@ impl Format {
                 rest = after;
                 continue;
             }
-            let end = rest
-                .find('%')
-                .ok_or_else(|| format!("Incorrect configuration: {s}. Couldn't find valid command at position {}", s.len() - rest.len() - 1))?;
+            let end = rest.find('%').ok_or_else(|| {
+                format!(
+                    "Incorrect configuration: {s}. Couldn't find valid command at position {}",
+                    s.len() - rest.len() - 1
+                )
+            })?;
             let token = &rest[..end];
             rest = &rest[end + 1..];
             if !literal.is_empty() {
@@ -200,7 +203,9 @@ impl Format {
 
     /// True when there are no `%…%` commands (header values can then be used as they are).
     pub fn is_literal(&self) -> bool {
-        self.segments.iter().all(|s| matches!(s, Segment::Literal(_)))
+        self.segments
+            .iter()
+            .all(|s| matches!(s, Segment::Literal(_)))
     }
 
     /// The text of a literal format (`%%` already unescaped).
@@ -220,7 +225,10 @@ fn parse_command(token: &str) -> Result<(Cmd, Option<usize>), String> {
     let (body, max_len) = match token.rsplit_once("):") {
         Some((b, n)) => (
             format!("{b})"),
-            Some(n.parse::<usize>().map_err(|_| format!("Length must be an integer, given: {n}"))?),
+            Some(
+                n.parse::<usize>()
+                    .map_err(|_| format!("Length must be an integer, given: {n}"))?,
+            ),
         ),
         None => (token.to_owned(), None),
     };
@@ -236,7 +244,8 @@ fn parse_command(token: &str) -> Result<(Cmd, Option<usize>), String> {
         None => (body.clone(), None),
     };
     let header_arg = |arg: Option<String>| -> Result<(String, Option<String>), String> {
-        let arg = arg.ok_or_else(|| format!("{name} requires a header name, e.g. %{name}(X-REQUEST-ID)%"))?;
+        let arg = arg
+            .ok_or_else(|| format!("{name} requires a header name, e.g. %{name}(X-REQUEST-ID)%"))?;
         Ok(match arg.split_once('?') {
             Some((main, alt)) => (main.to_ascii_lowercase(), Some(alt.to_ascii_lowercase())),
             None => (arg.to_ascii_lowercase(), None),
@@ -319,9 +328,9 @@ fn value(cmd: &Cmd, rec: &Record) -> Option<Val> {
     let s = |v: String| Some(Val::Str(v));
     match cmd {
         Cmd::StartTime(fmt) => s(format_time(rec.start, fmt.as_deref())),
-        Cmd::Req(main, alt) => {
-            request_header(rec, main).or_else(|| alt.as_ref().and_then(|a| request_header(rec, a))).map(Val::Str)
-        }
+        Cmd::Req(main, alt) => request_header(rec, main)
+            .or_else(|| alt.as_ref().and_then(|a| request_header(rec, a)))
+            .map(Val::Str),
         Cmd::Resp(main, alt) => {
             let h = rec.response_headers.as_ref()?;
             let get = |n: &str| {
@@ -330,11 +339,14 @@ fn value(cmd: &Cmd, rec: &Record) -> Option<Val> {
                 }
                 h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned)
             };
-            get(main).or_else(|| alt.as_deref().and_then(get)).map(Val::Str)
+            get(main)
+                .or_else(|| alt.as_deref().and_then(get))
+                .map(Val::Str)
         }
         Cmd::Protocol => s(rec.protocol.to_owned()),
         Cmd::ResponseCode => Some(Val::Num(u64::from(rec.response_code))),
-        Cmd::ResponseCodeDetails => (!rec.response_code_details.is_empty()).then(|| Val::Str(rec.response_code_details.clone())),
+        Cmd::ResponseCodeDetails => (!rec.response_code_details.is_empty())
+            .then(|| Val::Str(rec.response_code_details.clone())),
         Cmd::ResponseFlags => s(rec.flags.short()),
         Cmd::ResponseFlagsLong => s(rec.flags.long()),
         Cmd::BytesReceived => Some(Val::Num(rec.bytes_received)),
@@ -346,7 +358,9 @@ fn value(cmd: &Cmd, rec: &Record) -> Option<Val> {
         Cmd::UpstreamHost => rec.upstream_host.map(|a| Val::Str(a.to_string())),
         Cmd::UpstreamCluster => rec.upstream_cluster.clone().map(Val::Str),
         Cmd::UpstreamLocalAddress => rec.upstream_local.map(|a| Val::Str(a.to_string())),
-        Cmd::UpstreamTransportFailureReason => rec.upstream_transport_failure_reason.clone().map(Val::Str),
+        Cmd::UpstreamTransportFailureReason => {
+            rec.upstream_transport_failure_reason.clone().map(Val::Str)
+        }
         Cmd::UpstreamRequestAttemptCount => Some(Val::Num(u64::from(rec.attempt_count))),
         Cmd::DownstreamRemoteAddress => s(rec.downstream_remote.to_string()),
         Cmd::DownstreamRemoteAddressWithoutPort => s(rec.downstream_remote.ip().to_string()),
@@ -354,7 +368,11 @@ fn value(cmd: &Cmd, rec: &Record) -> Option<Val> {
         Cmd::DownstreamLocalAddress => s(rec.downstream_local.to_string()),
         Cmd::DownstreamLocalAddressWithoutPort => s(rec.downstream_local.ip().to_string()),
         Cmd::DownstreamLocalPort => Some(Val::Num(u64::from(rec.downstream_local.port()))),
-        Cmd::RouteName => rec.route_name.clone().filter(|r| !r.is_empty()).map(Val::Str),
+        Cmd::RouteName => rec
+            .route_name
+            .clone()
+            .filter(|r| !r.is_empty())
+            .map(Val::Str),
         Cmd::Hostname => s(hostname()),
         Cmd::ConnectionId => Some(Val::Num(rec.connection_id)),
         Cmd::StreamId => s(rec.stream_id.to_string()),
@@ -476,16 +494,31 @@ impl AccessLogger {
                 let out = match f.path.as_str() {
                     "/dev/stdout" => Output::Sink(std.stdout.clone()),
                     "/dev/stderr" => Output::Sink(std.stderr.clone()),
-                    "" => return Err(Rejected::new(format!("{tpath}.path"), "value length must be at least 1 characters")),
+                    "" => {
+                        return Err(Rejected::new(
+                            format!("{tpath}.path"),
+                            "value length must be at least 1 characters",
+                        ));
+                    }
                     p => Output::File(Mutex::new(
                         std::fs::OpenOptions::new()
                             .create(true)
                             .append(true)
                             .open(p)
-                            .map_err(|e| Rejected::new(format!("{tpath}.path"), format!("cannot open access log '{p}': {e}")))?,
+                            .map_err(|e| {
+                                Rejected::new(
+                                    format!("{tpath}.path"),
+                                    format!("cannot open access log '{p}': {e}"),
+                                )
+                            })?,
                     )),
                 };
-                let (fmt, json) = formats(f.format.as_deref(), f.json_format.as_ref(), f.log_format.as_ref(), &tpath)?;
+                let (fmt, json) = formats(
+                    f.format.as_deref(),
+                    f.json_format.as_ref(),
+                    f.log_format.as_ref(),
+                    &tpath,
+                )?;
                 (fmt, json, out)
             }
             AccessLogConfig::Stdout(s) => {
@@ -589,7 +622,8 @@ fn json_fields(
         .map(|(k, v)| {
             let field = match v {
                 Value::String(s) => JsonField::Format(
-                    Format::parse(s).map_err(|e| Rejected::new(format!("{path}.json_format.{k}"), e))?,
+                    Format::parse(s)
+                        .map_err(|e| Rejected::new(format!("{path}.json_format.{k}"), e))?,
                 ),
                 Value::Object(inner) => JsonField::Nested(json_fields(inner, path)?),
                 other => JsonField::Literal(other.clone()),
@@ -621,7 +655,10 @@ mod tests {
     use crate::proxy::flags::Flag;
 
     fn record() -> Record {
-        let mut r = Record::new("10.0.0.1:5555".parse().unwrap(), "127.0.0.1:15001".parse().unwrap());
+        let mut r = Record::new(
+            "10.0.0.1:5555".parse().unwrap(),
+            "127.0.0.1:15001".parse().unwrap(),
+        );
         r.start = SystemTime::UNIX_EPOCH + Duration::from_millis(1_460_751_420_310);
         r.method = "POST".into();
         r.path = "/api/v1/locations".into();
@@ -629,9 +666,14 @@ mod tests {
         r.response_code = 204;
         r.bytes_received = 154;
         r.duration = Some(Duration::from_millis(226));
-        r.request_headers.insert("user-agent", "nsq2http".parse().unwrap());
-        r.request_headers.insert("x-forwarded-for", "10.0.35.28".parse().unwrap());
-        r.request_headers.insert("x-request-id", "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2".parse().unwrap());
+        r.request_headers
+            .insert("user-agent", "nsq2http".parse().unwrap());
+        r.request_headers
+            .insert("x-forwarded-for", "10.0.35.28".parse().unwrap());
+        r.request_headers.insert(
+            "x-request-id",
+            "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2".parse().unwrap(),
+        );
         let mut resp = HeaderMap::new();
         resp.insert("x-envoy-upstream-service-time", "100".parse().unwrap());
         r.response_headers = Some(resp);
@@ -659,7 +701,11 @@ mod tests {
             f.render(&r),
             "/api 100% UF,URX UpstreamConnectionFailure,UpstreamRetryLimitExceeded -"
         );
-        assert!(Format::parse("%NOPE%").unwrap_err().contains("Not supported field"));
+        assert!(
+            Format::parse("%NOPE%")
+                .unwrap_err()
+                .contains("Not supported field")
+        );
         assert!(Format::parse("%REQ(x").is_err());
         assert!(Format::parse("50%").is_err());
     }
@@ -681,7 +727,10 @@ mod tests {
     #[test]
     fn start_time_formats() {
         let t = record().start;
-        assert_eq!(format_time(t, Some("%Y/%m/%d %H:%M:%S")), "2016/04/15 20:17:00");
+        assert_eq!(
+            format_time(t, Some("%Y/%m/%d %H:%M:%S")),
+            "2016/04/15 20:17:00"
+        );
         assert_eq!(format_time(t, Some("%s.%E6S")), "1460751420.00.310000");
     }
 }

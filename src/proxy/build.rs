@@ -40,7 +40,15 @@ pub fn build_static(
             ));
             continue;
         }
-        match Cluster::build(c, &path, store, log.clone(), options.resolver.clone(), false, "") {
+        match Cluster::build(
+            c,
+            &path,
+            store,
+            log.clone(),
+            options.resolver.clone(),
+            false,
+            "",
+        ) {
             Ok(cluster) => {
                 cluster_index.insert(c.name.clone(), clusters.len());
                 clusters.push(cluster);
@@ -76,7 +84,15 @@ pub fn build_static(
             ));
             continue;
         }
-        match ListenerRt::build(l, &path, store, log, Some(&names), &options.std_streams, false) {
+        match ListenerRt::build(
+            l,
+            &path,
+            store,
+            log,
+            Some(&names),
+            &options.std_streams,
+            false,
+        ) {
             Ok(listener) => listeners.push(listener),
             Err(mut e) => errors.append(&mut e),
         }

@@ -113,7 +113,10 @@ impl ListenerRt {
             [] => {
                 errors.push(Rejected::new(
                     path,
-                    format!("error adding listener '{}': no filter chains specified", cfg.address.display()),
+                    format!(
+                        "error adding listener '{}': no filter chains specified",
+                        cfg.address.display()
+                    ),
                 ));
                 None
             }
@@ -225,7 +228,12 @@ impl ListenerRt {
                 let (stream, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
-                        plog!(proxy.log, Level::Warning, Component::ConnHandler, "accept on {local} failed: {e}");
+                        plog!(
+                            proxy.log,
+                            Level::Warning,
+                            Component::ConnHandler,
+                            "accept on {local} failed: {e}"
+                        );
                         // Out of file descriptors and the like: back off instead of spinning.
                         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                         continue;
@@ -237,7 +245,12 @@ impl ListenerRt {
                 proxy.server_stats.total_connections.inc();
                 me.active.fetch_add(1, Ordering::AcqRel);
                 let id = proxy.next_connection_id();
-                plog!(proxy.log, Level::Debug, Component::ConnHandler, "[C{id}] new connection from {peer}");
+                plog!(
+                    proxy.log,
+                    Level::Debug,
+                    Component::ConnHandler,
+                    "[C{id}] new connection from {peer}"
+                );
                 let (me2, proxy2) = (me.clone(), proxy.clone());
                 tokio::spawn(async move {
                     let opened = Instant::now();
@@ -260,7 +273,13 @@ impl ListenerRt {
                     me2.active.fetch_sub(1, Ordering::AcqRel);
                 });
             }
-            plog!(proxy.log, Level::Debug, Component::ConnHandler, "listener '{}' on {local} stopped accepting", me.name);
+            plog!(
+                proxy.log,
+                Level::Debug,
+                Component::ConnHandler,
+                "listener '{}' on {local} stopped accepting",
+                me.name
+            );
         });
         Ok(local)
     }

@@ -216,7 +216,10 @@ pub struct Logger {
 impl Logger {
     pub fn new(level: Level, sink: Sink) -> Logger {
         Logger {
-            levels: COMPONENTS.iter().map(|_| AtomicU8::new(level as u8)).collect(),
+            levels: COMPONENTS
+                .iter()
+                .map(|_| AtomicU8::new(level as u8))
+                .collect(),
             sink,
         }
     }

@@ -147,7 +147,9 @@ pub struct Applied {
 
 impl Applied {
     pub fn cluster(&self, name: &str) -> Option<&Arc<Cluster>> {
-        self.cluster_index.get(name).and_then(|i| self.clusters.get(*i))
+        self.cluster_index
+            .get(name)
+            .and_then(|i| self.clusters.get(*i))
     }
 }
 
@@ -268,7 +270,8 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
         "initializing epoch 0 (base id={}, hot restart version=disabled)",
         options.base_id
     );
-    let built = build::build_static(&bootstrap, &store, &log, &options).map_err(StartError::Invalid)?;
+    let built =
+        build::build_static(&bootstrap, &store, &log, &options).map_err(StartError::Invalid)?;
     let proxy = Arc::new(Proxy {
         log: log.clone(),
         stats: store.clone(),
@@ -300,11 +303,14 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
                     format!("malformed IP address: {}", addr.display()),
                 )]));
             };
-            let bound = admin::serve(proxy.clone(), sa).await.map_err(|source| StartError::Bind {
-                what: "the admin API".to_owned(),
-                address: sa,
-                source,
-            })?;
+            let bound =
+                admin::serve(proxy.clone(), sa)
+                    .await
+                    .map_err(|source| StartError::Bind {
+                        what: "the admin API".to_owned(),
+                        address: sa,
+                        source,
+                    })?;
             crate::plog!(log, Level::Info, Component::Main, "admin address: {bound}");
             if let Ok(mut a) = proxy.admin_addr.lock() {
                 *a = Some(bound);
@@ -314,7 +320,13 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
         None => None,
     };
 
-    crate::plog!(log, Level::Info, Component::Main, "loading {} cluster(s)", built.clusters.len());
+    crate::plog!(
+        log,
+        Level::Info,
+        Component::Main,
+        "loading {} cluster(s)",
+        built.clusters.len()
+    );
     for c in &built.clusters {
         c.start().await;
     }
@@ -324,15 +336,24 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
         Component::Config,
         "all clusters initialized. initializing init manager"
     );
-    crate::plog!(log, Level::Info, Component::Main, "loading {} listener(s)", built.listeners.len());
+    crate::plog!(
+        log,
+        Level::Info,
+        Component::Main,
+        "loading {} listener(s)",
+        built.listeners.len()
+    );
     let mut bound = Vec::new();
     let mut listeners = Vec::new();
     for l in built.listeners {
-        let addr = l.bind_and_serve(proxy.clone()).await.map_err(|source| StartError::Bind {
-            what: format!("listener '{}'", l.name),
-            address: l.address,
-            source,
-        })?;
+        let addr = l
+            .bind_and_serve(proxy.clone())
+            .await
+            .map_err(|source| StartError::Bind {
+                what: format!("listener '{}'", l.name),
+                address: l.address,
+                source,
+            })?;
         proxy.server_stats.listener_added.inc();
         bound.push((l.name.clone(), addr));
         listeners.push(l);
@@ -345,7 +366,10 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
         .server_stats
         .active_clusters
         .set(built.clusters.len() as u64);
-    proxy.server_stats.cluster_added.add(built.clusters.len() as u64);
+    proxy
+        .server_stats
+        .cluster_added
+        .add(built.clusters.len() as u64);
     let current = proxy.applied();
     proxy.applied.store(Arc::new(Applied {
         bootstrap: current.bootstrap.clone(),
@@ -365,8 +389,16 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
         .server_stats
         .initialization_time_ms
         .record(proxy.started.elapsed().as_millis() as u64);
-    server_stats::spawn_flush(proxy.clone(), bootstrap.stats_flush_interval.map(|d| d.get()));
-    crate::plog!(log, Level::Info, Component::Main, "starting main dispatch loop");
+    server_stats::spawn_flush(
+        proxy.clone(),
+        bootstrap.stats_flush_interval.map(|d| d.get()),
+    );
+    crate::plog!(
+        log,
+        Level::Info,
+        Component::Main,
+        "starting main dispatch loop"
+    );
     Ok(Running {
         proxy,
         admin_addr,

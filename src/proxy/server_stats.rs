@@ -88,10 +88,21 @@ impl ServerStats {
         }
         lm.gauge("workers_started").set(1);
         let rt = store.scope("runtime");
-        for c in ["deprecated_feature_use", "load_error", "load_success", "override_dir_exists", "override_dir_not_exists"] {
+        for c in [
+            "deprecated_feature_use",
+            "load_error",
+            "load_success",
+            "override_dir_exists",
+            "override_dir_not_exists",
+        ] {
             rt.counter(c);
         }
-        for g in ["admin_overrides_active", "deprecated_feature_seen_since_process_start", "num_keys", "num_layers"] {
+        for g in [
+            "admin_overrides_active",
+            "deprecated_feature_seen_since_process_start",
+            "num_keys",
+            "num_layers",
+        ] {
             rt.gauge(g);
         }
         ServerStats {

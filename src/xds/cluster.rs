@@ -54,13 +54,21 @@ pub struct Cluster {
     /// Default 5 s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub per_connection_buffer_limit_bytes: Option<u32>,
     #[serde(default, skip_serializing_if = "de::is_default")]
     pub lb_policy: LbPolicy,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_assignment: Option<ClusterLoadAssignment>,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_requests_per_connection: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub circuit_breakers: Option<CircuitBreakers>,
@@ -105,7 +113,11 @@ pub struct EdsClusterConfig {
 #[serde(deny_unknown_fields)]
 pub struct LeastRequestLbConfig {
     /// Default 2 (power of two choices).
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub choice_count: Option<u32>,
 }
 
@@ -130,13 +142,29 @@ pub enum RoutingPriority {
 pub struct Thresholds {
     #[serde(default, skip_serializing_if = "de::is_default")]
     pub priority: RoutingPriority,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_connections: Option<u32>,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_pending_requests: Option<u32>,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_requests: Option<u32>,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_retries: Option<u32>,
     #[serde(default, skip_serializing_if = "de::is_false")]
     pub track_remaining: bool,

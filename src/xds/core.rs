@@ -56,7 +56,11 @@ pub struct SocketAddress {
     #[serde(default, skip_serializing_if = "de::is_default")]
     pub protocol: SocketProtocol,
     pub address: String,
-    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "de::is_zero_u32")]
+    #[serde(
+        default,
+        deserialize_with = "de::int",
+        skip_serializing_if = "de::is_zero_u32"
+    )]
     pub port_value: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub named_port: Option<String>,
@@ -171,7 +175,11 @@ pub struct DataSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FractionalPercent {
-    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "de::is_zero_u32")]
+    #[serde(
+        default,
+        deserialize_with = "de::int",
+        skip_serializing_if = "de::is_zero_u32"
+    )]
     pub numerator: u32,
     #[serde(default, skip_serializing_if = "de::is_default")]
     pub denominator: Denominator,

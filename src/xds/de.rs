@@ -36,9 +36,9 @@ impl fmt::Display for Duration {
         let nanos = self.0.subsec_nanos();
         if nanos == 0 {
             write!(f, "{secs}s")
-        } else if nanos % 1_000_000 == 0 {
+        } else if nanos.is_multiple_of(1_000_000) {
             write!(f, "{secs}.{:03}s", nanos / 1_000_000)
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             write!(f, "{secs}.{:06}s", nanos / 1_000)
         } else {
             write!(f, "{secs}.{nanos:09}s")
@@ -49,7 +49,11 @@ impl fmt::Display for Duration {
 impl std::str::FromStr for Duration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("invalid duration {s:?}: expected seconds with an `s` suffix, e.g. \"5s\" or \"0.25s\"");
+        let bad = || {
+            format!(
+                "invalid duration {s:?}: expected seconds with an `s` suffix, e.g. \"5s\" or \"0.25s\""
+            )
+        };
         let num = s.strip_suffix('s').ok_or_else(bad)?;
         if num.starts_with('-') {
             return Err(format!("invalid duration {s:?}: must not be negative"));
@@ -219,7 +223,9 @@ pub fn take_type_url<E: de::Error>(value: Value) -> Result<(String, Value), E> {
     };
     match map.shift_remove("@type") {
         Some(Value::String(url)) => Ok((url, Value::Object(map))),
-        Some(other) => Err(E::custom(format!("invalid @type {other}: expected a string"))),
+        Some(other) => Err(E::custom(format!(
+            "invalid @type {other}: expected a string"
+        ))),
         None => Err(E::custom(
             "missing \"@type\": a typed_config names its message type, e.g. \"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
         )),

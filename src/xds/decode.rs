@@ -140,7 +140,9 @@ fn unknown_field_reason(path: &[PathSeg], message: &str) -> String {
 /// Fields that v2 had and v3 removed, with what replaced them.
 fn removed_field_hint(name: &str) -> Option<&'static str> {
     Some(match name {
-        "hosts" => "removed in the v3 API: list endpoints under `load_assignment.endpoints[].lb_endpoints[]`",
+        "hosts" => {
+            "removed in the v3 API: list endpoints under `load_assignment.endpoints[].lb_endpoints[]`"
+        }
         "config" => "removed in the v3 API: use `typed_config` with an \"@type\"",
         "tls_context" => "removed in the v3 API: use `transport_socket`",
         "use_original_dst" => "removed in the v3 API: use the original_dst listener filter",
@@ -335,9 +337,18 @@ static_resources:
 
     #[test]
     fn unknown_field_names_its_path_and_location() {
-        let bad = SIMPLE.replace("      connect_timeout: 5s\n", "      connect_timeout: 5s\n      hosts: []\n");
+        let bad = SIMPLE.replace(
+            "      connect_timeout: 5s\n",
+            "      connect_timeout: 5s\n      hosts: []\n",
+        );
         let err = load_bootstrap(None, Some(&bad)).unwrap_err();
-        let ConfigError::Field { loc, path, reason, unknown } = &err else {
+        let ConfigError::Field {
+            loc,
+            path,
+            reason,
+            unknown,
+        } = &err
+        else {
             panic!("{err:?}")
         };
         assert!(unknown);
@@ -345,9 +356,11 @@ static_resources:
         assert!(reason.contains("load_assignment"), "{reason}");
         let loc = loc.clone().unwrap();
         assert_eq!((loc.line, loc.column), (32, 7), "{loc}");
-        assert!(err.envoy_message().contains(
-            "INVALID_ARGUMENT:(static_resources.clusters[0]) hosts: Cannot find field."
-        ));
+        assert!(
+            err.envoy_message().contains(
+                "INVALID_ARGUMENT:(static_resources.clusters[0]) hosts: Cannot find field."
+            )
+        );
     }
 
     #[test]
@@ -356,7 +369,9 @@ static_resources:
         let err = load_bootstrap(None, Some(&bad)).unwrap_err();
         let text = err.to_string();
         assert!(
-            text.contains("static_resources.listeners[0].filter_chains[0].filters[0].typed_config.stat_prefx"),
+            text.contains(
+                "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.stat_prefx"
+            ),
             "{text}"
         );
         assert!(text.contains("did you mean `stat_prefix`"), "{text}");
@@ -368,12 +383,18 @@ static_resources:
         let bad = SIMPLE.replace("connect_timeout: 5s", "connect_timeout: 5");
         let err = load_bootstrap(None, Some(&bad)).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("static_resources.clusters[0].connect_timeout"), "{text}");
+        assert!(
+            text.contains("static_resources.clusters[0].connect_timeout"),
+            "{text}"
+        );
         assert!(text.contains("invalid duration"), "{text}");
         assert!(text.starts_with("--config-yaml:31:24"), "{text}");
         let bad = SIMPLE.replace("type: LOGICAL_DNS", "type: LOGICAL_DMS");
         let text = load_bootstrap(None, Some(&bad)).unwrap_err().to_string();
-        assert!(text.contains("clusters[0].type") && text.contains("LOGICAL_DMS"), "{text}");
+        assert!(
+            text.contains("clusters[0].type") && text.contains("LOGICAL_DMS"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -383,7 +404,10 @@ static_resources:
             "http_connection_manager.v3.HttpConnectionManagr",
         );
         let text = load_bootstrap(None, Some(&bad)).unwrap_err().to_string();
-        assert!(text.contains("Didn't find a registered implementation"), "{text}");
+        assert!(
+            text.contains("Didn't find a registered implementation"),
+            "{text}"
+        );
         assert!(text.contains("filters[0].typed_config"), "{text}");
     }
 

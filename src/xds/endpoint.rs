@@ -20,9 +20,17 @@ pub struct LocalityLbEndpoints {
     pub locality: Option<Locality>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lb_endpoints: Vec<LbEndpoint>,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub load_balancing_weight: Option<u32>,
-    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "de::is_zero_u32")]
+    #[serde(
+        default,
+        deserialize_with = "de::int",
+        skip_serializing_if = "de::is_zero_u32"
+    )]
     pub priority: u32,
 }
 
@@ -47,7 +55,11 @@ pub struct LbEndpoint {
     pub health_status: HealthStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub load_balancing_weight: Option<u32>,
 }
 

@@ -1,8 +1,6 @@
 //! Why a configuration was rejected, and where: `file:line:column`, the field path Envoy would
 //! name, and the reason (with the fix when we know it).
 
-
-
 use super::tree::Loc;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -73,4 +71,3 @@ impl ConfigError {
         }
     }
 }
-

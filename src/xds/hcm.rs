@@ -50,13 +50,21 @@ pub struct HttpConnectionManager {
     /// BoolValue, default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_request_id: Option<bool>,
-    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "de::is_zero_u32")]
+    #[serde(
+        default,
+        deserialize_with = "de::int",
+        skip_serializing_if = "de::is_zero_u32"
+    )]
     pub xff_num_trusted_hops: u32,
     #[serde(default, skip_serializing_if = "de::is_false")]
     pub skip_xff_append: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub via: String,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_request_headers_kb: Option<u32>,
     #[serde(default, skip_serializing_if = "de::is_default")]
     pub server_header_transformation: ServerHeaderTransformation,
@@ -74,9 +82,17 @@ pub struct HttpConnectionManager {
 pub struct HttpProtocolOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_headers_count: Option<u32>,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_requests_per_connection: Option<u32>,
 }
 

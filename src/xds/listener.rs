@@ -25,7 +25,11 @@ pub struct Listener {
     pub stat_prefix: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filter_chains: Vec<FilterChain>,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub per_connection_buffer_limit_bytes: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,

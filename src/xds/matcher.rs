@@ -52,9 +52,17 @@ impl StringMatcher {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Int64Range {
-    #[serde(default, deserialize_with = "de::int", serialize_with = "i64_as_string")]
+    #[serde(
+        default,
+        deserialize_with = "de::int",
+        serialize_with = "i64_as_string"
+    )]
     pub start: i64,
-    #[serde(default, deserialize_with = "de::int", serialize_with = "i64_as_string")]
+    #[serde(
+        default,
+        deserialize_with = "de::int",
+        serialize_with = "i64_as_string"
+    )]
     pub end: i64,
 }
 

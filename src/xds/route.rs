@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::core::{DataSource, HeaderValueOption, Metadata, NamedExtension, RuntimeFractionalPercent};
+use super::core::{
+    DataSource, HeaderValueOption, Metadata, NamedExtension, RuntimeFractionalPercent,
+};
 use super::de::{self, Duration};
 use super::matcher::{HeaderMatcher, QueryParameterMatcher, RegexMatcher};
 
@@ -182,7 +184,11 @@ pub struct RegexMatchAndSubstitute {
 pub struct WeightedCluster {
     pub clusters: Vec<ClusterWeight>,
     /// Deprecated; when set, the weights must add up to it.
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub total_weight: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_key_prefix: Option<String>,
@@ -192,7 +198,11 @@ pub struct WeightedCluster {
 #[serde(deny_unknown_fields)]
 pub struct ClusterWeight {
     pub name: String,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub weight: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_match: Option<serde_json::Value>,
@@ -214,7 +224,11 @@ pub struct RetryPolicy {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub retry_on: String,
     /// UInt32Value, default 1.
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub num_retries: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_try_timeout: Option<Duration>,
@@ -222,7 +236,12 @@ pub struct RetryPolicy {
     pub per_try_idle_timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retry_host_predicate: Vec<NamedExtension>,
-    #[serde(default, deserialize_with = "de::int", skip_serializing_if = "is_zero_i64", serialize_with = "i64_as_string")]
+    #[serde(
+        default,
+        deserialize_with = "de::int",
+        skip_serializing_if = "is_zero_i64",
+        serialize_with = "i64_as_string"
+    )]
     pub host_selection_retry_max_attempts: i64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retriable_status_codes: Vec<u32>,
@@ -282,7 +301,11 @@ pub struct RedirectAction {
     pub scheme_redirect: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_redirect: Option<String>,
-    #[serde(default, deserialize_with = "de::opt_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub port_redirect: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_redirect: Option<String>,

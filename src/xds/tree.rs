@@ -362,8 +362,11 @@ mod tests {
 
     #[test]
     fn camel_case_keys_become_snake_case_outside_free_form_maps() {
-        let mut node =
-            parse("a", "staticResources: {x: 1}\nmetadata: {CLUSTER_ID: k, fooBar: 1}\n").unwrap();
+        let mut node = parse(
+            "a",
+            "staticResources: {x: 1}\nmetadata: {CLUSTER_ID: k, fooBar: 1}\n",
+        )
+        .unwrap();
         node.normalize_keys();
         assert_eq!(
             node.to_json(),

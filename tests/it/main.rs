@@ -1,4 +1,9 @@
 //! One integration-test binary (ripgrep's layout): `mod` per area, shared helpers in `util`.
 
+// Test code may unwrap: a panic is a failed test with its line number.
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod envoy;
 mod httpbin;
 mod util;

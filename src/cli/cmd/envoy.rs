@@ -206,10 +206,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             _ = running.stopped() => {}
         }
-        plog!(running.proxy.log, Level::Info, Component::Main, "shutting down server instance");
+        plog!(
+            running.proxy.log,
+            Level::Info,
+            Component::Main,
+            "shutting down server instance"
+        );
         // Envoy exits at once on a signal; in-flight requests get a moment to finish.
         running.stop(Duration::from_millis(500)).await;
-        plog!(running.proxy.log, Level::Info, Component::Main, "main dispatch loop exited");
+        plog!(
+            running.proxy.log,
+            Level::Info,
+            Component::Main,
+            "main dispatch loop exited"
+        );
         plog!(running.proxy.log, Level::Info, Component::Main, "exiting");
         Ok(ExitCode::SUCCESS)
     })

@@ -92,15 +92,31 @@ pub fn render(proxy: &Proxy, as_json: bool) -> Response<Body> {
     let mut out = String::new();
     for c in &applied.clusters {
         let n = &c.name;
-        out.push_str(&format!("{n}::observability_name::{}\n", c.config.stat_name()));
+        out.push_str(&format!(
+            "{n}::observability_name::{}\n",
+            c.config.stat_name()
+        ));
         for prio in ["default_priority", "high_priority"] {
-            out.push_str(&format!("{n}::{prio}::max_connections::{DEFAULT_MAX_CONNECTIONS}\n"));
-            out.push_str(&format!("{n}::{prio}::max_pending_requests::{DEFAULT_MAX_PENDING}\n"));
-            out.push_str(&format!("{n}::{prio}::max_requests::{DEFAULT_MAX_REQUESTS}\n"));
-            out.push_str(&format!("{n}::{prio}::max_retries::{DEFAULT_MAX_RETRIES}\n"));
+            out.push_str(&format!(
+                "{n}::{prio}::max_connections::{DEFAULT_MAX_CONNECTIONS}\n"
+            ));
+            out.push_str(&format!(
+                "{n}::{prio}::max_pending_requests::{DEFAULT_MAX_PENDING}\n"
+            ));
+            out.push_str(&format!(
+                "{n}::{prio}::max_requests::{DEFAULT_MAX_REQUESTS}\n"
+            ));
+            out.push_str(&format!(
+                "{n}::{prio}::max_retries::{DEFAULT_MAX_RETRIES}\n"
+            ));
         }
         out.push_str(&format!("{n}::added_via_api::{}\n", c.added_via_api));
-        if let Some(eds) = c.config.eds_cluster_config.as_ref().filter(|e| !e.service_name.is_empty()) {
+        if let Some(eds) = c
+            .config
+            .eds_cluster_config
+            .as_ref()
+            .filter(|e| !e.service_name.is_empty())
+        {
             out.push_str(&format!("{n}::eds_service_name::{}\n", eds.service_name));
         }
         for h in &c.hosts().hosts {

@@ -44,8 +44,12 @@ type Section = (&'static str, Vec<(&'static str, &'static str, Vec<Item>)>);
 
 fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
     let applied = proxy.applied();
-    let mut bootstrap = serde_json::to_value(&applied.bootstrap).unwrap_or(json!({}));
-    bootstrap["node"] = node_json(proxy);
+    // The node first (Envoy fills it in), then the bootstrap as given.
+    let mut bootstrap = serde_json::Map::new();
+    bootstrap.insert("node".into(), node_json(proxy));
+    if let Ok(Value::Object(fields)) = serde_json::to_value(&applied.bootstrap) {
+        bootstrap.extend(fields.into_iter().filter(|(k, _)| k != "node"));
+    }
     let boot = Item {
         name: String::new(),
         value: json!({"bootstrap": bootstrap, "last_updated": timestamp(applied.bootstrap_updated)}),
@@ -61,7 +65,10 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
         } else {
             &mut static_clusters
         };
-        item.push(Item { name: c.name.clone(), value: v });
+        item.push(Item {
+            name: c.name.clone(),
+            value: v,
+        });
     }
 
     let mut static_listeners = Vec::new();
@@ -81,7 +88,12 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
             });
         }
         // Inline route configurations are static route configs in Envoy's dump.
-        for chain in l.config.filter_chains.iter().chain(l.config.default_filter_chain.iter()) {
+        for chain in l
+            .config
+            .filter_chains
+            .iter()
+            .chain(l.config.default_filter_chain.iter())
+        {
             for f in &chain.filters {
                 let NetworkFilterConfig::HttpConnectionManager(h) = &f.typed_config;
                 if let Some(rc) = &h.route_config {
@@ -95,12 +107,23 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
     }
 
     let mut out: Vec<Section> = vec![
-        ("BootstrapConfigDump", vec![("bootstrap", "BootstrapConfigDump", vec![boot])]),
+        (
+            "BootstrapConfigDump",
+            vec![("bootstrap", "BootstrapConfigDump", vec![boot])],
+        ),
         (
             "ClustersConfigDump",
             vec![
-                ("static_clusters", "ClustersConfigDump.StaticCluster", static_clusters),
-                ("dynamic_active_clusters", "ClustersConfigDump.DynamicCluster", dynamic_clusters),
+                (
+                    "static_clusters",
+                    "ClustersConfigDump.StaticCluster",
+                    static_clusters,
+                ),
+                (
+                    "dynamic_active_clusters",
+                    "ClustersConfigDump.DynamicCluster",
+                    dynamic_clusters,
+                ),
             ],
         ),
     ];
@@ -138,20 +161,36 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
         }
         out.push((
             "EndpointsConfigDump",
-            vec![("static_endpoint_configs", "EndpointsConfigDump.StaticEndpointConfig", static_eps)],
+            vec![(
+                "static_endpoint_configs",
+                "EndpointsConfigDump.StaticEndpointConfig",
+                static_eps,
+            )],
         ));
     }
     out.push((
         "ListenersConfigDump",
         vec![
-            ("static_listeners", "ListenersConfigDump.StaticListener", static_listeners),
-            ("dynamic_listeners", "ListenersConfigDump.DynamicListener", dynamic_listeners),
+            (
+                "static_listeners",
+                "ListenersConfigDump.StaticListener",
+                static_listeners,
+            ),
+            (
+                "dynamic_listeners",
+                "ListenersConfigDump.DynamicListener",
+                dynamic_listeners,
+            ),
         ],
     ));
     out.push(("ScopedRoutesConfigDump", vec![]));
     out.push((
         "RoutesConfigDump",
-        vec![("static_route_configs", "RoutesConfigDump.StaticRouteConfig", static_routes)],
+        vec![(
+            "static_route_configs",
+            "RoutesConfigDump.StaticRouteConfig",
+            static_routes,
+        )],
     ));
     out.push(("SecretsConfigDump", vec![]));
     out
@@ -162,12 +201,18 @@ pub fn render(proxy: &Proxy, params: &[(String, String)]) -> Response<Body> {
     let name_regex = match param(params, "name_regex").map(|r| Regex::new(&format!("^(?:{r})$"))) {
         Some(Ok(re)) => Some(re),
         Some(Err(e)) => {
-            return text(StatusCode::BAD_REQUEST, format!("Error while parsing name_regex: {e}\n"));
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("Error while parsing name_regex: {e}\n"),
+            );
         }
         None => None,
     };
     if param(params, "mask").is_some() {
-        return text(StatusCode::BAD_REQUEST, "mask is not supported by mesh yet\n");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "mask is not supported by mesh yet\n",
+        );
     }
     let keep = |item: &Item| {
         name_regex
@@ -210,7 +255,11 @@ pub fn render(proxy: &Proxy, params: &[(String, String)]) -> Response<Body> {
                         }
                         continue;
                     }
-                    let items: Vec<Value> = items.into_iter().filter(|i| keep(i)).map(|i| i.value).collect();
+                    let items: Vec<Value> = items
+                        .into_iter()
+                        .filter(|i| keep(i))
+                        .map(|i| i.value)
+                        .collect();
                     if !items.is_empty() {
                         v.insert(field.into(), Value::Array(items));
                     }

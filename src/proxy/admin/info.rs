@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::super::Proxy;
 use super::super::http::body::Body;
-use super::super::log::{Level, COMPONENTS};
+use super::super::log::{COMPONENTS, Level};
 use super::{json, text};
 
 /// The Envoy release whose behaviour mesh follows.
@@ -39,7 +39,11 @@ pub fn node_json(proxy: &Proxy) -> serde_json::Value {
     let applied = proxy.applied();
     let node = applied.bootstrap.node.clone().unwrap_or_default();
     let id = proxy.options.service_node.clone().unwrap_or(node.id);
-    let cluster = proxy.options.service_cluster.clone().unwrap_or(node.cluster);
+    let cluster = proxy
+        .options
+        .service_cluster
+        .clone()
+        .unwrap_or(node.cluster);
     let mut v = serde_json::Map::new();
     if !id.is_empty() {
         v.insert("id".into(), json!(id));
@@ -51,7 +55,10 @@ pub fn node_json(proxy: &Proxy) -> serde_json::Value {
         v.insert("metadata".into(), serde_json::Value::Object(m));
     }
     if let Some(l) = node.locality {
-        v.insert("locality".into(), serde_json::to_value(l).unwrap_or_default());
+        v.insert(
+            "locality".into(),
+            serde_json::to_value(l).unwrap_or_default(),
+        );
     }
     v.insert("user_agent_name".into(), json!("envoy"));
     v.insert(
@@ -72,18 +79,38 @@ pub fn node_json(proxy: &Proxy) -> serde_json::Value {
 
 /// The extensions mesh implements, in the shape of Envoy's node extension list.
 fn extensions() -> serde_json::Value {
-    let ext = |name: &str, category: &str, url: &str| {
-        json!({"name": name, "category": category, "type_urls": [url]})
-    };
+    let ext = |name: &str, category: &str, url: &str| json!({"name": name, "category": category, "type_urls": [url]});
     json!([
-        ext("envoy.filters.network.http_connection_manager", "envoy.filters.network",
-            "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"),
-        ext("envoy.filters.http.router", "envoy.filters.http", "envoy.extensions.filters.http.router.v3.Router"),
-        ext("envoy.access_loggers.file", "envoy.access_loggers", "envoy.extensions.access_loggers.file.v3.FileAccessLog"),
-        ext("envoy.access_loggers.stdout", "envoy.access_loggers", "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"),
-        ext("envoy.access_loggers.stderr", "envoy.access_loggers", "envoy.extensions.access_loggers.stream.v3.StderrAccessLog"),
-        ext("envoy.retry_host_predicates.previous_hosts", "envoy.retry_host_predicates",
-            "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"),
+        ext(
+            "envoy.filters.network.http_connection_manager",
+            "envoy.filters.network",
+            "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+        ),
+        ext(
+            "envoy.filters.http.router",
+            "envoy.filters.http",
+            "envoy.extensions.filters.http.router.v3.Router"
+        ),
+        ext(
+            "envoy.access_loggers.file",
+            "envoy.access_loggers",
+            "envoy.extensions.access_loggers.file.v3.FileAccessLog"
+        ),
+        ext(
+            "envoy.access_loggers.stdout",
+            "envoy.access_loggers",
+            "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog"
+        ),
+        ext(
+            "envoy.access_loggers.stderr",
+            "envoy.access_loggers",
+            "envoy.extensions.access_loggers.stream.v3.StderrAccessLog"
+        ),
+        ext(
+            "envoy.retry_host_predicates.previous_hosts",
+            "envoy.retry_host_predicates",
+            "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+        ),
     ])
 }
 
@@ -173,9 +200,9 @@ pub fn logging(proxy: &Proxy, params: &[(String, String)]) -> Response<Body> {
                 let mut r = Ok(());
                 for part in value.split(',').filter(|p| !p.is_empty()) {
                     r = match part.split_once(':') {
-                        Some((name, level)) => level
-                            .parse::<Level>()
-                            .and_then(|l| proxy.log.set(name, l)),
+                        Some((name, level)) => {
+                            level.parse::<Level>().and_then(|l| proxy.log.set(name, l))
+                        }
                         None => Err(format!("invalid path '{part}'")),
                     };
                     if r.is_err() {
@@ -197,7 +224,9 @@ pub fn logging(proxy: &Proxy, params: &[(String, String)]) -> Response<Body> {
 }
 
 pub fn memory() -> String {
-    let rss = super::super::server_stats::resident_bytes().unwrap_or(0).to_string();
+    let rss = super::super::server_stats::resident_bytes()
+        .unwrap_or(0)
+        .to_string();
     pretty(&json!({
         "allocated": rss,
         "heap_size": rss,

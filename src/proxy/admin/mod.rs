@@ -31,67 +31,214 @@ struct Endpoint {
 }
 
 const ENDPOINTS: &[Endpoint] = &[
-    Endpoint { path: "/", help: "Admin home page", post: false, params: &[] },
-    Endpoint { path: "/certs", help: "print certs on machine", post: false, params: &[] },
-    Endpoint { path: "/clusters", help: "upstream cluster status", post: false, params: &[("format", "File format to use; One of (text, json)")] },
+    Endpoint {
+        path: "/",
+        help: "Admin home page",
+        post: false,
+        params: &[],
+    },
+    Endpoint {
+        path: "/certs",
+        help: "print certs on machine",
+        post: false,
+        params: &[],
+    },
+    Endpoint {
+        path: "/clusters",
+        help: "upstream cluster status",
+        post: false,
+        params: &[("format", "File format to use; One of (text, json)")],
+    },
     Endpoint {
         path: "/config_dump",
         help: "dump current Envoy configs (experimental)",
         post: false,
         params: &[
             ("resource", "The resource to dump"),
-            ("mask", "The mask to apply. When both resource and mask are specified, the mask is applied to every element in the desired repeated field so that only a subset of fields are returned. The mask is parsed as a ProtobufWkt::FieldMask"),
-            ("name_regex", "Dump only the currently loaded configurations whose names match the specified regex. Can be used with both resource and mask query parameters."),
-            ("include_eds", "Dump currently loaded configuration including EDS. See the response definition for more information"),
+            (
+                "mask",
+                "The mask to apply. When both resource and mask are specified, the mask is applied to every element in the desired repeated field so that only a subset of fields are returned. The mask is parsed as a ProtobufWkt::FieldMask",
+            ),
+            (
+                "name_regex",
+                "Dump only the currently loaded configurations whose names match the specified regex. Can be used with both resource and mask query parameters.",
+            ),
+            (
+                "include_eds",
+                "Dump currently loaded configuration including EDS. See the response definition for more information",
+            ),
         ],
     },
-    Endpoint { path: "/contention", help: "dump current Envoy mutex contention stats (if enabled)", post: false, params: &[] },
-    Endpoint { path: "/cpuprofiler", help: "enable/disable the CPU profiler", post: true, params: &[("enable", "enables the CPU profiler; One of (y, n)")] },
+    Endpoint {
+        path: "/contention",
+        help: "dump current Envoy mutex contention stats (if enabled)",
+        post: false,
+        params: &[],
+    },
+    Endpoint {
+        path: "/cpuprofiler",
+        help: "enable/disable the CPU profiler",
+        post: true,
+        params: &[("enable", "enables the CPU profiler; One of (y, n)")],
+    },
     Endpoint {
         path: "/drain_listeners",
         help: "drain listeners",
         post: true,
         params: &[
-            ("graceful", "When draining listeners, enter a graceful drain period prior to closing listeners. This behaviour and duration is configurable via server options or CLI"),
-            ("skip_exit", "When draining listeners, do not exit after the drain period. This must be used with graceful"),
-            ("inboundonly", "Drains all inbound listeners. traffic_direction field in envoy_v3_api_msg_config.listener.v3.Listener is used to determine whether a listener is inbound or outbound."),
+            (
+                "graceful",
+                "When draining listeners, enter a graceful drain period prior to closing listeners. This behaviour and duration is configurable via server options or CLI",
+            ),
+            (
+                "skip_exit",
+                "When draining listeners, do not exit after the drain period. This must be used with graceful",
+            ),
+            (
+                "inboundonly",
+                "Drains all inbound listeners. traffic_direction field in envoy_v3_api_msg_config.listener.v3.Listener is used to determine whether a listener is inbound or outbound.",
+            ),
         ],
     },
-    Endpoint { path: "/healthcheck/fail", help: "cause the server to fail health checks", post: true, params: &[] },
-    Endpoint { path: "/healthcheck/ok", help: "cause the server to pass health checks", post: true, params: &[] },
-    Endpoint { path: "/heap_dump", help: "dump current Envoy heap (if supported)", post: false, params: &[] },
-    Endpoint { path: "/heapprofiler", help: "enable/disable the heap profiler", post: true, params: &[("enable", "enable/disable the heap profiler; One of (y, n)")] },
-    Endpoint { path: "/help", help: "print out list of admin commands", post: false, params: &[] },
-    Endpoint { path: "/hot_restart_version", help: "print the hot restart compatibility version", post: false, params: &[] },
-    Endpoint { path: "/init_dump", help: "dump current Envoy init manager information (experimental)", post: false, params: &[("mask", "The desired component to dump unready targets. The mask is parsed as a ProtobufWkt::FieldMask. For example, get the unready targets of all listeners with /init_dump?mask=listener`")] },
-    Endpoint { path: "/listeners", help: "print listener info", post: false, params: &[("format", "File format to use; One of (text, json)")] },
+    Endpoint {
+        path: "/healthcheck/fail",
+        help: "cause the server to fail health checks",
+        post: true,
+        params: &[],
+    },
+    Endpoint {
+        path: "/healthcheck/ok",
+        help: "cause the server to pass health checks",
+        post: true,
+        params: &[],
+    },
+    Endpoint {
+        path: "/heap_dump",
+        help: "dump current Envoy heap (if supported)",
+        post: false,
+        params: &[],
+    },
+    Endpoint {
+        path: "/heapprofiler",
+        help: "enable/disable the heap profiler",
+        post: true,
+        params: &[("enable", "enable/disable the heap profiler; One of (y, n)")],
+    },
+    Endpoint {
+        path: "/help",
+        help: "print out list of admin commands",
+        post: false,
+        params: &[],
+    },
+    Endpoint {
+        path: "/hot_restart_version",
+        help: "print the hot restart compatibility version",
+        post: false,
+        params: &[],
+    },
+    Endpoint {
+        path: "/init_dump",
+        help: "dump current Envoy init manager information (experimental)",
+        post: false,
+        params: &[(
+            "mask",
+            "The desired component to dump unready targets. The mask is parsed as a ProtobufWkt::FieldMask. For example, get the unready targets of all listeners with /init_dump?mask=listener`",
+        )],
+    },
+    Endpoint {
+        path: "/listeners",
+        help: "print listener info",
+        post: false,
+        params: &[("format", "File format to use; One of (text, json)")],
+    },
     Endpoint {
         path: "/logging",
         help: "query/change logging levels",
         post: true,
         params: &[
-            ("paths", "Change multiple logging levels by setting to <logger_name1>:<desired_level1>,<logger_name2>:<desired_level2>. If fine grain logging is enabled, use __FILE__ or a glob experision as the logger name. For example, source/common*:warning"),
-            ("level", "desired logging level, this will change all loggers's level; One of (, trace, debug, info, warning, error, critical, off)"),
+            (
+                "paths",
+                "Change multiple logging levels by setting to <logger_name1>:<desired_level1>,<logger_name2>:<desired_level2>. If fine grain logging is enabled, use __FILE__ or a glob experision as the logger name. For example, source/common*:warning",
+            ),
+            (
+                "level",
+                "desired logging level, this will change all loggers's level; One of (, trace, debug, info, warning, error, critical, off)",
+            ),
         ],
     },
-    Endpoint { path: "/memory", help: "print current allocation/heap usage", post: false, params: &[] },
-    Endpoint { path: "/quitquitquit", help: "exit the server", post: true, params: &[] },
-    Endpoint { path: "/ready", help: "print server state, return 200 if LIVE, otherwise return 503", post: false, params: &[] },
-    Endpoint { path: "/reopen_logs", help: "reopen access logs", post: true, params: &[] },
-    Endpoint { path: "/reset_counters", help: "reset all counters to zero", post: true, params: &[] },
-    Endpoint { path: "/runtime", help: "print runtime values", post: false, params: &[] },
-    Endpoint { path: "/runtime_modify", help: "Adds or modifies runtime values as passed in query parameters. To delete a previously added key, use an empty string as the value. Note that deletion only applies to overrides added via this endpoint; values loaded from disk can be modified via override but not deleted. E.g. ?key1=value1&key2=value2...", post: true, params: &[] },
-    Endpoint { path: "/server_info", help: "print server version/status information", post: false, params: &[] },
+    Endpoint {
+        path: "/memory",
+        help: "print current allocation/heap usage",
+        post: false,
+        params: &[],
+    },
+    Endpoint {
+        path: "/quitquitquit",
+        help: "exit the server",
+        post: true,
+        params: &[],
+    },
+    Endpoint {
+        path: "/ready",
+        help: "print server state, return 200 if LIVE, otherwise return 503",
+        post: false,
+        params: &[],
+    },
+    Endpoint {
+        path: "/reopen_logs",
+        help: "reopen access logs",
+        post: true,
+        params: &[],
+    },
+    Endpoint {
+        path: "/reset_counters",
+        help: "reset all counters to zero",
+        post: true,
+        params: &[],
+    },
+    Endpoint {
+        path: "/runtime",
+        help: "print runtime values",
+        post: false,
+        params: &[],
+    },
+    Endpoint {
+        path: "/runtime_modify",
+        help: "Adds or modifies runtime values as passed in query parameters. To delete a previously added key, use an empty string as the value. Note that deletion only applies to overrides added via this endpoint; values loaded from disk can be modified via override but not deleted. E.g. ?key1=value1&key2=value2...",
+        post: true,
+        params: &[],
+    },
+    Endpoint {
+        path: "/server_info",
+        help: "print server version/status information",
+        post: false,
+        params: &[],
+    },
     Endpoint {
         path: "/stats",
         help: "print server stats",
         post: false,
         params: &[
-            ("usedonly", "Only include stats that have been written by system since restart"),
-            ("filter", "Regular expression (Google re2) for filtering stats"),
-            ("format", "Format to use; One of (html, active-html, text, json)"),
-            ("type", "Stat types to include.; One of (All, Counters, Histograms, Gauges, TextReadouts)"),
-            ("histogram_buckets", "Histogram bucket display mode; One of (cumulative, disjoint, detailed, none)"),
+            (
+                "usedonly",
+                "Only include stats that have been written by system since restart",
+            ),
+            (
+                "filter",
+                "Regular expression (Google re2) for filtering stats",
+            ),
+            (
+                "format",
+                "Format to use; One of (html, active-html, text, json)",
+            ),
+            (
+                "type",
+                "Stat types to include.; One of (All, Counters, Histograms, Gauges, TextReadouts)",
+            ),
+            (
+                "histogram_buckets",
+                "Histogram bucket display mode; One of (cumulative, disjoint, detailed, none)",
+            ),
         ],
     },
     Endpoint {
@@ -99,23 +246,60 @@ const ENDPOINTS: &[Endpoint] = &[
         help: "print server stats in prometheus format",
         post: false,
         params: &[
-            ("usedonly", "Only include stats that have been written by system since restart"),
-            ("text_readouts", "Render text_readouts as new gaugues with value 0 (increase Prometheus data size)"),
-            ("filter", "Regular expression (Google re2) for filtering stats"),
-            ("histogram_buckets", "Histogram bucket display mode; One of (cumulative, summary)"),
+            (
+                "usedonly",
+                "Only include stats that have been written by system since restart",
+            ),
+            (
+                "text_readouts",
+                "Render text_readouts as new gaugues with value 0 (increase Prometheus data size)",
+            ),
+            (
+                "filter",
+                "Regular expression (Google re2) for filtering stats",
+            ),
+            (
+                "histogram_buckets",
+                "Histogram bucket display mode; One of (cumulative, summary)",
+            ),
         ],
     },
-    Endpoint { path: "/stats/recentlookups", help: "Show recent stat-name lookups", post: false, params: &[] },
-    Endpoint { path: "/stats/recentlookups/clear", help: "clear list of stat-name lookups and counter", post: true, params: &[] },
-    Endpoint { path: "/stats/recentlookups/disable", help: "disable recording of reset stat-name lookup names", post: true, params: &[] },
-    Endpoint { path: "/stats/recentlookups/enable", help: "enable recording of reset stat-name lookup names", post: true, params: &[] },
+    Endpoint {
+        path: "/stats/recentlookups",
+        help: "Show recent stat-name lookups",
+        post: false,
+        params: &[],
+    },
+    Endpoint {
+        path: "/stats/recentlookups/clear",
+        help: "clear list of stat-name lookups and counter",
+        post: true,
+        params: &[],
+    },
+    Endpoint {
+        path: "/stats/recentlookups/disable",
+        help: "disable recording of reset stat-name lookup names",
+        post: true,
+        params: &[],
+    },
+    Endpoint {
+        path: "/stats/recentlookups/enable",
+        help: "enable recording of reset stat-name lookup names",
+        post: true,
+        params: &[],
+    },
 ];
 
 /// `admin commands are:` and one line per endpoint, as `/help` prints it.
 pub fn help_text() -> String {
     let mut out = String::from("admin commands are:\n");
     for e in ENDPOINTS {
-        out.push_str(&format!("  {}{}: {}\n", e.path, if e.post { " (POST)" } else { "" }, e.help));
+        out.push_str(&format!(
+            "  {}{}: {}\n",
+            e.path,
+            if e.post { " (POST)" } else { "" },
+            e.help
+        ));
         for (name, help) in e.params {
             out.push_str(&format!("      {name}: {help}\n"));
         }
@@ -171,7 +355,10 @@ pub async fn serve(proxy: Arc<Proxy>, addr: SocketAddr) -> std::io::Result<Socke
                     async move {
                         s.rq_total.inc();
                         let resp = handle(&p, req).await;
-                        if let Some(c) = s.rq_xx.get(usize::from(resp.status().as_u16() / 100).wrapping_sub(1)) {
+                        if let Some(c) = s
+                            .rq_xx
+                            .get(usize::from(resp.status().as_u16() / 100).wrapping_sub(1))
+                        {
                             c.inc();
                         }
                         Ok::<_, Infallible>(resp)
@@ -201,7 +388,10 @@ pub(crate) fn params(req: &Request<Incoming>) -> Vec<(String, String)> {
 }
 
 pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Envoy's admin defaults: text with no-cache, no sniffing.
@@ -218,15 +408,24 @@ fn respond(status: StatusCode, content_type: &'static str, body: String) -> Resp
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, max-age=0"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, max-age=0"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     resp
 }
 
 async fn handle(proxy: &Arc<Proxy>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let Some(endpoint) = ENDPOINTS.iter().find(|e| e.path == path) else {
-        return text(StatusCode::NOT_FOUND, format!("invalid path. {}", help_text()));
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("invalid path. {}", help_text()),
+        );
     };
     if endpoint.post && req.method() != Method::POST {
         return text(
@@ -234,14 +433,25 @@ async fn handle(proxy: &Arc<Proxy>, req: Request<Incoming>) -> Response<Body> {
             format!("Method {} not allowed, POST required.", req.method()),
         );
     }
-    plog!(proxy.log, Level::Debug, Component::Admin, "admin request {} {}", req.method(), req.uri());
+    plog!(
+        proxy.log,
+        Level::Debug,
+        Component::Admin,
+        "admin request {} {}",
+        req.method(),
+        req.uri()
+    );
     let params = params(&req);
     match endpoint.path {
         "/" => home(),
         "/help" => text(StatusCode::OK, help_text()),
         "/ready" => {
             let state = proxy.state();
-            let code = if state == super::ServerState::Live { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+            let code = if state == super::ServerState::Live {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
             text(code, format!("{}\n", state.name()))
         }
         "/server_info" => json(info::server_info(proxy)),
@@ -279,11 +489,21 @@ async fn handle(proxy: &Arc<Proxy>, req: Request<Incoming>) -> Response<Body> {
         }
         "/drain_listeners" => {
             proxy.start_draining();
-            plog!(proxy.log, Level::Info, Component::Main, "draining listeners");
+            plog!(
+                proxy.log,
+                Level::Info,
+                Component::Main,
+                "draining listeners"
+            );
             text(StatusCode::OK, "OK\n")
         }
         "/quitquitquit" => {
-            plog!(proxy.log, Level::Info, Component::Main, "shutting down server");
+            plog!(
+                proxy.log,
+                Level::Info,
+                Component::Main,
+                "shutting down server"
+            );
             let p = proxy.clone();
             // Answer first, then stop.
             tokio::spawn(async move {
@@ -317,7 +537,10 @@ fn home() -> Response<Body> {
                 e.path, e.help
             ));
         } else {
-            html.push_str(&format!("<tr><td><a href='{0}'>{0}</a></td><td>{1}</td></tr>\n", e.path, e.help));
+            html.push_str(&format!(
+                "<tr><td><a href='{0}'>{0}</a></td><td>{1}</td></tr>\n",
+                e.path, e.help
+            ));
         }
     }
     html.push_str("</table>\n</body></html>\n");

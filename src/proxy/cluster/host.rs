@@ -45,7 +45,9 @@ pub fn inc(a: &AtomicU64) {
 
 /// Saturating decrement (a gauge never goes below zero).
 pub fn dec(a: &AtomicU64) {
-    let _ = a.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(1)));
+    let _ = a.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+        Some(v.saturating_sub(1))
+    });
 }
 
 #[derive(Debug)]

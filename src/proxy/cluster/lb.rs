@@ -117,7 +117,11 @@ impl Balancer {
 }
 
 fn total(hosts: &[Arc<Host>]) -> u64 {
-    hosts.iter().map(|h| u64::from(h.weight)).sum::<u64>().max(1)
+    hosts
+        .iter()
+        .map(|h| u64::from(h.weight))
+        .sum::<u64>()
+        .max(1)
 }
 
 /// The host whose cumulative weight range contains `point`.
@@ -195,7 +199,11 @@ mod tests {
             host(1, 1, 0, HealthStatus::Unhealthy),
             host(2, 1, 1, HealthStatus::Healthy),
         ]);
-        assert!(ports(&set, LbPolicy::RoundRobin, 10).iter().all(|p| *p == 2));
+        assert!(
+            ports(&set, LbPolicy::RoundRobin, 10)
+                .iter()
+                .all(|p| *p == 2)
+        );
         let set = HostSet::new(vec![
             host(1, 1, 0, HealthStatus::Healthy),
             host(2, 1, 0, HealthStatus::Healthy),
@@ -215,9 +223,11 @@ mod tests {
         let (_, choice) = b.choose(LbPolicy::RoundRobin, 2, &set, &[]).unwrap();
         assert_eq!(choice, Choice::Panic);
         assert!(ports(&set, LbPolicy::RoundRobin, 30).contains(&3));
-        assert!(Balancer::default()
-            .choose(LbPolicy::RoundRobin, 2, &HostSet::default(), &[])
-            .is_none());
+        assert!(
+            Balancer::default()
+                .choose(LbPolicy::RoundRobin, 2, &HostSet::default(), &[])
+                .is_none()
+        );
     }
 
     #[test]
@@ -229,9 +239,19 @@ mod tests {
         let b = Balancer::default();
         let ex = [SocketAddr::from(([127, 0, 0, 1], 1))];
         for _ in 0..10 {
-            assert_eq!(b.choose(LbPolicy::Random, 2, &set, &ex).unwrap().0.address.port(), 2);
+            assert_eq!(
+                b.choose(LbPolicy::Random, 2, &set, &ex)
+                    .unwrap()
+                    .0
+                    .address
+                    .port(),
+                2
+            );
         }
-        let ex = [SocketAddr::from(([127, 0, 0, 1], 1)), SocketAddr::from(([127, 0, 0, 1], 2))];
+        let ex = [
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            SocketAddr::from(([127, 0, 0, 1], 2)),
+        ];
         assert!(b.choose(LbPolicy::LeastRequest, 2, &set, &ex).is_some());
     }
 

@@ -173,7 +173,11 @@ impl Cluster {
                 .iter()
                 .filter_map(|e| {
                     let ip: IpAddr = e.address.parse().ok()?;
-                    Some(Arc::new(host_from(e, SocketAddr::new(ip, e.port), String::new())))
+                    Some(Arc::new(host_from(
+                        e,
+                        SocketAddr::new(ip, e.port),
+                        String::new(),
+                    )))
                 })
                 .collect();
             cluster.set_hosts(hosts);
@@ -276,9 +280,10 @@ impl Cluster {
         let hosts = resolved
             .into_iter()
             .map(|(addr, spec)| {
-                by_addr.get(&addr).cloned().unwrap_or_else(|| {
-                    Arc::new(host_from(spec, addr, spec.hostname.clone()))
-                })
+                by_addr
+                    .get(&addr)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(host_from(spec, addr, spec.hostname.clone())))
             })
             .collect();
         self.set_hosts(hosts);
@@ -328,8 +333,12 @@ impl Cluster {
     fn set_hosts(&self, hosts: Vec<Arc<Host>>) {
         let set = HostSet::new(hosts);
         self.stats.membership_total.set(set.hosts.len() as u64);
-        self.stats.membership_healthy.set(set.healthy_count() as u64);
-        self.stats.membership_degraded.set(set.degraded_count() as u64);
+        self.stats
+            .membership_healthy
+            .set(set.healthy_count() as u64);
+        self.stats
+            .membership_degraded
+            .set(set.degraded_count() as u64);
         self.stats.max_host_weight.set(
             set.hosts
                 .iter()

@@ -97,7 +97,12 @@ impl Pool {
     }
 
     /// Returns a connection after its response ended cleanly.
-    pub fn release(host: &Host, mut conn: Conn, ctx_max_requests: Option<u32>, stats: &ClusterStats) {
+    pub fn release(
+        host: &Host,
+        mut conn: Conn,
+        ctx_max_requests: Option<u32>,
+        stats: &ClusterStats,
+    ) {
         conn.uses += 1;
         if conn.sender.is_closed() {
             return;
@@ -134,41 +139,42 @@ async fn connect(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectErr
         "creating a new connection (connecting to {})",
         host.address
     );
-    let stream = match tokio::time::timeout(ctx.connect_timeout, crate::net::dial_tcp(host.address)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            stats.upstream_cx_connect_fail.inc();
-            inc(&host.stats.cx_connect_fail);
-            stats.upstream_cx_destroy.inc();
-            stats.upstream_cx_destroy_remote.inc();
-            let transport = format!("delayed connect error: {}", strerror(&e));
-            plog!(
-                ctx.log,
-                Level::Debug,
-                Component::Connection,
-                "connection to {} failed: {}",
-                host.address,
-                transport
-            );
-            return Err(ConnectError::Failed { transport });
-        }
-        Err(_) => {
-            stats.upstream_cx_connect_fail.inc();
-            stats.upstream_cx_connect_timeout.inc();
-            inc(&host.stats.cx_connect_fail);
-            stats.upstream_cx_destroy.inc();
-            stats.upstream_cx_destroy_local.inc();
-            plog!(
-                ctx.log,
-                Level::Debug,
-                Component::Connection,
-                "connection to {} timed out after {:?}",
-                host.address,
-                ctx.connect_timeout
-            );
-            return Err(ConnectError::Timeout);
-        }
-    };
+    let stream =
+        match tokio::time::timeout(ctx.connect_timeout, crate::net::dial_tcp(host.address)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                stats.upstream_cx_connect_fail.inc();
+                inc(&host.stats.cx_connect_fail);
+                stats.upstream_cx_destroy.inc();
+                stats.upstream_cx_destroy_remote.inc();
+                let transport = format!("delayed connect error: {}", strerror(&e));
+                plog!(
+                    ctx.log,
+                    Level::Debug,
+                    Component::Connection,
+                    "connection to {} failed: {}",
+                    host.address,
+                    transport
+                );
+                return Err(ConnectError::Failed { transport });
+            }
+            Err(_) => {
+                stats.upstream_cx_connect_fail.inc();
+                stats.upstream_cx_connect_timeout.inc();
+                inc(&host.stats.cx_connect_fail);
+                stats.upstream_cx_destroy.inc();
+                stats.upstream_cx_destroy_local.inc();
+                plog!(
+                    ctx.log,
+                    Level::Debug,
+                    Component::Connection,
+                    "connection to {} timed out after {:?}",
+                    host.address,
+                    ctx.connect_timeout
+                );
+                return Err(ConnectError::Timeout);
+            }
+        };
     stats
         .upstream_cx_connect_ms
         .record(started.elapsed().as_millis() as u64);
@@ -213,7 +219,12 @@ async fn connect(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectErr
         stats
             .upstream_cx_length_ms
             .record(opened.elapsed().as_millis() as u64);
-        plog!(log, Level::Debug, Component::Connection, "closing upstream connection to {addr}");
+        plog!(
+            log,
+            Level::Debug,
+            Component::Connection,
+            "closing upstream connection to {addr}"
+        );
     });
     Ok(Conn {
         sender,

@@ -263,16 +263,18 @@ impl ClusterStats {
     pub fn code(&self, family: CodeScope, status: u16) -> Option<&CodeCounters> {
         let per = &self.codes[family as usize];
         let slot = per.slots.get(usize::from(status))?;
-        Some(slot.get_or_init(|| CodeCounters {
-            code: self
-                .scope
-                .counter(&format!("{}upstream_rq_{status}", per.prefix)),
-            class: self
-                .scope
-                .counter(&format!("{}upstream_rq_{}xx", per.prefix, status / 100)),
-            completed: self
-                .scope
-                .counter(&format!("{}upstream_rq_completed", per.prefix)),
+        Some(slot.get_or_init(|| {
+            CodeCounters {
+                code: self
+                    .scope
+                    .counter(&format!("{}upstream_rq_{status}", per.prefix)),
+                class: self
+                    .scope
+                    .counter(&format!("{}upstream_rq_{}xx", per.prefix, status / 100)),
+                completed: self
+                    .scope
+                    .counter(&format!("{}upstream_rq_completed", per.prefix)),
+            }
         }))
     }
 

@@ -16,7 +16,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 
 pub fn empty() -> Body {
-    http_body_util::Empty::new().map_err(|e| match e {}).boxed_unsync()
+    http_body_util::Empty::new()
+        .map_err(|e| match e {})
+        .boxed_unsync()
 }
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
@@ -50,15 +52,15 @@ pub enum End {
 type OnEnd = Box<dyn FnOnce(End, u64) + Send>;
 
 /// Wraps a body: counts data bytes, optionally enforces a deadline, and calls `on_end` once.
-pub struct Observed {
-    inner: Body,
+pub struct Observed<B: HttpBody = Body> {
+    inner: B,
     bytes: u64,
     on_end: Option<OnEnd>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl Observed {
-    pub fn new(inner: Body, on_end: impl FnOnce(End, u64) + Send + 'static) -> Observed {
+impl<B: HttpBody> Observed<B> {
+    pub fn new(inner: B, on_end: impl FnOnce(End, u64) + Send + 'static) -> Observed<B> {
         Observed {
             inner,
             bytes: 0,
@@ -68,8 +70,13 @@ impl Observed {
     }
 
     /// Fails the body with a timeout error at `at` unless it has ended.
-    pub fn with_deadline(mut self, at: tokio::time::Instant) -> Observed {
-        self.deadline = Some(Box::pin(tokio::time::sleep_until(at)));
+    pub fn with_deadline(self, at: tokio::time::Instant) -> Observed<B> {
+        self.with_sleep(Box::pin(tokio::time::sleep_until(at)))
+    }
+
+    /// Like [`Observed::with_deadline`], reusing a timer already armed (one timer per request).
+    pub fn with_sleep(mut self, sleep: Pin<Box<tokio::time::Sleep>>) -> Observed<B> {
+        self.deadline = Some(sleep);
         self
     }
 
@@ -85,54 +92,74 @@ impl Observed {
 #[error("upstream request timeout")]
 pub struct BodyTimeout;
 
-impl HttpBody for Observed {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
+impl<B: HttpBody<Data = Bytes> + Unpin> Observed<B> {
+    fn poll_observed(
+        &mut self,
         cx: &mut Context<'_>,
+        into_box: fn(B::Error) -> BoxError,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        if let Some(d) = this.deadline.as_mut()
-            && d.as_mut().poll(cx).is_ready()
-        {
-            this.deadline = None;
-            this.finish(End::TimedOut);
-            return Poll::Ready(Some(Err(Box::new(BodyTimeout))));
-        }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        // Data that is already here still flows; the deadline only ends a body that stalls.
+        match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    this.bytes += data.len() as u64;
+                    self.bytes += data.len() as u64;
                 }
-                if this.inner.is_end_stream() {
-                    this.finish(End::Complete);
+                if self.inner.is_end_stream() {
+                    self.finish(End::Complete);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                this.finish(End::Error);
-                Poll::Ready(Some(Err(e)))
+                self.finish(End::Error);
+                Poll::Ready(Some(Err(into_box(e))))
             }
             Poll::Ready(None) => {
-                this.finish(End::Complete);
+                self.finish(End::Complete);
                 Poll::Ready(None)
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                if let Some(d) = self.deadline.as_mut()
+                    && d.as_mut().poll(cx).is_ready()
+                {
+                    self.deadline = None;
+                    self.finish(End::TimedOut);
+                    return Poll::Ready(Some(Err(Box::new(BodyTimeout))));
+                }
+                Poll::Pending
+            }
         }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
-impl Drop for Observed {
+/// The two bodies the proxy observes: its own (downstream) and hyper's (upstream).
+macro_rules! observed_body {
+    ($inner:ty, $into_box:expr) => {
+        impl HttpBody for Observed<$inner> {
+            type Data = Bytes;
+            type Error = BoxError;
+
+            fn poll_frame(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+                self.poll_observed(cx, $into_box)
+            }
+
+            fn is_end_stream(&self) -> bool {
+                self.inner.is_end_stream()
+            }
+
+            fn size_hint(&self) -> SizeHint {
+                self.inner.size_hint()
+            }
+        }
+    };
+}
+
+observed_body!(Body, |e| e);
+observed_body!(hyper::body::Incoming, |e| Box::new(e));
+
+impl<B: HttpBody> Drop for Observed<B> {
     fn drop(&mut self) {
         if self.on_end.is_some() {
             let end = if self.inner.is_end_stream() {
@@ -156,7 +183,9 @@ mod tests {
     async fn reports_completion_with_byte_count() {
         let seen = Arc::new(Mutex::new(None));
         let s = seen.clone();
-        let body = Observed::new(full("hello"), move |end, n| *s.lock().unwrap() = Some((end, n)));
+        let body = Observed::new(full("hello"), move |end, n| {
+            *s.lock().unwrap() = Some((end, n))
+        });
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(&bytes[..], b"hello");
         assert_eq!(*seen.lock().unwrap(), Some((End::Complete, 5)));

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use http::{HeaderMap, HeaderValue, Request, Response, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -17,7 +17,9 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::plog;
-use crate::xds::hcm::{CodecType, HttpConnectionManager, HttpFilterConfig, ServerHeaderTransformation};
+use crate::xds::hcm::{
+    CodecType, HttpConnectionManager, HttpFilterConfig, ServerHeaderTransformation,
+};
 
 use super::super::access_log::{AccessLogger, Record, StdStreams};
 use super::super::cluster::pool::CountingIo;
@@ -153,7 +155,11 @@ impl HcmStats {
     }
 
     fn charge_code(&self, status: u16) {
-        if let Some(i) = (status / 100).checked_sub(1).map(usize::from).filter(|i| *i < 5) {
+        if let Some(i) = (status / 100)
+            .checked_sub(1)
+            .map(usize::from)
+            .filter(|i| *i < 5)
+        {
             self.downstream_rq_xx[i].inc();
             self.listener_rq_xx[i].inc();
         }
@@ -199,7 +205,10 @@ impl HcmRt {
             ));
         }
         if cfg.codec_type == CodecType::Http3 {
-            errors.push(Rejected::new(format!("{path}.codec_type"), "HTTP3 is not supported by mesh"));
+            errors.push(Rejected::new(
+                format!("{path}.codec_type"),
+                "HTTP3 is not supported by mesh",
+            ));
         }
         // The router must be the last (terminal) filter; mesh implements only the router.
         let mut router = None;
@@ -236,7 +245,11 @@ impl HcmRt {
         let routes = match (&cfg.route_config, &cfg.rds) {
             (Some(rc), None) => {
                 // Static route configs check their clusters unless told not to (Envoy's rule).
-                let check = if rc.validate_clusters.unwrap_or(true) { clusters } else { None };
+                let check = if rc.validate_clusters.unwrap_or(true) {
+                    clusters
+                } else {
+                    None
+                };
                 match RouteTable::build(rc, &format!("{path}.route_config"), check) {
                     Ok(t) => Some(Arc::new(t)),
                     Err(mut e) => {
@@ -267,9 +280,16 @@ impl HcmRt {
                 Err(e) => errors.push(e),
             }
         }
-        let server_name = if cfg.server_name.is_empty() { "envoy" } else { &cfg.server_name };
+        let server_name = if cfg.server_name.is_empty() {
+            "envoy"
+        } else {
+            &cfg.server_name
+        };
         let server_name = HeaderValue::from_str(server_name).unwrap_or_else(|_| {
-            errors.push(Rejected::new(format!("{path}.server_name"), "invalid header value"));
+            errors.push(Rejected::new(
+                format!("{path}.server_name"),
+                "invalid header value",
+            ));
             HeaderValue::from_static("envoy")
         });
         let via = if cfg.via.is_empty() {
@@ -300,7 +320,10 @@ impl HcmRt {
             return Err(errors);
         };
         let scope = store.scope(&format!("http.{}", cfg.stat_prefix));
-        let listener_scope = store.scope(&format!("listener.{listener_stat_name}.http.{}", cfg.stat_prefix));
+        let listener_scope = store.scope(&format!(
+            "listener.{listener_stat_name}.http.{}",
+            cfg.stat_prefix
+        ));
         let protocol = cfg.common_http_protocol_options.as_ref();
         Ok(Arc::new(HcmRt {
             config: cfg.clone(),
@@ -314,8 +337,13 @@ impl HcmRt {
             generate_request_id: cfg.generate_request_id.unwrap_or(true),
             max_request_headers: kb as usize * 1024,
             max_headers_count: protocol.and_then(|p| p.max_headers_count).unwrap_or(100) as usize,
-            idle_timeout: protocol.and_then(|p| p.idle_timeout).map(|d| d.get()).filter(|d| !d.is_zero()),
-            max_requests_per_connection: protocol.and_then(|p| p.max_requests_per_connection).filter(|n| *n > 0),
+            idle_timeout: protocol
+                .and_then(|p| p.idle_timeout)
+                .map(|d| d.get())
+                .filter(|d| !d.is_zero()),
+            max_requests_per_connection: protocol
+                .and_then(|p| p.max_requests_per_connection)
+                .filter(|n| *n > 0),
             via,
             log: log.clone(),
         }))
@@ -394,14 +422,26 @@ pub async fn serve_connection(
         if text.contains("parse") || text.contains("invalid") {
             stats.downstream_cx_protocol_error.inc();
         }
-        plog!(hcm.log, Level::Debug, Component::Connection, "[C{id}] connection error: {text}");
+        plog!(
+            hcm.log,
+            Level::Debug,
+            Component::Connection,
+            "[C{id}] connection error: {text}"
+        );
     }
     stats.downstream_cx_destroy.inc();
     stats.downstream_cx_destroy_remote.inc();
     stats.downstream_cx_active.dec();
     stats.downstream_cx_http1_active.dec();
-    stats.downstream_cx_length_ms.record(opened.elapsed().as_millis() as u64);
-    plog!(hcm.log, Level::Debug, Component::Connection, "[C{id}] closing");
+    stats
+        .downstream_cx_length_ms
+        .record(opened.elapsed().as_millis() as u64);
+    plog!(
+        hcm.log,
+        Level::Debug,
+        Component::Connection,
+        "[C{id}] closing"
+    );
 }
 
 /// Envoy's hop-by-hop headers, dropped when forwarding in either direction.
@@ -464,7 +504,8 @@ async fn handle(
         stats.downstream_rq_http1_total.inc();
     }
     stats.downstream_rq_active.inc();
-    conn.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    conn.requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let stream_id: u64 = rand::random();
     let (mut parts, incoming) = req.into_parts();
     let protocol = match parts.version {
@@ -498,7 +539,11 @@ async fn handle(
         );
         for (k, v) in &parts.headers {
             if k != header::HOST {
-                lines.push_str(&format!("\n'{}', '{}'", k, String::from_utf8_lossy(v.as_bytes())));
+                lines.push_str(&format!(
+                    "\n'{}', '{}'",
+                    k,
+                    String::from_utf8_lossy(v.as_bytes())
+                ));
             }
         }
         plog!(hcm.log, Level::Debug, Component::Http, "{lines}");
@@ -523,7 +568,11 @@ async fn handle(
         }
         rec.path = path.clone();
         rec.scheme = scheme_header(&parts.headers);
-        route_and_forward(&proxy, &hcm, &conn, stream_id, parts, incoming, &authority, &path, internal, started, &mut rec).await
+        route_and_forward(
+            &proxy, &hcm, &conn, stream_id, parts, incoming, &authority, &path, internal, started,
+            &mut rec,
+        )
+        .await
     };
 
     let mut response = match outcome {
@@ -581,7 +630,8 @@ async fn handle(
         if end != End::Complete {
             stats.downstream_rq_tx_reset.inc();
             if end == End::Dropped {
-                rec.flags.set(super::super::flags::Flag::DownstreamConnectionTermination);
+                rec.flags
+                    .set(super::super::flags::Flag::DownstreamConnectionTermination);
             }
         }
         if !hcm2.access_logs.is_empty() {
@@ -599,57 +649,85 @@ async fn handle(
 /// Envoy's `mutateRequestHeaders`: hop-by-hop removal, XFF, x-forwarded-proto, internal vs
 /// external, x-request-id, via. Returns whether the request is internal.
 fn mutate_request_headers(headers: &mut HeaderMap, hcm: &HcmRt, peer: SocketAddr) -> bool {
-    for h in HOP_BY_HOP {
-        if h == "te" {
+    // One pass over the names (no hashing) tells which of the costly cases apply.
+    let (mut hop_by_hop, mut envoy) = (false, false);
+    for name in headers.keys() {
+        let n = name.as_str();
+        if n.starts_with("x-envoy-") {
+            envoy = true;
+        } else if HOP_BY_HOP.contains(&n) {
+            hop_by_hop = true;
+        }
+    }
+    if hop_by_hop {
+        for h in HOP_BY_HOP {
             // Only `te: trailers` may pass.
-            if headers.get("te").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers")) {
+            if h == "te"
+                && headers
+                    .get("te")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"))
+            {
                 continue;
             }
+            headers.remove(h);
         }
-        headers.remove(h);
     }
-    let xff_before: Vec<String> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(',').map(|s| s.trim().to_owned()).collect::<Vec<_>>())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let xff = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
+    let (xff_entries, xff_last) = match xff {
+        Some(v) => {
+            let mut n = 0;
+            let mut last = None;
+            for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                n += 1;
+                last = Some(part);
+            }
+            (n, last.and_then(|l| l.parse::<IpAddr>().ok()))
+        }
+        None => (0, None),
+    };
     let (final_address, trusted_checks): (Option<IpAddr>, bool) = if hcm.use_remote_address {
+        let had_xff = xff_entries > 0;
         if !hcm.config.skip_xff_append {
-            let appended = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            let appended = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
                 Some(old) if !old.is_empty() => format!("{old}, {}", peer.ip()),
                 _ => peer.ip().to_string(),
             };
             if let Ok(v) = HeaderValue::try_from(appended) {
-                headers.insert("x-forwarded-for", v);
+                headers.insert(X_FORWARDED_FOR, v);
             }
         }
-        (Some(peer.ip()), xff_before.is_empty())
+        (Some(peer.ip()), !had_xff)
     } else {
         // The last XFF entry is the client; trusted checks only with exactly one entry.
-        let last = xff_before.last().and_then(|s| s.parse::<IpAddr>().ok());
-        (last, xff_before.len() == 1)
+        (xff_last, xff_entries == 1)
     };
     let internal = trusted_checks && final_address.is_some_and(is_internal_ip);
     let edge = hcm.use_remote_address && !internal;
-    if hcm.use_remote_address || !headers.contains_key("x-forwarded-proto") {
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if hcm.use_remote_address {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    } else {
+        headers
+            .entry(X_FORWARDED_PROTO)
+            .or_insert(HeaderValue::from_static("http"));
     }
     if internal {
-        headers.insert("x-envoy-internal", HeaderValue::from_static("true"));
+        headers.insert(X_ENVOY_INTERNAL, HeaderValue::from_static("true"));
     } else {
-        headers.remove("x-envoy-internal");
-        for h in INTERNAL_ONLY {
-            headers.remove(h);
+        if envoy {
+            headers.remove(X_ENVOY_INTERNAL);
+            for h in INTERNAL_ONLY {
+                headers.remove(h);
+            }
         }
         for h in &hcm.routes.internal_only_headers {
             headers.remove(h);
         }
         if edge {
-            headers.remove("x-envoy-decorator-operation");
-            headers.remove("x-envoy-downstream-service-cluster");
-            headers.remove("x-envoy-downstream-service-node");
+            if envoy {
+                headers.remove("x-envoy-decorator-operation");
+                headers.remove("x-envoy-downstream-service-cluster");
+                headers.remove("x-envoy-downstream-service-node");
+            }
             if let Ok(v) = HeaderValue::try_from(peer.ip().to_string()) {
                 headers.insert("x-envoy-external-address", v);
             }
@@ -657,10 +735,13 @@ fn mutate_request_headers(headers: &mut HeaderMap, hcm: &HcmRt, peer: SocketAddr
     }
     if hcm.generate_request_id {
         let regenerate = edge && !hcm.config.preserve_external_request_id;
-        if regenerate || !headers.contains_key("x-request-id") {
-            let id = uuid::Uuid::new_v4().to_string();
-            if let Ok(v) = HeaderValue::try_from(id) {
-                headers.insert("x-request-id", v);
+        match headers.entry(X_REQUEST_ID) {
+            http::header::Entry::Occupied(mut e) if regenerate => {
+                e.insert(new_request_id());
+            }
+            http::header::Entry::Occupied(_) => {}
+            http::header::Entry::Vacant(e) => {
+                e.insert(new_request_id());
             }
         }
     }
@@ -668,6 +749,18 @@ fn mutate_request_headers(headers: &mut HeaderMap, hcm: &HcmRt, peer: SocketAddr
         headers.append(header::VIA, via.clone());
     }
     internal
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_ENVOY_INTERNAL: HeaderName = HeaderName::from_static("x-envoy-internal");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A lower-case UUID v4, formatted without an intermediate `String`.
+fn new_request_id() -> HeaderValue {
+    let mut buf = uuid::Uuid::encode_buffer();
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("-"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -704,7 +797,13 @@ async fn route_and_forward(
     });
     let Some(m) = matched else {
         hcm.stats.no_route.inc();
-        plog!(hcm.log, Level::Debug, Component::Router, "[C{}][S{stream_id}] no route match for URL '{path}'", conn.id);
+        plog!(
+            hcm.log,
+            Level::Debug,
+            Component::Router,
+            "[C{}][S{stream_id}] no route match for URL '{path}'",
+            conn.id
+        );
         return Err(LocalReply::no_route());
     };
     rec.route_name = Some(m.route.name.clone());
@@ -712,23 +811,29 @@ async fn route_and_forward(
         Action::Direct { status, body } => {
             hcm.stats.rq_direct_response.inc();
             let mut resp = Response::new(body::full(body.clone()));
-            *resp.status_mut() = http::StatusCode::from_u16(*status).unwrap_or(http::StatusCode::OK);
+            *resp.status_mut() =
+                http::StatusCode::from_u16(*status).unwrap_or(http::StatusCode::OK);
             if !body.is_empty() {
-                resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                resp.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             }
-            resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
             apply_response_mutations(&mut resp, &table, m.vhost, m.route, None, rec);
             Ok(Forwarded::local(resp, "direct_response"))
         }
         Action::Redirect(r) => {
             hcm.stats.rq_redirect.inc();
-            let location = router::redirect_location(r, scheme, authority, path, m.route.matched_prefix());
+            let location =
+                router::redirect_location(r, scheme, authority, path, m.route.matched_prefix());
             let mut resp = Response::new(body::empty());
-            *resp.status_mut() = http::StatusCode::from_u16(r.response_code.status()).unwrap_or(http::StatusCode::MOVED_PERMANENTLY);
+            *resp.status_mut() = http::StatusCode::from_u16(r.response_code.status())
+                .unwrap_or(http::StatusCode::MOVED_PERMANENTLY);
             if let Ok(v) = HeaderValue::try_from(location) {
                 resp.headers_mut().insert(header::LOCATION, v);
             }
-            resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
             apply_response_mutations(&mut resp, &table, m.vhost, m.route, None, rec);
             Ok(Forwarded::local(resp, "via_upstream"))
         }
@@ -741,7 +846,10 @@ async fn route_and_forward(
                 internal,
                 downstream_started: started,
             };
-            let result = router::forward(&ctx, &mut parts, incoming, authority, path, &table, m.vhost, m.route, fwd, rec).await;
+            let result = router::forward(
+                &ctx, &mut parts, incoming, authority, path, &table, m.vhost, m.route, fwd, rec,
+            )
+            .await;
             let mut forwarded = match result {
                 Ok(f) => f,
                 Err(e) => {
@@ -752,10 +860,19 @@ async fn route_and_forward(
                 }
             };
             let weighted = match (&fwd.target, forwarded.weighted) {
-                (super::route::ClusterTarget::Weighted { clusters, .. }, Some(i)) => clusters.get(i),
+                (super::route::ClusterTarget::Weighted { clusters, .. }, Some(i)) => {
+                    clusters.get(i)
+                }
                 _ => None,
             };
-            apply_response_mutations(&mut forwarded.response, &table, m.vhost, m.route, weighted, rec);
+            apply_response_mutations(
+                &mut forwarded.response,
+                &table,
+                m.vhost,
+                m.route,
+                weighted,
+                rec,
+            );
             Ok(forwarded)
         }
     }
@@ -763,7 +880,11 @@ async fn route_and_forward(
 
 fn strip_port(host: &str) -> &str {
     match host.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && (h.ends_with(']') || !h.contains(':')) => h,
+        Some((h, p))
+            if p.chars().all(|c| c.is_ascii_digit()) && (h.ends_with(']') || !h.contains(':')) =>
+        {
+            h
+        }
         _ => host,
     }
 }
@@ -785,7 +906,10 @@ fn apply_response_mutations(
     vhost.response_headers.apply(h, Some(rec));
     table.response_headers.apply(h, Some(rec));
     if vhost.include_attempt_count_in_response && rec.attempt_count > 0 {
-        h.insert("x-envoy-attempt-count", HeaderValue::from(rec.attempt_count));
+        h.insert(
+            "x-envoy-attempt-count",
+            HeaderValue::from(rec.attempt_count),
+        );
     }
 }
 

@@ -43,22 +43,29 @@ impl HeaderMutation {
             if key.starts_with(':') || key == "host" {
                 return Err(Rejected::new(
                     format!("{at}.key"),
-                    format!(":-prefixed or host headers may not be modified ('{}')", opt.header.key),
+                    format!(
+                        ":-prefixed or host headers may not be modified ('{}')",
+                        opt.header.key
+                    ),
                 ));
             }
             let name = HeaderName::try_from(key.as_str()).map_err(|_| {
-                Rejected::new(format!("{at}.key"), format!("invalid header name '{}'", opt.header.key))
+                Rejected::new(
+                    format!("{at}.key"),
+                    format!("invalid header name '{}'", opt.header.key),
+                )
             })?;
             let format = Format::parse(&opt.header.value)
                 .map_err(|e| Rejected::new(format!("{at}.value"), e))?;
-            let value = if format.is_literal() {
-                let literal = format.render_literal();
-                Template::Static(HeaderValue::try_from(literal).map_err(|_| {
-                    Rejected::new(format!("{at}.value"), "invalid header value")
-                })?)
-            } else {
-                Template::Dynamic(format)
-            };
+            let value =
+                if format.is_literal() {
+                    let literal = format.render_literal();
+                    Template::Static(HeaderValue::try_from(literal).map_err(|_| {
+                        Rejected::new(format!("{at}.value"), "invalid header value")
+                    })?)
+                } else {
+                    Template::Dynamic(format)
+                };
             out.add.push(AddHeader {
                 name,
                 value,
@@ -75,9 +82,13 @@ impl HeaderMutation {
                     format!(":-prefixed or host headers may not be removed ('{r}')"),
                 ));
             }
-            out.remove.push(HeaderName::try_from(name.as_str()).map_err(|_| {
-                Rejected::new(format!("{remove_path}[{i}]"), format!("invalid header name '{r}'"))
-            })?);
+            out.remove
+                .push(HeaderName::try_from(name.as_str()).map_err(|_| {
+                    Rejected::new(
+                        format!("{remove_path}[{i}]"),
+                        format!("invalid header name '{r}'"),
+                    )
+                })?);
         }
         Ok(out)
     }
@@ -88,7 +99,9 @@ impl HeaderMutation {
 
     /// Needs a [`Record`] to render `%…%` values.
     pub fn is_dynamic(&self) -> bool {
-        self.add.iter().any(|a| matches!(a.value, Template::Dynamic(_)))
+        self.add
+            .iter()
+            .any(|a| matches!(a.value, Template::Dynamic(_)))
     }
 
     /// Removes, then adds (Envoy's order). `rec` renders dynamic values (`-` without it).
@@ -168,7 +181,8 @@ mod tests {
             h.insert(HeaderName::try_from(k).unwrap(), "1".parse().unwrap());
         }
         m.apply(&mut h, None);
-        let all = |k: &str| -> Vec<&str> { h.get_all(k).iter().map(|v| v.to_str().unwrap()).collect() };
+        let all =
+            |k: &str| -> Vec<&str> { h.get_all(k).iter().map(|v| v.to_str().unwrap()).collect() };
         assert_eq!(all("x-a"), ["1", "2"]);
         assert_eq!(all("x-b"), ["1"]);
         assert_eq!(all("x-c"), ["2"]);
@@ -180,17 +194,23 @@ mod tests {
     #[test]
     fn dynamic_values_and_forbidden_names() {
         let m = HeaderMutation::build(
-            &opts(r#"[{header: {key: x-client, value: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"}}]"#),
+            &opts(
+                r#"[{header: {key: x-client, value: "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"}}]"#,
+            ),
             &[],
             "p",
         )
         .unwrap();
         assert!(m.is_dynamic());
-        let rec = Record::new("10.1.2.3:4".parse().unwrap(), "127.0.0.1:1".parse().unwrap());
+        let rec = Record::new(
+            "10.1.2.3:4".parse().unwrap(),
+            "127.0.0.1:1".parse().unwrap(),
+        );
         let mut h = HeaderMap::new();
         m.apply(&mut h, Some(&rec));
         assert_eq!(h["x-client"], "10.1.2.3");
-        let err = HeaderMutation::build(&opts(r#"[{header: {key: ":path", value: x}}]"#), &[], "p").unwrap_err();
+        let err = HeaderMutation::build(&opts(r#"[{header: {key: ":path", value: x}}]"#), &[], "p")
+            .unwrap_err();
         assert_eq!(err.path, "p[0].header.key");
     }
 }

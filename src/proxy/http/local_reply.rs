@@ -35,7 +35,12 @@ impl LocalReply {
 
     /// The route names a cluster the proxy does not have: `NC`.
     pub fn no_cluster(status: u16) -> Self {
-        Self::new(status, "", Flags::of(Flag::NoClusterFound), "cluster_not_found")
+        Self::new(
+            status,
+            "",
+            Flags::of(Flag::NoClusterFound),
+            "cluster_not_found",
+        )
     }
 
     /// The cluster has no host to send to: 503 `no healthy upstream`, `UH`.
@@ -70,7 +75,10 @@ impl LocalReply {
         }
         body.push_str("reset reason: ");
         body.push_str(reason);
-        let mut details = format!("upstream_reset_before_response_started{{{}", reason.replace(' ', "_"));
+        let mut details = format!(
+            "upstream_reset_before_response_started{{{}",
+            reason.replace(' ', "_")
+        );
         if let Some(t) = transport.filter(|t| !t.is_empty()) {
             body.push_str(", transport failure reason: ");
             body.push_str(t);
@@ -78,7 +86,11 @@ impl LocalReply {
             details.push_str(&t.replace(' ', "_"));
         }
         details.push('}');
-        let status = if flags.has(Flag::UpstreamProtocolError) { 502 } else { 503 };
+        let status = if flags.has(Flag::UpstreamProtocolError) {
+            502
+        } else {
+            503
+        };
         let mut reply = Self::new(status, body, flags, details);
         reply.overloaded = flags.has(Flag::UpstreamOverflow);
         reply
@@ -86,13 +98,19 @@ impl LocalReply {
 
     /// HTTP/1.1 request without a Host header.
     pub fn missing_host() -> Self {
-        Self::new(400, "Bad Request", Flags::of(Flag::DownstreamProtocolError), "missing_host_header")
+        Self::new(
+            400,
+            "Bad Request",
+            Flags::of(Flag::DownstreamProtocolError),
+            "missing_host_header",
+        )
     }
 
     /// Renders the reply: `content-type: text/plain` when there is a body, `server: <name>`.
     pub fn into_response(&self, server_name: &HeaderValue) -> Response<Body> {
         let mut resp = Response::new(body::full(self.body.clone()));
-        *resp.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        *resp.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         let h = resp.headers_mut();
         if !self.body.is_empty() {
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
@@ -127,7 +145,12 @@ mod tests {
             r.details,
             "upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused}"
         );
-        let r = LocalReply::reset("connection termination", None, true, Flags::of(Flag::UpstreamConnectionTermination));
+        let r = LocalReply::reset(
+            "connection termination",
+            None,
+            true,
+            Flags::of(Flag::UpstreamConnectionTermination),
+        );
         assert_eq!(
             r.body,
             "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection termination"
@@ -140,8 +163,18 @@ mod tests {
         let cases = [
             (LocalReply::no_route(), 404, "NR", ""),
             (LocalReply::no_cluster(503), 503, "NC", ""),
-            (LocalReply::no_healthy_upstream(), 503, "UH", "no healthy upstream"),
-            (LocalReply::timeout(false), 504, "UT", "upstream request timeout"),
+            (
+                LocalReply::no_healthy_upstream(),
+                503,
+                "UH",
+                "no healthy upstream",
+            ),
+            (
+                LocalReply::timeout(false),
+                504,
+                "UT",
+                "upstream request timeout",
+            ),
         ];
         for (reply, status, flag, body) in cases {
             assert_eq!(reply.status, status);
@@ -149,8 +182,14 @@ mod tests {
             assert_eq!(reply.body, body);
             let resp = reply.into_response(&server);
             assert_eq!(resp.headers()["server"], "envoy");
-            assert_eq!(resp.headers()["content-length"], body.len().to_string().as_str());
-            assert_eq!(resp.headers().contains_key("content-type"), !body.is_empty());
+            assert_eq!(
+                resp.headers()["content-length"],
+                body.len().to_string().as_str()
+            );
+            assert_eq!(
+                resp.headers().contains_key("content-type"),
+                !body.is_empty()
+            );
         }
     }
 }

@@ -4,9 +4,7 @@
 use http::HeaderMap;
 use regex::Regex;
 
-use crate::xds::matcher::{
-    HeaderMatcher, QueryParameterMatcher, RegexMatcher, StringMatcher,
-};
+use crate::xds::matcher::{HeaderMatcher, QueryParameterMatcher, RegexMatcher, StringMatcher};
 
 use super::super::Rejected;
 
@@ -15,7 +13,11 @@ pub fn full_regex(m: &RegexMatcher, path: &str) -> Result<Regex, Rejected> {
     Regex::new(&format!("^(?:{})$", m.regex)).map_err(|e| {
         Rejected::new(
             format!("{path}.regex"),
-            format!("invalid regex '{}': {}", m.regex, first_line(&e.to_string())),
+            format!(
+                "invalid regex '{}': {}",
+                m.regex,
+                first_line(&e.to_string())
+            ),
         )
     })
 }
@@ -286,18 +288,16 @@ fn percent_decode(s: &str) -> String {
                 out.push(b' ');
                 i += 1;
             }
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    Err(_) => {
-                        out.push(b'%');
-                        i += 1;
-                    }
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(b) => {
+                    out.push(b);
+                    i += 3;
                 }
-            }
+                Err(_) => {
+                    out.push(b'%');
+                    i += 1;
+                }
+            },
             b => {
                 out.push(b);
                 i += 1;
@@ -343,11 +343,17 @@ mod tests {
         assert!(header("{name: x-user, exact_match: bob, invert_match: true}").matches(&h, &p));
         assert!(!header("{name: x-none, exact_match: bob, invert_match: true}").matches(&h, &p));
         assert!(header("{name: ':method', exact_match: GET}").matches(&h, &p));
-        assert!(header("{name: x-none, treat_missing_header_as_empty: true, exact_match: ''}").matches(&h, &p));
+        assert!(
+            header("{name: x-none, treat_missing_header_as_empty: true, exact_match: ''}")
+                .matches(&h, &p)
+        );
         h.insert("x-n", "42".parse().unwrap());
         assert!(header("{name: x-n, range_match: {start: 40, end: 43}}").matches(&h, &p));
         assert!(!header("{name: x-n, range_match: {start: 40, end: 42}}").matches(&h, &p));
-        assert!(header("{name: x-user, string_match: {exact: ALICE, ignore_case: true}}").matches(&h, &p));
+        assert!(
+            header("{name: x-user, string_match: {exact: ALICE, ignore_case: true}}")
+                .matches(&h, &p)
+        );
     }
 
     #[test]
@@ -369,9 +375,13 @@ mod tests {
     #[test]
     fn bad_regex_is_rejected_with_its_path() {
         let m: HeaderMatcher =
-            crate::xds::decode::decode_str("t", "{name: x, safe_regex_match: {regex: '(('}}").unwrap();
+            crate::xds::decode::decode_str("t", "{name: x, safe_regex_match: {regex: '(('}}")
+                .unwrap();
         let err = CompiledHeader::build(&m, "routes[0].match.headers[0]").unwrap_err();
-        assert_eq!(err.path, "routes[0].match.headers[0].safe_regex_match.regex");
+        assert_eq!(
+            err.path,
+            "routes[0].match.headers[0].safe_regex_match.regex"
+        );
         assert!(err.reason.contains("invalid regex"), "{}", err.reason);
     }
 }

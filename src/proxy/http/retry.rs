@@ -133,7 +133,9 @@ impl RetryPolicy {
                 other => {
                     return Err(Rejected::new(
                         format!("{path}.retry_host_predicate[{i}].name"),
-                        format!("retry host predicate '{other}' is not supported by mesh yet (supported: envoy.retry_host_predicates.previous_hosts)"),
+                        format!(
+                            "retry host predicate '{other}' is not supported by mesh yet (supported: envoy.retry_host_predicates.previous_hosts)"
+                        ),
                     ));
                 }
             }
@@ -251,7 +253,11 @@ impl RetryPolicy {
                 path: "",
                 scheme: "",
             };
-            if self.retriable_headers.iter().any(|m| m.matches(headers, &pseudo)) {
+            if self
+                .retriable_headers
+                .iter()
+                .any(|m| m.matches(headers, &pseudo))
+            {
                 return true;
             }
         }
@@ -278,12 +284,17 @@ impl RetryPolicy {
     /// Would this failure be retried (given retries remain)?
     pub fn retries_reset(&self, kind: ResetKind) -> bool {
         let on = self.on;
-        let any_reset = on.has(RetryOn::FIVE_XX) || on.has(RetryOn::GATEWAY_ERROR) || on.has(RetryOn::RESET);
+        let any_reset =
+            on.has(RetryOn::FIVE_XX) || on.has(RetryOn::GATEWAY_ERROR) || on.has(RetryOn::RESET);
         match kind {
             ResetKind::ConnectFailure => {
-                any_reset || on.has(RetryOn::CONNECT_FAILURE) || on.has(RetryOn::RESET_BEFORE_REQUEST)
+                any_reset
+                    || on.has(RetryOn::CONNECT_FAILURE)
+                    || on.has(RetryOn::RESET_BEFORE_REQUEST)
             }
-            ResetKind::Reset { sent } => any_reset || (!sent && on.has(RetryOn::RESET_BEFORE_REQUEST)),
+            ResetKind::Reset { sent } => {
+                any_reset || (!sent && on.has(RetryOn::RESET_BEFORE_REQUEST))
+            }
             ResetKind::PerTryTimeout => any_reset,
         }
     }
@@ -321,7 +332,9 @@ mod tests {
 
     #[test]
     fn narrower_conditions() {
-        let p = policy("{retry_on: 'connect-failure,retriable-status-codes,bogus', retriable_status_codes: [418]}");
+        let p = policy(
+            "{retry_on: 'connect-failure,retriable-status-codes,bogus', retriable_status_codes: [418]}",
+        );
         let h = HeaderMap::new();
         assert!(!p.retries_response(500, &h));
         assert!(p.retries_response(418, &h));

@@ -184,8 +184,8 @@ impl RouteTable {
                 Err(mut e) => errors.append(&mut e),
             }
         }
-        suffixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
-        prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        suffixes.sort_by_key(|s| std::cmp::Reverse(s.0.len()));
+        prefixes.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
         let internal_only_headers = cfg
             .internal_only_headers
             .iter()
@@ -294,7 +294,9 @@ impl RouteRt {
         };
         match &self.path {
             // Envoy matches prefixes against the whole `:path`, query included.
-            PathMatch::Prefix(p) => full.len() >= p.len() && full.is_char_boundary(p.len()) && eq(&full[..p.len()], p),
+            PathMatch::Prefix(p) => {
+                full.len() >= p.len() && full.is_char_boundary(p.len()) && eq(&full[..p.len()], p)
+            }
             PathMatch::Exact(p) => eq(path_only, p),
             PathMatch::Regex(re) => re.is_match(path_only),
             PathMatch::SeparatedPrefix(p) => {
@@ -637,7 +639,12 @@ fn build_forward(
         let mut total: u64 = 0;
         for (i, c) in w.clusters.iter().enumerate() {
             let cpath = format!("{path}.weighted_clusters.clusters[{i}]");
-            check(&c.name, "weighted cluster ", format!("{cpath}.name"), &mut errors);
+            check(
+                &c.name,
+                "weighted cluster ",
+                format!("{cpath}.name"),
+                &mut errors,
+            );
             let weight = c.weight.unwrap_or(0);
             total += u64::from(weight);
             out.push(WeightedTarget {
@@ -678,7 +685,10 @@ fn build_forward(
                 format!("Sum of weights in the weighted_cluster should add up to {t}"),
             ));
         }
-        ClusterTarget::Weighted { clusters: out, total }
+        ClusterTarget::Weighted {
+            clusters: out,
+            total,
+        }
     } else {
         ClusterTarget::Named(String::new())
     };
@@ -909,10 +919,22 @@ virtual_hosts:
         let known: HashSet<String> = ["a".to_owned()].into();
         let errs = RouteTable::build(&cfg, "rc", Some(&known)).unwrap_err();
         let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
-        assert!(paths.contains(&"rc.virtual_hosts[0].domains[1]"), "{paths:?}");
-        assert!(paths.contains(&"rc.virtual_hosts[0].routes[0].match"), "{paths:?}");
-        assert!(paths.contains(&"rc.virtual_hosts[0].routes[1].route.cluster"), "{paths:?}");
-        assert!(errs.iter().any(|e| e.reason == "route: unknown cluster 'missing'"));
+        assert!(
+            paths.contains(&"rc.virtual_hosts[0].domains[1]"),
+            "{paths:?}"
+        );
+        assert!(
+            paths.contains(&"rc.virtual_hosts[0].routes[0].match"),
+            "{paths:?}"
+        );
+        assert!(
+            paths.contains(&"rc.virtual_hosts[0].routes[1].route.cluster"),
+            "{paths:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.reason == "route: unknown cluster 'missing'")
+        );
         assert!(
             paths.contains(&"rc.virtual_hosts[0].routes[2].route.weighted_clusters"),
             "{paths:?}"

@@ -16,13 +16,13 @@ use tokio::time::Instant as TokioInstant;
 use crate::plog;
 use crate::xds::route::RedirectAction;
 
+use super::super::Proxy;
 use super::super::access_log::Record;
 use super::super::cluster::Cluster;
 use super::super::cluster::host::{Host, dec, inc};
 use super::super::cluster::pool::{Conn, ConnectError, Pool};
 use super::super::flags::{Flag, Flags};
 use super::super::log::{Component, Level};
-use super::super::Proxy;
 use super::body::{self, Body, End, Observed};
 use super::hcm::HcmRt;
 use super::local_reply::LocalReply;
@@ -117,10 +117,14 @@ async fn buffer_body(incoming: Incoming, limit: usize) -> Result<ReqBody, LocalR
                     size += data.len();
                     chunks.push(data);
                     if size > limit {
-                        let head = futures_util::stream::iter(chunks.into_iter().map(|c| Ok(hyper::body::Frame::data(c))));
+                        let head = futures_util::stream::iter(
+                            chunks.into_iter().map(|c| Ok(hyper::body::Frame::data(c))),
+                        );
                         let rest = http_body_util::BodyStream::new(body);
                         let all = futures_util::StreamExt::chain(head, rest);
-                        return Ok(ReqBody::Stream(Some(http_body_util::StreamBody::new(all).boxed_unsync())));
+                        return Ok(ReqBody::Stream(Some(
+                            http_body_util::StreamBody::new(all).boxed_unsync(),
+                        )));
                     }
                 }
             }
@@ -183,15 +187,35 @@ pub async fn forward(
                 }
                 point -= u64::from(c.weight);
             }
-            (clusters.get(picked).map(|c| c.name.clone()).unwrap_or_default(), Some(picked))
+            (
+                clusters
+                    .get(picked)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+                Some(picked),
+            )
         }
     };
     let applied = ctx.proxy.applied();
     let Some(cluster) = applied.cluster(&cluster_name).cloned() else {
-        plog!(log, Level::Debug, Component::Router, "[C{}][S{}] unknown cluster '{cluster_name}'", ctx.conn_id, ctx.stream_id);
+        plog!(
+            log,
+            Level::Debug,
+            Component::Router,
+            "[C{}][S{}] unknown cluster '{cluster_name}'",
+            ctx.conn_id,
+            ctx.stream_id
+        );
         return Err(LocalReply::no_cluster(fwd.cluster_not_found_status));
     };
-    plog!(log, Level::Debug, Component::Router, "[C{}][S{}] cluster '{cluster_name}' match for URL '{path}'", ctx.conn_id, ctx.stream_id);
+    plog!(
+        log,
+        Level::Debug,
+        Component::Router,
+        "[C{}][S{}] cluster '{cluster_name}' match for URL '{path}'",
+        ctx.conn_id,
+        ctx.stream_id
+    );
 
     // 2. Header mutations, most specific first.
     let weighted_target = match (&fwd.target, weighted) {
@@ -227,8 +251,14 @@ pub async fn forward(
     {
         per_try = None;
     }
-    for h in CONSUMED {
-        parts.headers.remove(h);
+    if parts
+        .headers
+        .keys()
+        .any(|k| k.as_str().starts_with("x-envoy-"))
+    {
+        for h in CONSUMED {
+            parts.headers.remove(h);
+        }
     }
 
     // 4. Path and host rewrites.
@@ -248,15 +278,20 @@ pub async fn forward(
             None => rewritten.into_owned(),
         };
     }
-    if new_path != path && !hcm.suppress_envoy_headers {
-        if let Ok(v) = HeaderValue::try_from(path) {
-            parts.headers.insert("x-envoy-original-path", v);
-        }
+    if new_path != path
+        && !hcm.suppress_envoy_headers
+        && let Ok(v) = HeaderValue::try_from(path)
+    {
+        parts.headers.insert("x-envoy-original-path", v);
     }
-    let upstream_uri: http::Uri = new_path.parse().unwrap_or_else(|_| http::Uri::from_static("/"));
+    let upstream_uri: http::Uri = new_path
+        .parse()
+        .unwrap_or_else(|_| http::Uri::from_static("/"));
 
     // 5. The body: buffered when it may be retried.
-    let may_retry = policy.as_ref().is_some_and(|p| p.num_retries > 0 && !p.on.is_empty());
+    let may_retry = policy
+        .as_ref()
+        .is_some_and(|p| p.num_retries > 0 && !p.on.is_empty());
     let mut req_body = if may_retry {
         let b = buffer_body(incoming, RETRY_BUFFER_LIMIT).await?;
         if !b.replayable() {
@@ -269,7 +304,10 @@ pub async fn forward(
 
     // 6. Attempts.
     let stats = cluster.stats.clone();
+    let routing_started = Instant::now();
     let global_deadline = global.map(|g| TokioInstant::now() + g);
+    // One timer for the whole request: it bounds every attempt and then the response body.
+    let mut global_timer = global_deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
     let mut retries_left = policy.as_ref().map(|p| p.num_retries).unwrap_or(0);
     let mut attempt: u32 = 0;
     let mut tried: Vec<SocketAddr> = Vec::new();
@@ -277,7 +315,11 @@ pub async fn forward(
     let mut _retry_slot = None;
     loop {
         attempt += 1;
-        let avoid: &[SocketAddr] = if policy.as_ref().is_some_and(|p| p.previous_hosts) { &tried } else { &[] };
+        let avoid: &[SocketAddr] = if policy.as_ref().is_some_and(|p| p.previous_hosts) {
+            &tried
+        } else {
+            &[]
+        };
         let Some(host) = cluster.choose_host(avoid) else {
             let mut reply = LocalReply::no_healthy_upstream();
             reply.flags = reply.flags.union(flags);
@@ -286,41 +328,56 @@ pub async fn forward(
         tried.push(host.address);
         let Some(body) = req_body.take() else {
             // A streamed body cannot be sent twice.
-            return Err(LocalReply::reset("remote reset", None, attempt > 1, flags.union(Flags::of(Flag::UpstreamRemoteReset))));
+            return Err(LocalReply::reset(
+                "remote reset",
+                None,
+                attempt > 1,
+                flags.union(Flags::of(Flag::UpstreamRemoteReset)),
+            ));
         };
-        let now = TokioInstant::now();
-        let attempt_deadline = match (global_deadline, per_try) {
-            (Some(g), Some(p)) => Some(g.min(now + p)),
-            (Some(g), None) => Some(g),
-            (None, Some(p)) => Some(now + p),
-            (None, None) => None,
+        let per_try_deadline = per_try
+            .map(|p| TokioInstant::now() + p)
+            .filter(|d| global_deadline.is_none_or(|g| *d < g));
+        let host_value = match (
+            &fwd.host_rewrite,
+            weighted_target.and_then(|w| w.host_rewrite_literal.as_ref()),
+        ) {
+            (_, Some(literal)) => Some(literal.clone()),
+            (HostRewrite::None, None) if parts.headers.contains_key(header::HOST) => None,
+            (HostRewrite::None, None) => Some(authority.to_owned()),
+            (HostRewrite::Literal(h), None) => Some(h.clone()),
+            (HostRewrite::Auto, None) if !host.hostname.is_empty() => Some(host.hostname.clone()),
+            (HostRewrite::Auto, None) => Some(authority.to_owned()),
+            (HostRewrite::Header(h), None) => Some(
+                parts
+                    .headers
+                    .get(h)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| authority.to_owned()),
+            ),
         };
-        let mut headers = parts.headers.clone();
-        let host_value = match &fwd.host_rewrite {
-            HostRewrite::None => authority.to_owned(),
-            HostRewrite::Literal(h) => h.clone(),
-            HostRewrite::Auto if !host.hostname.is_empty() => host.hostname.clone(),
-            HostRewrite::Auto => authority.to_owned(),
-            HostRewrite::Header(h) => parts
-                .headers
-                .get(h)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-                .unwrap_or_else(|| authority.to_owned()),
+        // Only a request that may be sent again needs its own copy of the headers.
+        let mut headers = if req_body.replayable() && may_retry {
+            parts.headers.clone()
+        } else {
+            std::mem::take(&mut parts.headers)
         };
-        let host_value = weighted_target
-            .and_then(|w| w.host_rewrite_literal.clone())
-            .unwrap_or(host_value);
-        if let Ok(v) = HeaderValue::try_from(host_value) {
+        if let Some(v) = host_value.and_then(|h| HeaderValue::try_from(h).ok()) {
             headers.insert(header::HOST, v);
         }
         if !hcm.suppress_envoy_headers {
-            let expected = match (attempt_deadline, per_try) {
-                (Some(d), _) => Some(d.saturating_duration_since(now)),
-                (None, p) => p,
+            // Envoy: the global timeout minus whole milliseconds elapsed, or the per-try
+            // timeout when that is shorter; omitted when there is no timeout.
+            let elapsed_ms = routing_started.elapsed().as_millis() as u64;
+            let global_left = global.map(|g| (g.as_millis() as u64).saturating_sub(elapsed_ms));
+            let per_try_ms = per_try.map(|p| p.as_millis() as u64);
+            let expected = match (global_left, per_try_ms) {
+                (Some(g), Some(p)) => Some(g.min(p)),
+                (g, p) => g.or(p),
             };
-            if let Some(e) = expected.filter(|e| !e.is_zero()) {
-                headers.insert("x-envoy-expected-rq-timeout-ms", HeaderValue::from(e.as_millis() as u64));
+            if let Some(e) = expected.filter(|e| *e > 0) {
+                headers.insert("x-envoy-expected-rq-timeout-ms", HeaderValue::from(e));
             }
         }
         if vhost.include_request_attempt_count {
@@ -331,11 +388,24 @@ pub async fn forward(
         *req.uri_mut() = upstream_uri.clone();
         *req.headers_mut() = headers;
         if hcm.log.enabled(Component::Router, Level::Debug) {
-            let mut lines = format!("[C{}][S{}] router decoding headers:\n':authority', '{}'\n':path', '{}'\n':method', '{}'", ctx.conn_id, ctx.stream_id,
-                req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or(""), new_path, req.method());
+            let mut lines = format!(
+                "[C{}][S{}] router decoding headers:\n':authority', '{}'\n':path', '{}'\n':method', '{}'",
+                ctx.conn_id,
+                ctx.stream_id,
+                req.headers()
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+                new_path,
+                req.method()
+            );
             for (k, v) in req.headers() {
                 if k != header::HOST {
-                    lines.push_str(&format!("\n'{}', '{}'", k, String::from_utf8_lossy(v.as_bytes())));
+                    lines.push_str(&format!(
+                        "\n'{}', '{}'",
+                        k,
+                        String::from_utf8_lossy(v.as_bytes())
+                    ));
                 }
             }
             plog!(hcm.log, Level::Debug, Component::Router, "{lines}");
@@ -346,13 +416,12 @@ pub async fn forward(
         inc(&host.stats.rq_total);
         inc(&host.stats.rq_active);
         let sent_at = Instant::now();
-        let outcome = match attempt_deadline {
-            Some(d) => match tokio::time::timeout_at(d, send(&cluster, &host, req)).await {
-                Ok(r) => r,
-                Err(_) => Err(Failure::Timeout),
-            },
-            None => send(&cluster, &host, req).await,
-        };
+        let outcome = wait_attempt(
+            send(&cluster, &host, req),
+            global_timer.as_mut(),
+            per_try_deadline,
+        )
+        .await;
         let finished_attempt = |ok: bool| {
             if !ok {
                 stats.upstream_rq_active.dec();
@@ -373,15 +442,32 @@ pub async fn forward(
                 } else {
                     inc(&host.stats.rq_success);
                 }
-                let retriable = policy.as_ref().is_some_and(|p| p.retries_response(status, response.headers()));
+                let retriable = policy
+                    .as_ref()
+                    .is_some_and(|p| p.retries_response(status, response.headers()));
                 if retriable && retries_left > 0 && req_body.replayable() {
                     if let Some(slot) = cluster.try_retry_slot() {
                         finished_attempt(false);
+                        // An answer without a body leaves the connection reusable.
+                        if hyper::body::Body::is_end_stream(response.body()) {
+                            Pool::release(
+                                &host,
+                                conn,
+                                cluster.config.max_requests_per_connection,
+                                &stats,
+                            );
+                        }
                         drop(response);
-                        drop(conn);
                         _retry_slot = Some(slot);
                         retries_left -= 1;
-                        plog!(log, Level::Debug, Component::Router, "[C{}][S{}] performing retry after {status}", ctx.conn_id, ctx.stream_id);
+                        plog!(
+                            log,
+                            Level::Debug,
+                            Component::Router,
+                            "[C{}][S{}] performing retry after {status}",
+                            ctx.conn_id,
+                            ctx.stream_id
+                        );
                         if !backoff(&stats, policy.as_ref(), attempt, global_deadline).await {
                             return Err(timed_out(&stats, &host, flags, false));
                         }
@@ -395,7 +481,17 @@ pub async fn forward(
                     stats.upstream_rq_retry_success.inc();
                 }
                 let service_time = sent_at.elapsed();
-                let response = finish_response(response, conn, &cluster, &host, ctx.internal, global_deadline, hcm.suppress_envoy_headers, service_time, sent_at);
+                let response = finish_response(
+                    response,
+                    conn,
+                    &cluster,
+                    &host,
+                    ctx.internal,
+                    global_timer.take(),
+                    hcm.suppress_envoy_headers,
+                    service_time,
+                    sent_at,
+                );
                 return Ok(Forwarded {
                     response,
                     flags,
@@ -423,13 +519,31 @@ pub async fn forward(
                     }
                     Failure::Connect(e) => {
                         inc(&host.stats.rq_error);
-                        (ResetKind::ConnectFailure, Some((e.reset_reason().to_owned(), e.transport_reason().map(str::to_owned), Flag::UpstreamConnectionFailure)))
+                        (
+                            ResetKind::ConnectFailure,
+                            Some((
+                                e.reset_reason().to_owned(),
+                                e.transport_reason().map(str::to_owned),
+                                Flag::UpstreamConnectionFailure,
+                            )),
+                        )
                     }
-                    Failure::Reset { reason, sent, protocol } => {
+                    Failure::Reset {
+                        reason,
+                        sent,
+                        protocol,
+                    } => {
                         inc(&host.stats.rq_error);
                         stats.upstream_rq_rx_reset.inc();
-                        let flag = if *protocol { Flag::UpstreamProtocolError } else { Flag::UpstreamConnectionTermination };
-                        (ResetKind::Reset { sent: *sent }, Some((reason.clone(), None, flag)))
+                        let flag = if *protocol {
+                            Flag::UpstreamProtocolError
+                        } else {
+                            Flag::UpstreamConnectionTermination
+                        };
+                        (
+                            ResetKind::Reset { sent: *sent },
+                            Some((reason.clone(), None, flag)),
+                        )
                     }
                 };
                 let retriable = policy.as_ref().is_some_and(|p| p.retries_reset(kind));
@@ -437,7 +551,14 @@ pub async fn forward(
                     if let Some(slot) = cluster.try_retry_slot() {
                         _retry_slot = Some(slot);
                         retries_left -= 1;
-                        plog!(log, Level::Debug, Component::Router, "[C{}][S{}] performing retry after {kind:?}", ctx.conn_id, ctx.stream_id);
+                        plog!(
+                            log,
+                            Level::Debug,
+                            Component::Router,
+                            "[C{}][S{}] performing retry after {kind:?}",
+                            ctx.conn_id,
+                            ctx.stream_id
+                        );
                         if !backoff(&stats, policy.as_ref(), attempt, global_deadline).await {
                             return Err(timed_out(&stats, &host, flags, false));
                         }
@@ -454,9 +575,12 @@ pub async fn forward(
                         r.flags = r.flags.union(flags);
                         r
                     }
-                    Some((reason, transport, flag)) => {
-                        LocalReply::reset(&reason, transport.as_deref(), attempt > 1, flags.union(Flags::of(flag)))
-                    }
+                    Some((reason, transport, flag)) => LocalReply::reset(
+                        &reason,
+                        transport.as_deref(),
+                        attempt > 1,
+                        flags.union(Flags::of(flag)),
+                    ),
                 });
             }
         }
@@ -464,7 +588,12 @@ pub async fn forward(
 }
 
 /// The global timeout fired: 504, `UT`.
-fn timed_out(stats: &super::super::cluster::stats::ClusterStats, host: &Host, flags: Flags, per_try: bool) -> LocalReply {
+fn timed_out(
+    stats: &super::super::cluster::stats::ClusterStats,
+    host: &Host,
+    flags: Flags,
+    per_try: bool,
+) -> LocalReply {
     stats.upstream_rq_timeout.inc();
     inc(&host.stats.rq_timeout);
     let mut r = LocalReply::timeout(per_try);
@@ -495,10 +624,43 @@ async fn backoff(
     }
 }
 
+/// Waits for one attempt's response headers, bounded by the request's timer and the per-try
+/// deadline.
+async fn wait_attempt<F>(
+    attempt: F,
+    global: Option<&mut std::pin::Pin<Box<tokio::time::Sleep>>>,
+    per_try: Option<TokioInstant>,
+) -> Result<(Response<Incoming>, Conn), Failure>
+where
+    F: std::future::Future<Output = Result<(Response<Incoming>, Conn), Failure>>,
+{
+    let per_try = async {
+        match per_try {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let global = async {
+        match global {
+            Some(t) => t.as_mut().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        r = attempt => r,
+        _ = global => Err(Failure::Timeout),
+        _ = per_try => Err(Failure::Timeout),
+    }
+}
+
 enum Failure {
     Timeout,
     Connect(ConnectError),
-    Reset { reason: String, sent: bool, protocol: bool },
+    Reset {
+        reason: String,
+        sent: bool,
+        protocol: bool,
+    },
 }
 
 /// One attempt: a connection (reused or new) and the response headers. A reused connection
@@ -526,8 +688,16 @@ async fn send(
                     }
                     _ => {
                         let protocol = err.is_parse() || err.is_parse_status();
-                        let reason = if protocol { "protocol error" } else { "connection termination" };
-                        return Err(Failure::Reset { reason: reason.to_owned(), sent: true, protocol });
+                        let reason = if protocol {
+                            "protocol error"
+                        } else {
+                            "connection termination"
+                        };
+                        return Err(Failure::Reset {
+                            reason: reason.to_owned(),
+                            sent: true,
+                            protocol,
+                        });
                     }
                 }
             }
@@ -550,15 +720,30 @@ fn finish_response(
     cluster: &Arc<Cluster>,
     host: &Arc<Host>,
     internal: bool,
-    global_deadline: Option<TokioInstant>,
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
     suppress: bool,
     service_time: Duration,
     sent_at: Instant,
 ) -> Response<Body> {
     let (mut parts, incoming) = response.into_parts();
-    for h in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
-        parts.headers.remove(h);
+    let hop_by_hop = parts.headers.keys().any(|k| {
+        matches!(
+            k.as_str(),
+            "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade"
+        )
+    });
+    if hop_by_hop {
+        for h in [
+            "connection",
+            "keep-alive",
+            "proxy-connection",
+            "transfer-encoding",
+            "upgrade",
+        ] {
+            parts.headers.remove(h);
+        }
     }
+
     if !suppress {
         parts.headers.insert(
             "x-envoy-upstream-service-time",
@@ -568,7 +753,7 @@ fn finish_response(
     let (cluster2, host2) = (cluster.clone(), host.clone());
     let mut conn = Some(conn);
     let max_requests = cluster.config.max_requests_per_connection;
-    let observed = Observed::new(body::boxed(incoming), move |end, _bytes| {
+    let observed = Observed::new(incoming, move |end, _bytes| {
         let stats = &cluster2.stats;
         stats.upstream_rq_active.dec();
         dec(&host2.stats.rq_active);
@@ -586,8 +771,8 @@ fn finish_response(
             End::Error | End::Dropped => {}
         }
     });
-    let observed = match global_deadline {
-        Some(d) => observed.with_deadline(d),
+    let observed = match timer {
+        Some(t) => observed.with_sleep(t),
         None => observed,
     };
     Response::from_parts(parts, body::boxed(observed))
@@ -617,7 +802,8 @@ pub fn redirect_location(
         None if r.https_redirect || r.scheme_redirect.is_some() => None,
         None => orig_port.map(str::to_owned),
     };
-    let port = port.filter(|p| !((scheme == "https" && p == "443") || (scheme == "http" && p == "80")));
+    let port =
+        port.filter(|p| !((scheme == "https" && p == "443") || (scheme == "http" && p == "80")));
     let (path_only, query) = match path.split_once('?') {
         Some((p, q)) => (p, Some(q)),
         None => (path, None),
@@ -632,7 +818,9 @@ pub fn redirect_location(
     if let Some(rr) = &r.regex_rewrite
         && let Ok(re) = regex::Regex::new(&rr.pattern.regex)
     {
-        new_path = re.replace_all(&new_path, rr.substitution.as_str()).into_owned();
+        new_path = re
+            .replace_all(&new_path, rr.substitution.as_str())
+            .into_owned();
     }
     let keep_query = !r.strip_query && !new_path.contains('?');
     let mut out = format!("{scheme}://{host}");
@@ -659,19 +847,43 @@ mod tests {
     #[test]
     fn redirects() {
         assert_eq!(
-            redirect_location(&redirect("{https_redirect: true}"), "http", "webapp.istioinaction.io:30000", "/api/catalog", None),
+            redirect_location(
+                &redirect("{https_redirect: true}"),
+                "http",
+                "webapp.istioinaction.io:30000",
+                "/api/catalog",
+                None
+            ),
             "https://webapp.istioinaction.io/api/catalog"
         );
         assert_eq!(
-            redirect_location(&redirect("{host_redirect: b.com, path_redirect: /x, response_code: FOUND}"), "http", "a.com", "/y?q=1", None),
+            redirect_location(
+                &redirect("{host_redirect: b.com, path_redirect: /x, response_code: FOUND}"),
+                "http",
+                "a.com",
+                "/y?q=1",
+                None
+            ),
             "http://b.com/x?q=1"
         );
         assert_eq!(
-            redirect_location(&redirect("{prefix_rewrite: /new, strip_query: true}"), "http", "a.com:8080", "/old/p?q=1", Some("/old")),
+            redirect_location(
+                &redirect("{prefix_rewrite: /new, strip_query: true}"),
+                "http",
+                "a.com:8080",
+                "/old/p?q=1",
+                Some("/old")
+            ),
             "http://a.com:8080/new/p"
         );
         assert_eq!(
-            redirect_location(&redirect("{port_redirect: 8443, scheme_redirect: https}"), "http", "a.com:80", "/", None),
+            redirect_location(
+                &redirect("{port_redirect: 8443, scheme_redirect: https}"),
+                "http",
+                "a.com:80",
+                "/",
+                None
+            ),
             "https://a.com:8443/"
         );
     }
