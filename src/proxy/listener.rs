@@ -217,12 +217,20 @@ impl ListenerRt {
         if let Ok(mut b) = self.bound.lock() {
             *b = Some(local);
         }
+        // Draining the proxy stops this listener too.
+        let drain = proxy.drain.clone();
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = drain.cancelled() => stop.cancel(),
+                _ = stop.cancelled() => {}
+            }
+        });
         let me = self.clone();
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
                     _ = me.stop.cancelled() => break,
-                    _ = proxy.drain.cancelled() => break,
                     a = listener.accept() => a,
                 };
                 let (stream, peer) = match accepted {

@@ -169,11 +169,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(options.concurrency)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    // One worker: a current-thread runtime avoids the work-stealing scheduler's overhead.
+    let runtime = if options.concurrency == 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(options.concurrency)
+            .enable_all()
+            .build()
+    }
+    .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let running = match proxy::start(loaded.bootstrap.clone(), options).await {
             Ok(r) => r,

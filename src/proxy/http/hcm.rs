@@ -391,13 +391,20 @@ pub async fn serve_connection(
         async move { Ok::<_, Infallible>(handle(req, p, h, c).await) }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .keep_alive(true)
-        .max_buf_size(hcm.max_request_headers.max(8192))
-        .max_headers(hcm.max_headers_count)
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(hcm.idle_timeout.unwrap_or(Duration::from_secs(3600)));
+    {
+        let mut h1 = builder.http1();
+        h1.keep_alive(true)
+            .max_buf_size(hcm.max_request_headers.max(8192));
+        // Only when configured: a custom header limit and a header-read timer cost
+        // something on every request in hyper.
+        if hcm.max_headers_count != 100 {
+            h1.max_headers(hcm.max_headers_count);
+        }
+        if let Some(idle) = hcm.idle_timeout {
+            h1.timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(idle);
+        }
+    }
     if hcm.config.codec_type == CodecType::Http1 {
         builder = builder.http1_only();
     } else if hcm.config.codec_type == CodecType::Http2 {
@@ -405,13 +412,11 @@ pub async fn serve_connection(
     }
     let serving = builder.serve_connection(io, service);
     tokio::pin!(serving);
+    // `stop` is a child of the proxy's drain token: one wait covers both.
     let result = tokio::select! {
+        biased;
         r = serving.as_mut() => r,
         _ = stop.cancelled() => {
-            serving.as_mut().graceful_shutdown();
-            serving.await
-        }
-        _ = proxy.drain.cancelled() => {
             serving.as_mut().graceful_shutdown();
             serving.await
         }

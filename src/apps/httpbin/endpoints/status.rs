@@ -87,9 +87,10 @@ pub fn for_code(code: StatusCode) -> Response<Body> {
                 String::new(),
                 Some((header::WWW_AUTHENTICATE, "Basic realm=\"Fake Realm\"")),
             ),
+            // Classic httpbin answers 402 with a rude joke; a learning tool does not.
             402 => (
                 None,
-                "Fuck you, pay me!".to_owned(),
+                "Payment required".to_owned(),
                 Some((
                     HeaderName::from_static("x-more-info"),
                     "http://vimeo.com/22053820",
