@@ -6,4 +6,5 @@
 mod cli;
 mod envoy;
 mod httpbin;
+mod routing;
 mod util;

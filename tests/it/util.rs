@@ -354,3 +354,123 @@ pub fn book_dir() -> Option<PathBuf> {
     let p = repo_root().join("../shared/reference/istio-in-action");
     p.is_dir().then_some(p)
 }
+
+/// What a [`Upstream`] received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    /// Lower-cased names.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// A tiny HTTP/1.1 upstream for proxy tests: answers with its name (or scripted statuses and
+/// delays), keeps connections alive, and records every request.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub name: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    script: Arc<Mutex<std::collections::VecDeque<(u16, Duration)>>>,
+}
+
+impl Upstream {
+    pub fn start(name: &str) -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+        let addr = listener.local_addr().expect("addr");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let (s, sc, n) = (seen.clone(), script.clone(), name.to_owned());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (s, sc, n) = (s.clone(), sc.clone(), n.clone());
+                std::thread::spawn(move || serve_upstream(stream, &n, &s, &sc));
+            }
+        });
+        Upstream {
+            addr,
+            name: name.to_owned(),
+            seen,
+            script,
+        }
+    }
+
+    /// The next requests get these statuses after these delays (then 200 at once).
+    pub fn script(&self, answers: &[(u16, Duration)]) {
+        self.script
+            .lock()
+            .expect("script")
+            .extend(answers.iter().copied());
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("seen").clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().expect("seen").len()
+    }
+}
+
+fn serve_upstream(
+    stream: TcpStream,
+    name: &str,
+    seen: &Mutex<Vec<Seen>>,
+    script: &Mutex<std::collections::VecDeque<(u16, Duration)>>,
+) {
+    let mut writer = match stream.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_owned();
+        let path = parts.next().unwrap_or_default().to_owned();
+        let mut headers = BTreeMap::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+            }
+        }
+        let len: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        seen.lock().expect("seen").push(Seen {
+            method,
+            path,
+            headers,
+            body,
+        });
+        let (status, delay) = script
+            .lock()
+            .expect("script")
+            .pop_front()
+            .unwrap_or((200, Duration::ZERO));
+        std::thread::sleep(delay);
+        let reply = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nx-upstream: {name}\r\n\r\n{name}",
+            name.len()
+        );
+        if writer.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}

@@ -171,7 +171,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     // One worker: a current-thread runtime avoids the work-stealing scheduler's overhead.
     let runtime = if options.concurrency == 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(options.concurrency)

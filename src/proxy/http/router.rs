@@ -161,7 +161,7 @@ pub async fn forward(
     vhost: &VirtualHostRt,
     route: &RouteRt,
     fwd: &ForwardRt,
-    rec: &Record,
+    rec: &mut Record,
 ) -> Result<Forwarded, LocalReply> {
     let hcm = ctx.hcm;
     let log = &hcm.log;
@@ -208,6 +208,8 @@ pub async fn forward(
         );
         return Err(LocalReply::no_cluster(fwd.cluster_not_found_status));
     };
+    // Known from here on, also for the access log of a local reply.
+    rec.upstream_cluster = Some(cluster.name.clone());
     plog!(
         log,
         Level::Debug,
@@ -326,6 +328,8 @@ pub async fn forward(
             return Err(reply);
         };
         tried.push(host.address);
+        rec.upstream_host = Some(host.address);
+        rec.attempt_count = attempt;
         let Some(body) = req_body.take() else {
             // A streamed body cannot be sent twice.
             return Err(LocalReply::reset(
