@@ -201,16 +201,10 @@ impl RouteTable {
                 }
             })
             .collect();
-        let request_headers = mutation(
-            &cfg.request_headers_to_add,
-            &cfg.request_headers_to_remove,
-            &format!("{path}.request_headers_to_add"),
-            &mut errors,
-        );
-        let response_headers = mutation(
-            &cfg.response_headers_to_add,
-            &cfg.response_headers_to_remove,
-            &format!("{path}.response_headers_to_add"),
+        let (request_headers, response_headers) = mutations(
+            (&cfg.request_headers_to_add, &cfg.request_headers_to_remove),
+            (&cfg.response_headers_to_add, &cfg.response_headers_to_remove),
+            path,
             &mut errors,
         );
         if !errors.is_empty() {
@@ -333,6 +327,21 @@ fn mutation(
     }
 }
 
+type AddRemove<'a> = (&'a [HeaderValueOption], &'a [String]);
+
+/// The request and response header mutations of one level (`path` is that level).
+fn mutations(
+    request: AddRemove<'_>,
+    response: AddRemove<'_>,
+    path: &str,
+    errors: &mut Vec<Rejected>,
+) -> (HeaderMutation, HeaderMutation) {
+    (
+        mutation(request.0, request.1, &format!("{path}.request_headers_to_add"), errors),
+        mutation(response.0, response.1, &format!("{path}.response_headers_to_add"), errors),
+    )
+}
+
 fn build_vhost(
     vh: &VirtualHost,
     path: &str,
@@ -362,16 +371,10 @@ fn build_vhost(
             Err(mut e) => errors.append(&mut e),
         }
     }
-    let request_headers = mutation(
-        &vh.request_headers_to_add,
-        &vh.request_headers_to_remove,
-        &format!("{path}.request_headers_to_add"),
-        &mut errors,
-    );
-    let response_headers = mutation(
-        &vh.response_headers_to_add,
-        &vh.response_headers_to_remove,
-        &format!("{path}.response_headers_to_add"),
+    let (request_headers, response_headers) = mutations(
+        (&vh.request_headers_to_add, &vh.request_headers_to_remove),
+        (&vh.response_headers_to_add, &vh.response_headers_to_remove),
+        path,
         &mut errors,
     );
     if !errors.is_empty() {
@@ -511,16 +514,10 @@ fn build_route(
     } else {
         None
     };
-    let request_headers = mutation(
-        &r.request_headers_to_add,
-        &r.request_headers_to_remove,
-        &format!("{path}.request_headers_to_add"),
-        &mut errors,
-    );
-    let response_headers = mutation(
-        &r.response_headers_to_add,
-        &r.response_headers_to_remove,
-        &format!("{path}.response_headers_to_add"),
+    let (request_headers, response_headers) = mutations(
+        (&r.request_headers_to_add, &r.request_headers_to_remove),
+        (&r.response_headers_to_add, &r.response_headers_to_remove),
+        path,
         &mut errors,
     );
     match action {

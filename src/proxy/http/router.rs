@@ -310,11 +310,15 @@ pub async fn forward(
     let global_deadline = global.map(|g| TokioInstant::now() + g);
     // One timer for the whole request: it bounds every attempt and then the response body.
     let mut global_timer = global_deadline.map(|d| Box::pin(tokio::time::sleep_until(d)));
-    let mut retries_left = policy.as_ref().map(|p| p.num_retries).unwrap_or(0);
+    let mut retries = Retries {
+        cluster: &cluster,
+        left: policy.as_ref().map(|p| p.num_retries).unwrap_or(0),
+        may_retry,
+        _slot: None,
+    };
     let mut attempt: u32 = 0;
     let mut tried: Vec<SocketAddr> = Vec::new();
     let mut flags = Flags::NONE;
-    let mut _retry_slot = None;
     loop {
         attempt += 1;
         let avoid: &[SocketAddr] = if policy.as_ref().is_some_and(|p| p.previous_hosts) {
@@ -449,39 +453,20 @@ pub async fn forward(
                 let retriable = policy
                     .as_ref()
                     .is_some_and(|p| p.retries_response(status, response.headers()));
-                if retriable && retries_left > 0 && req_body.replayable() {
-                    if let Some(slot) = cluster.try_retry_slot() {
-                        finished_attempt(false);
-                        // An answer without a body leaves the connection reusable.
-                        if hyper::body::Body::is_end_stream(response.body()) {
-                            Pool::release(
-                                &host,
-                                conn,
-                                cluster.config.max_requests_per_connection,
-                                &stats,
-                            );
-                        }
-                        drop(response);
-                        _retry_slot = Some(slot);
-                        retries_left -= 1;
-                        plog!(
-                            log,
-                            Level::Debug,
-                            Component::Router,
-                            "[C{}][S{}] performing retry after {status}",
-                            ctx.conn_id,
-                            ctx.stream_id
-                        );
-                        if !backoff(&stats, policy.as_ref(), attempt, global_deadline).await {
-                            return Err(timed_out(&stats, &host, flags, false));
-                        }
-                        continue;
+                if retries.next(retriable, req_body.replayable(), &mut flags) {
+                    finished_attempt(false);
+                    // An answer without a body leaves the connection reusable.
+                    if hyper::body::Body::is_end_stream(response.body()) {
+                        Pool::release(&host, conn, cluster.config.max_requests_per_connection, &stats);
                     }
-                    flags.set(Flag::UpstreamOverflow);
-                } else if retriable && retries_left == 0 && may_retry {
-                    stats.upstream_rq_retry_limit_exceeded.inc();
-                    flags.set(Flag::UpstreamRetryLimitExceeded);
-                } else if attempt > 1 {
+                    drop(response);
+                    plog!(log, Level::Debug, Component::Router, "[C{}][S{}] performing retry after {status}", ctx.conn_id, ctx.stream_id);
+                    if !backoff(&stats, policy.as_ref(), attempt, global_deadline).await {
+                        return Err(timed_out(&stats, &host, flags, false));
+                    }
+                    continue;
+                }
+                if !retriable && attempt > 1 {
                     stats.upstream_rq_retry_success.inc();
                 }
                 let service_time = sent_at.elapsed();
@@ -551,27 +536,12 @@ pub async fn forward(
                     }
                 };
                 let retriable = policy.as_ref().is_some_and(|p| p.retries_reset(kind));
-                if retriable && retries_left > 0 && req_body.replayable() {
-                    if let Some(slot) = cluster.try_retry_slot() {
-                        _retry_slot = Some(slot);
-                        retries_left -= 1;
-                        plog!(
-                            log,
-                            Level::Debug,
-                            Component::Router,
-                            "[C{}][S{}] performing retry after {kind:?}",
-                            ctx.conn_id,
-                            ctx.stream_id
-                        );
-                        if !backoff(&stats, policy.as_ref(), attempt, global_deadline).await {
-                            return Err(timed_out(&stats, &host, flags, false));
-                        }
-                        continue;
+                if retries.next(retriable, req_body.replayable(), &mut flags) {
+                    plog!(log, Level::Debug, Component::Router, "[C{}][S{}] performing retry after {kind:?}", ctx.conn_id, ctx.stream_id);
+                    if !backoff(&stats, policy.as_ref(), attempt, global_deadline).await {
+                        return Err(timed_out(&stats, &host, flags, false));
                     }
-                    flags.set(Flag::UpstreamOverflow);
-                } else if retriable && retries_left == 0 && may_retry {
-                    stats.upstream_rq_retry_limit_exceeded.inc();
-                    flags.set(Flag::UpstreamRetryLimitExceeded);
+                    continue;
                 }
                 return Err(match reply {
                     None => {
@@ -588,6 +558,37 @@ pub async fn forward(
                 });
             }
         }
+    }
+}
+
+/// Retries left, and the retry circuit-breaker slot of the retry in flight.
+struct Retries<'a> {
+    cluster: &'a Arc<Cluster>,
+    left: u32,
+    may_retry: bool,
+    _slot: Option<super::super::cluster::RetrySlot>,
+}
+
+impl Retries<'_> {
+    /// Whether to try again after an outcome; counts Envoy's retry stats and flags.
+    fn next(&mut self, retriable: bool, replayable: bool, flags: &mut Flags) -> bool {
+        if !retriable {
+            return false;
+        }
+        if self.left > 0 && replayable {
+            match self.cluster.try_retry_slot() {
+                Some(slot) => {
+                    self._slot = Some(slot);
+                    self.left -= 1;
+                    return true;
+                }
+                None => flags.set(Flag::UpstreamOverflow),
+            }
+        } else if self.left == 0 && self.may_retry {
+            self.cluster.stats.upstream_rq_retry_limit_exceeded.inc();
+            flags.set(Flag::UpstreamRetryLimitExceeded);
+        }
+        false
     }
 }
 
