@@ -357,6 +357,14 @@ fn lab_3_4_admin_api() {
     // Health check fail/ok, then quit.
     assert_eq!(admin_post(&lab, "/healthcheck/fail").status, 200);
     assert_eq!(admin_post(&lab, "/healthcheck/ok").status, 200);
+
+    // Draining closes the listeners; the admin API stays and reports it.
+    assert_eq!(admin_post(&lab, "/drain_listeners").status, 200);
+    assert!(util::eventually(Duration::from_secs(5), || {
+        std::net::TcpStream::connect(lab.listen).is_err()
+    }));
+    let ready = admin_get(&lab, "/ready");
+    assert_eq!((ready.status, ready.text().as_str()), (503, "DRAINING\n"));
 }
 
 // Lab 3.5: retries.

@@ -203,7 +203,10 @@ impl RouteTable {
             .collect();
         let (request_headers, response_headers) = mutations(
             (&cfg.request_headers_to_add, &cfg.request_headers_to_remove),
-            (&cfg.response_headers_to_add, &cfg.response_headers_to_remove),
+            (
+                &cfg.response_headers_to_add,
+                &cfg.response_headers_to_remove,
+            ),
             path,
             &mut errors,
         );
@@ -337,8 +340,18 @@ fn mutations(
     errors: &mut Vec<Rejected>,
 ) -> (HeaderMutation, HeaderMutation) {
     (
-        mutation(request.0, request.1, &format!("{path}.request_headers_to_add"), errors),
-        mutation(response.0, response.1, &format!("{path}.response_headers_to_add"), errors),
+        mutation(
+            request.0,
+            request.1,
+            &format!("{path}.request_headers_to_add"),
+            errors,
+        ),
+        mutation(
+            response.0,
+            response.1,
+            &format!("{path}.response_headers_to_add"),
+            errors,
+        ),
     )
 }
 

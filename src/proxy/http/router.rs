@@ -457,10 +457,22 @@ pub async fn forward(
                     finished_attempt(false);
                     // An answer without a body leaves the connection reusable.
                     if hyper::body::Body::is_end_stream(response.body()) {
-                        Pool::release(&host, conn, cluster.config.max_requests_per_connection, &stats);
+                        Pool::release(
+                            &host,
+                            conn,
+                            cluster.config.max_requests_per_connection,
+                            &stats,
+                        );
                     }
                     drop(response);
-                    plog!(log, Level::Debug, Component::Router, "[C{}][S{}] performing retry after {status}", ctx.conn_id, ctx.stream_id);
+                    plog!(
+                        log,
+                        Level::Debug,
+                        Component::Router,
+                        "[C{}][S{}] performing retry after {status}",
+                        ctx.conn_id,
+                        ctx.stream_id
+                    );
                     if !backoff(&stats, policy.as_ref(), attempt, global_deadline).await {
                         return Err(timed_out(&stats, &host, flags, false));
                     }
@@ -537,7 +549,14 @@ pub async fn forward(
                 };
                 let retriable = policy.as_ref().is_some_and(|p| p.retries_reset(kind));
                 if retries.next(retriable, req_body.replayable(), &mut flags) {
-                    plog!(log, Level::Debug, Component::Router, "[C{}][S{}] performing retry after {kind:?}", ctx.conn_id, ctx.stream_id);
+                    plog!(
+                        log,
+                        Level::Debug,
+                        Component::Router,
+                        "[C{}][S{}] performing retry after {kind:?}",
+                        ctx.conn_id,
+                        ctx.stream_id
+                    );
                     if !backoff(&stats, policy.as_ref(), attempt, global_deadline).await {
                         return Err(timed_out(&stats, &host, flags, false));
                     }
