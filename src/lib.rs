@@ -4,9 +4,17 @@
 
 pub mod cli;
 
+pub mod client;
+
+pub mod sandbox;
+
+pub mod pilot;
+
 pub mod proxy;
 
 pub mod apps;
+
+pub mod api;
 
 pub mod xds;
 

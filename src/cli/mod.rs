@@ -3,6 +3,7 @@
 //! May import every other module.
 
 pub mod cmd;
+pub mod output;
 pub mod exit;
 pub mod logging;
 

@@ -2,6 +2,7 @@
 //! opens a socket goes through here, so a later in-memory network can replace loopback.
 //! Imports nothing of ours.
 
+pub mod dial;
 pub mod resolve;
 
 use std::io;

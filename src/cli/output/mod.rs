@@ -1,0 +1,1 @@
+//! Rendering for the terminal: istioctl's and kubectl's tables and `-o json|yaml`.

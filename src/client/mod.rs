@@ -1,0 +1,1 @@
+//! Talks to a running sandbox's local API (token auth). May import `api`, `xds`.

@@ -1,0 +1,2 @@
+//! The control plane: Istio and Kubernetes resources → per-proxy xds snapshots; pushes,
+//! versions, ACK/NACK → proxy-status. May import `api`, `xds`, `ca`.
