@@ -3,9 +3,9 @@
 //! May import every other module.
 
 pub mod cmd;
-pub mod output;
 pub mod exit;
 pub mod logging;
+pub mod output;
 
 use std::process::ExitCode;
 

@@ -32,7 +32,8 @@ impl Dialer for TcpDialer {
     fn dial<'a>(&'a self, host: &'a str, port: u16) -> DialFuture<'a> {
         Box::pin(async move {
             let ips = self.resolver.resolve(host, Family::Auto).await?;
-            let mut last = io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}"));
+            let mut last =
+                io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}"));
             for ip in ips {
                 match super::dial_tcp(std::net::SocketAddr::new(ip, port)).await {
                     Ok(s) => return Ok(Box::new(s) as BoxStream),

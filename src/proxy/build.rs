@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::xds::Bootstrap;
 
 use super::cluster::Cluster;
-use super::listener::ListenerRt;
+use super::listener::{BuildCtx, ListenerRt};
 use super::log::Logger;
 use super::stats::Store;
 use super::{Options, Rejected};
@@ -84,15 +84,16 @@ pub fn build_static(
             ));
             continue;
         }
-        match ListenerRt::build(
-            l,
-            &path,
+        let ctx = BuildCtx {
             store,
             log,
-            Some(&names),
-            &options.std_streams,
-            false,
-        ) {
+            clusters: Some(&names),
+            std: &options.std_streams,
+            dynamic: false,
+            version_info: "",
+            bind_ip: options.bind_ip,
+        };
+        match ListenerRt::build(l, &path, &ctx) {
             Ok(listener) => listeners.push(listener),
             Err(mut e) => errors.append(&mut e),
         }

@@ -12,6 +12,11 @@ pub mod listener;
 pub mod log;
 pub mod server_stats;
 pub mod stats;
+pub mod tcp_proxy;
+pub mod xds_apply;
+
+#[cfg(test)]
+mod tests_dynamic;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,7 +32,8 @@ use crate::xds::Bootstrap;
 
 use access_log::StdStreams;
 use cluster::Cluster;
-use listener::ListenerRt;
+use http::route::RouteTable;
+use listener::{ListenerRt, ListenerSlot};
 use log::{Component, Level, Logger, Sink};
 use server_stats::ServerStats;
 use stats::Store;
@@ -108,6 +114,10 @@ pub struct Options {
     pub drain_time: Duration,
     pub parent_shutdown_time: Duration,
     pub log_path: String,
+    /// Listeners configured on `0.0.0.0` bind this IP instead (a sidecar binds its pod IP).
+    pub bind_ip: Option<std::net::IpAddr>,
+    /// The port of the listener that serves captured inbound connections (Istio's 15006).
+    pub inbound_port: u16,
 }
 
 impl Default for Options {
@@ -130,19 +140,37 @@ impl Default for Options {
             drain_time: Duration::from_secs(600),
             parent_shutdown_time: Duration::from_secs(900),
             log_path: String::new(),
+            bind_ip: None,
+            inbound_port: 15006,
         }
     }
 }
 
 /// What a proxy is running right now. Replaced as a whole; never mutated in place.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Applied {
     pub bootstrap: Bootstrap,
     pub bootstrap_updated: SystemTime,
-    /// Static clusters first, in config order.
+    /// Static clusters first, in config order, then dynamic ones.
     pub clusters: Vec<Arc<Cluster>>,
     pub cluster_index: HashMap<String, usize>,
-    pub listeners: Vec<Arc<ListenerRt>>,
+    /// Static listeners first, then dynamic ones.
+    pub listeners: Vec<Arc<ListenerSlot>>,
+    /// Route configurations received by RDS.
+    pub routes: HashMap<String, Arc<RdsRoute>>,
+    /// The last EDS assignment per cluster name.
+    pub endpoints: HashMap<String, Arc<crate::xds::endpoint::ClusterLoadAssignment>>,
+    /// The last accepted version per xDS type URL.
+    pub versions: HashMap<&'static str, String>,
+}
+
+/// A route configuration pushed by RDS, compiled.
+#[derive(Debug)]
+pub struct RdsRoute {
+    pub config: crate::xds::route::RouteConfiguration,
+    pub table: Arc<RouteTable>,
+    pub version_info: String,
+    pub last_updated: SystemTime,
 }
 
 impl Applied {
@@ -150,6 +178,19 @@ impl Applied {
         self.cluster_index
             .get(name)
             .and_then(|i| self.clusters.get(*i))
+    }
+
+    pub fn route_table(&self, name: &str) -> Option<Arc<RouteTable>> {
+        self.routes.get(name).map(|r| r.table.clone())
+    }
+
+    fn reindex(&mut self) {
+        self.cluster_index = self
+            .clusters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), i))
+            .collect();
     }
 }
 
@@ -171,6 +212,8 @@ pub struct Proxy {
     next_conn_id: AtomicU64,
     pub server_stats: ServerStats,
     admin_addr: std::sync::Mutex<Option<SocketAddr>>,
+    /// Pushes are applied one at a time.
+    apply_lock: tokio::sync::Mutex<()>,
 }
 
 impl Proxy {
@@ -215,6 +258,112 @@ impl Proxy {
     pub fn start_draining(&self) {
         self.set_state(ServerState::Draining);
         self.drain.cancel();
+    }
+
+    fn store_applied(&self, applied: Applied) {
+        self.applied.store(Arc::new(applied));
+    }
+
+    /// The listener a redirected connection belongs to: the one configured on exactly its
+    /// destination, else the one on `0.0.0.0` and its port (never `except`, the one asking).
+    pub fn listener_for_destination(
+        &self,
+        dst: SocketAddr,
+        except: &str,
+    ) -> Option<Arc<ListenerRt>> {
+        let applied = self.applied();
+        let candidates: Vec<Arc<ListenerRt>> = applied
+            .listeners
+            .iter()
+            .map(|s| s.current())
+            .filter(|l| l.name != except)
+            .collect();
+        let configured = |l: &ListenerRt| l.config.address.ip_socket_addr();
+        candidates
+            .iter()
+            .find(|l| configured(l) == Some(dst))
+            .or_else(|| {
+                candidates.iter().find(|l| {
+                    configured(l).is_some_and(|a| a.ip().is_unspecified() && a.port() == dst.port())
+                })
+            })
+            .cloned()
+    }
+
+    /// Hands over an outbound connection an app made, with the address it was going to (what
+    /// Istio's iptables redirect to 15001 achieves). Without a `use_original_dst` listener
+    /// the connection is closed.
+    pub fn handoff(
+        self: &Arc<Self>,
+        stream: crate::net::dial::BoxStream,
+        peer: SocketAddr,
+        original_dst: SocketAddr,
+    ) {
+        let applied = self.applied();
+        let slot = applied
+            .listeners
+            .iter()
+            .find(|s| s.current().use_original_dst)
+            .cloned();
+        match slot {
+            Some(slot) => slot.spawn_connection(stream, peer, original_dst, self.clone()),
+            None => crate::plog!(
+                self.log,
+                Level::Debug,
+                Component::ConnHandler,
+                "no virtual outbound listener for a redirected connection to {original_dst}; closing"
+            ),
+        }
+    }
+
+    /// Binds `addr` and serves what arrives there on the inbound listener (port
+    /// `options.inbound_port`, Istio's 15006), as a sidecar captures its pod's ports.
+    pub async fn capture_inbound(
+        self: &Arc<Self>,
+        addr: SocketAddr,
+    ) -> std::io::Result<SocketAddr> {
+        let socket = crate::net::bind_tcp(addr)?;
+        let local = socket.local_addr()?;
+        let proxy = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = tokio::select! {
+                    _ = proxy.shutdown.cancelled() => return,
+                    a = socket.accept() => match a {
+                        Ok(a) => a,
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                };
+                let _ = stream.set_nodelay(true);
+                let applied = proxy.applied();
+                let slot = applied
+                    .listeners
+                    .iter()
+                    .find(|s| {
+                        s.current()
+                            .config
+                            .address
+                            .ip_socket_addr()
+                            .is_some_and(|a| a.port() == proxy.options.inbound_port)
+                    })
+                    .cloned();
+                match slot {
+                    Some(slot) => {
+                        slot.spawn_connection(Box::new(stream), peer, local, proxy.clone())
+                    }
+                    None => crate::plog!(
+                        proxy.log,
+                        Level::Debug,
+                        Component::ConnHandler,
+                        "no inbound listener yet for a connection to {local}; closing"
+                    ),
+                }
+            }
+        });
+        Ok(local)
     }
 }
 
@@ -288,10 +437,14 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
             clusters: built.clusters.clone(),
             cluster_index: built.cluster_index.clone(),
             listeners: Vec::new(),
+            routes: HashMap::new(),
+            endpoints: HashMap::new(),
+            versions: HashMap::new(),
         }),
         next_conn_id: AtomicU64::new(0),
         server_stats,
         admin_addr: std::sync::Mutex::new(None),
+        apply_lock: tokio::sync::Mutex::new(()),
     });
     proxy.set_state(ServerState::Initializing);
 
@@ -346,7 +499,8 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
     let mut bound = Vec::new();
     let mut listeners = Vec::new();
     for l in built.listeners {
-        let addr = l
+        let slot = ListenerSlot::new(l.clone());
+        let addr = slot
             .bind_and_serve(proxy.clone())
             .await
             .map_err(|source| StartError::Bind {
@@ -356,7 +510,7 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
             })?;
         proxy.server_stats.listener_added.inc();
         bound.push((l.name.clone(), addr));
-        listeners.push(l);
+        listeners.push(slot);
     }
     proxy
         .server_stats
@@ -370,14 +524,9 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
         .server_stats
         .cluster_added
         .add(built.clusters.len() as u64);
-    let current = proxy.applied();
-    proxy.applied.store(Arc::new(Applied {
-        bootstrap: current.bootstrap.clone(),
-        bootstrap_updated: current.bootstrap_updated,
-        clusters: current.clusters.clone(),
-        cluster_index: current.cluster_index.clone(),
-        listeners,
-    }));
+    let mut applied = (*proxy.applied()).clone();
+    applied.listeners = listeners;
+    proxy.store_applied(applied);
     crate::plog!(
         log,
         Level::Info,

@@ -19,8 +19,12 @@ pub struct ServerStats {
     pub initialization_time_ms: Histogram,
     pub active_clusters: Gauge,
     pub cluster_added: Counter,
+    pub cluster_modified: Counter,
+    pub cluster_removed: Counter,
     pub total_listeners_active: Gauge,
     pub listener_added: Counter,
+    pub listener_modified: Counter,
+    pub listener_removed: Counter,
 }
 
 impl ServerStats {
@@ -116,8 +120,12 @@ impl ServerStats {
             initialization_time_ms: s.histogram("initialization_time_ms", Unit::Milliseconds),
             active_clusters: cm.gauge("active_clusters"),
             cluster_added: cm.counter("cluster_added"),
+            cluster_modified: cm.counter("cluster_modified"),
+            cluster_removed: cm.counter("cluster_removed"),
             total_listeners_active: lm.gauge("total_listeners_active"),
             listener_added: lm.counter("listener_added"),
+            listener_modified: lm.counter("listener_modified"),
+            listener_removed: lm.counter("listener_removed"),
         }
     }
 

@@ -80,6 +80,13 @@ pub struct Cluster {
     pub least_request_lb_config: Option<LeastRequestLbConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub common_lb_config: Option<serde_json::Value>,
+    /// How long an ORIGINAL_DST cluster keeps hosts nobody uses (default 5 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cleanup_interval: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_dst_lb_config: Option<serde_json::Value>,
 }
 
 impl Cluster {

@@ -330,7 +330,10 @@ static_resources:
         assert_eq!(sr.listeners[0].name, "httpbin-demo");
         assert_eq!(sr.clusters[0].connect_timeout().as_secs(), 5);
         let super::super::listener::NetworkFilterConfig::HttpConnectionManager(hcm) =
-            &sr.listeners[0].filter_chains[0].filters[0].typed_config;
+            &sr.listeners[0].filter_chains[0].filters[0].typed_config
+        else {
+            panic!("not an HCM")
+        };
         assert_eq!(hcm.stat_prefix, "ingress_http");
         assert!(hcm.http_filters[0].typed_config.is_none());
     }

@@ -13,6 +13,8 @@ pub mod hcm;
 pub mod listener;
 pub mod matcher;
 pub mod route;
+pub mod snapshot;
+pub mod tcp_proxy;
 pub mod tree;
 
 pub use bootstrap::Bootstrap;

@@ -74,12 +74,13 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
     let mut static_listeners = Vec::new();
     let mut dynamic_listeners = Vec::new();
     let mut static_routes = Vec::new();
-    for l in &applied.listeners {
+    for slot in &applied.listeners {
+        let l = slot.current();
         let listener = any(type_url::LISTENER, &l.config);
         if l.added_via_api {
             dynamic_listeners.push(Item {
                 name: l.name.clone(),
-                value: json!({"name": l.name, "active_state": {"listener": listener, "last_updated": timestamp(l.last_updated)}}),
+                value: json!({"name": l.name, "active_state": {"version_info": l.version_info, "listener": listener, "last_updated": timestamp(l.last_updated)}}),
             });
         } else {
             static_listeners.push(Item {
@@ -95,8 +96,9 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
             .chain(l.config.default_filter_chain.iter())
         {
             for f in &chain.filters {
-                let NetworkFilterConfig::HttpConnectionManager(h) = &f.typed_config;
-                if let Some(rc) = &h.route_config {
+                if let NetworkFilterConfig::HttpConnectionManager(h) = &f.typed_config
+                    && let Some(rc) = &h.route_config
+                {
                     static_routes.push(Item {
                         name: rc.name.clone(),
                         value: json!({"route_config": any(type_url::ROUTE, rc), "last_updated": timestamp(l.last_updated)}),
@@ -105,6 +107,16 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
             }
         }
     }
+    let mut names: Vec<&String> = applied.routes.keys().collect();
+    names.sort();
+    let dynamic_routes: Vec<Item> = names
+        .into_iter()
+        .filter_map(|n| applied.routes.get(n))
+        .map(|r| Item {
+            name: r.config.name.clone(),
+            value: json!({"version_info": r.version_info, "route_config": any(type_url::ROUTE, &r.config), "last_updated": timestamp(r.last_updated)}),
+        })
+        .collect();
 
     let mut out: Vec<Section> = vec![
         (
@@ -186,14 +198,37 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
     out.push(("ScopedRoutesConfigDump", vec![]));
     out.push((
         "RoutesConfigDump",
-        vec![(
-            "static_route_configs",
-            "RoutesConfigDump.StaticRouteConfig",
-            static_routes,
-        )],
+        vec![
+            (
+                "static_route_configs",
+                "RoutesConfigDump.StaticRouteConfig",
+                static_routes,
+            ),
+            (
+                "dynamic_route_configs",
+                "RoutesConfigDump.DynamicRouteConfig",
+                dynamic_routes,
+            ),
+        ],
     ));
     out.push(("SecretsConfigDump", vec![]));
     out
+}
+
+/// `/config_dump` as text, for callers inside the process (the sandbox's proxy-config).
+pub fn dump(proxy: &Proxy, params: &[(String, String)]) -> Result<String, (StatusCode, String)> {
+    let resp = render(proxy, params);
+    let status = resp.status();
+    let body =
+        futures_util::FutureExt::now_or_never(http_body_util::BodyExt::collect(resp.into_body()))
+            .and_then(Result::ok)
+            .map(|c| String::from_utf8_lossy(&c.to_bytes()).into_owned())
+            .unwrap_or_default();
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err((status, body))
+    }
 }
 
 pub fn render(proxy: &Proxy, params: &[(String, String)]) -> Response<Body> {

@@ -156,10 +156,10 @@ pub fn listeners(proxy: &Proxy, as_json: bool) -> Response<Body> {
         let statuses: Vec<serde_json::Value> = applied
             .listeners
             .iter()
-            .map(|l| {
-                let a = l.bound_address();
+            .map(|slot| {
+                let a = slot.bound_address();
                 json!({
-                    "name": l.name,
+                    "name": slot.current().name,
                     "local_address": {"socket_address": {"address": a.ip().to_string(), "port_value": a.port()}},
                 })
             })
@@ -167,8 +167,12 @@ pub fn listeners(proxy: &Proxy, as_json: bool) -> Response<Body> {
         return json(pretty(&json!({"listener_statuses": statuses})));
     }
     let mut out = String::new();
-    for l in &applied.listeners {
-        out.push_str(&format!("{}::{}\n", l.name, l.bound_address()));
+    for slot in &applied.listeners {
+        out.push_str(&format!(
+            "{}::{}\n",
+            slot.current().name,
+            slot.bound_address()
+        ));
     }
     text(StatusCode::OK, out)
 }

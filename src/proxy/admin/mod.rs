@@ -22,6 +22,11 @@ use super::http::body::{self, Body};
 use super::log::{Component, Level};
 use super::stats::{Counter, Gauge, Query};
 
+/// The proxy's `/config_dump` (all sections), as the admin API would answer it.
+pub fn config_dump_json(proxy: &Proxy) -> String {
+    config_dump::dump(proxy, &[]).unwrap_or_else(|(_, body)| body)
+}
+
 /// One admin endpoint: path, help text, whether it needs POST, and its parameters.
 struct Endpoint {
     path: &'static str,

@@ -66,6 +66,9 @@ pub struct Cluster {
     resolver: Resolver,
     /// Retries in flight, for the `max_retries` circuit breaker.
     retries_active: AtomicU64,
+    pub limits: Limits,
+    /// ORIGINAL_DST: one host per original destination, made on first use.
+    original_hosts: std::sync::Mutex<HashMap<SocketAddr, Arc<Host>>>,
     cancel: CancellationToken,
 }
 
@@ -90,6 +93,7 @@ impl Cluster {
         }
         match cfg.lb_policy {
             LbPolicy::RoundRobin | LbPolicy::Random | LbPolicy::LeastRequest => {}
+            LbPolicy::ClusterProvided if cfg.discovery_type == DiscoveryType::OriginalDst => {}
             other => errors.push(Rejected::new(
                 format!("{path}.lb_policy"),
                 format!("lb_policy {other:?} is not supported by mesh yet (supported: ROUND_ROBIN, LEAST_REQUEST, RANDOM)"),
@@ -101,12 +105,13 @@ impl Cluster {
                 "least_request_lb_config needs lb_policy LEAST_REQUEST",
             ));
         }
-        if cfg.circuit_breakers.is_some() {
-            errors.push(Rejected::new(
-                format!("{path}.circuit_breakers"),
-                "circuit_breakers is not supported by mesh yet (Envoy's defaults apply: 1024 connections, pending and requests, 3 retries)",
-            ));
-        }
+        let limits = match Limits::build(cfg, path) {
+            Ok(l) => l,
+            Err(e) => {
+                errors.push(e);
+                Limits::default()
+            }
+        };
         let endpoints = match endpoint_specs(cfg, path) {
             Ok(e) => e,
             Err(mut e) => {
@@ -142,10 +147,18 @@ impl Cluster {
                     ));
                 }
             }
-            DiscoveryType::OriginalDst => errors.push(Rejected::new(
-                format!("{path}.type"),
-                "ORIGINAL_DST clusters are not supported by mesh yet",
-            )),
+            DiscoveryType::OriginalDst => {
+                if cfg
+                    .load_assignment
+                    .as_ref()
+                    .is_some_and(|l| !l.endpoints.is_empty())
+                {
+                    errors.push(Rejected::new(
+                        format!("{path}.load_assignment"),
+                        "ORIGINAL_DST clusters take their hosts from connections, not from load_assignment",
+                    ));
+                }
+            }
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -165,6 +178,8 @@ impl Cluster {
             log,
             resolver,
             retries_active: AtomicU64::new(0),
+            limits,
+            original_hosts: std::sync::Mutex::new(HashMap::new()),
             cancel: CancellationToken::new(),
         };
         if cfg.discovery_type == DiscoveryType::Static {
@@ -360,8 +375,31 @@ impl Cluster {
         self.hosts.load_full()
     }
 
-    /// Picks a host for a request, avoiding `exclude` when others are available.
-    pub fn choose_host(&self, exclude: &[SocketAddr]) -> Option<Arc<Host>> {
+    /// Picks a host for a request, avoiding `exclude` when others are available. ORIGINAL_DST
+    /// clusters connect to `original_dst`, the address the client was going to.
+    pub fn choose_host(
+        &self,
+        exclude: &[SocketAddr],
+        original_dst: Option<SocketAddr>,
+    ) -> Option<Arc<Host>> {
+        if self.config.discovery_type == DiscoveryType::OriginalDst {
+            let dst = original_dst?;
+            let mut hosts = self.original_hosts.lock().ok()?;
+            let host = hosts
+                .entry(dst)
+                .or_insert_with(|| {
+                    Arc::new(Host::new(
+                        dst,
+                        String::new(),
+                        1,
+                        0,
+                        Locality::default(),
+                        HealthStatus::Healthy,
+                    ))
+                })
+                .clone();
+            return Some(host);
+        }
         let set = self.hosts.load();
         let choice_count = self
             .config
@@ -401,14 +439,14 @@ impl Cluster {
         let taken = self
             .retries_active
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < DEFAULT_MAX_RETRIES).then_some(n + 1)
+                (n < self.limits.max_retries).then_some(n + 1)
             })
             .is_ok();
         if !taken {
             self.stats.upstream_rq_retry_overflow.inc();
             return None;
         }
-        if self.retries_active.load(Ordering::Acquire) >= DEFAULT_MAX_RETRIES {
+        if self.retries_active.load(Ordering::Acquire) >= self.limits.max_retries {
             self.stats.rq_retry_open.set(1);
         }
         Some(RetrySlot {
@@ -428,6 +466,77 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.cancel.cancel();
+    }
+}
+
+/// Circuit-breaker thresholds of the default priority (Envoy's defaults when unset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: u64,
+    pub max_pending_requests: u64,
+    pub max_requests: u64,
+    pub max_retries: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_pending_requests: DEFAULT_MAX_PENDING,
+            max_requests: DEFAULT_MAX_REQUESTS,
+            max_retries: DEFAULT_MAX_RETRIES,
+        }
+    }
+}
+
+impl Limits {
+    /// Reads the DEFAULT-priority thresholds. mesh enforces `max_requests` and `max_retries`;
+    /// connection and pending limits below Envoy's defaults are refused until enforced.
+    fn build(cfg: &XdsCluster, path: &str) -> Result<Limits, Rejected> {
+        let mut limits = Limits::default();
+        let Some(cb) = &cfg.circuit_breakers else {
+            return Ok(limits);
+        };
+        for (i, t) in cb.thresholds.iter().enumerate() {
+            if t.priority != crate::xds::cluster::RoutingPriority::Default {
+                continue;
+            }
+            let at = format!("{path}.circuit_breakers.thresholds[{i}]");
+            for (value, field, dflt) in [
+                (
+                    t.max_connections,
+                    "max_connections",
+                    DEFAULT_MAX_CONNECTIONS,
+                ),
+                (
+                    t.max_pending_requests,
+                    "max_pending_requests",
+                    DEFAULT_MAX_PENDING,
+                ),
+            ] {
+                if value.is_some_and(|v| u64::from(v) < dflt) {
+                    return Err(Rejected::new(
+                        format!("{at}.{field}"),
+                        format!(
+                            "{field} below Envoy's default ({dflt}) is not enforced by mesh yet"
+                        ),
+                    ));
+                }
+            }
+            if let Some(v) = t.max_connections {
+                limits.max_connections = u64::from(v);
+            }
+            if let Some(v) = t.max_pending_requests {
+                limits.max_pending_requests = u64::from(v);
+            }
+            if let Some(v) = t.max_requests {
+                limits.max_requests = u64::from(v);
+            }
+            if let Some(v) = t.max_retries {
+                limits.max_retries = u64::from(v);
+            }
+        }
+        Ok(limits)
     }
 }
 

@@ -3,17 +3,16 @@
 //! x-forwarded-proto, internal/external), picks the route, runs the router, and accounts every
 //! request in `http.<stat_prefix>.*` stats and access logs.
 
-use std::collections::HashSet;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::net::dial::BoxStream;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::plog;
@@ -21,10 +20,11 @@ use crate::xds::hcm::{
     CodecType, HttpConnectionManager, HttpFilterConfig, ServerHeaderTransformation,
 };
 
-use super::super::access_log::{AccessLogger, Record, StdStreams};
+use super::super::access_log::{AccessLogger, Record};
 use super::super::cluster::pool::CountingIo;
+use super::super::listener::BuildCtx;
 use super::super::log::{Component, Level, Logger};
-use super::super::stats::{Counter, Gauge, Histogram, Scope, Store, Unit};
+use super::super::stats::{Counter, Gauge, Histogram, Scope, Unit};
 use super::super::{Proxy, Rejected};
 use super::body::{self, Body, End, Observed};
 use super::local_reply::LocalReply;
@@ -166,12 +166,31 @@ impl HcmStats {
     }
 }
 
+/// Where a connection manager's routes come from.
+#[derive(Debug)]
+pub enum RouteSource {
+    /// An inline `route_config`.
+    Static(Arc<RouteTable>),
+    /// RDS: the route configuration of this name, as last pushed.
+    Rds(String),
+}
+
+impl RouteSource {
+    /// The table to route with now; RDS not received yet routes nothing (404 NR), as Envoy.
+    pub fn table(&self, proxy: &Proxy) -> Option<Arc<RouteTable>> {
+        match self {
+            RouteSource::Static(t) => Some(t.clone()),
+            RouteSource::Rds(name) => proxy.applied().route_table(name),
+        }
+    }
+}
+
 /// One HTTP connection manager, compiled.
 #[derive(Debug)]
 pub struct HcmRt {
     pub config: HttpConnectionManager,
     pub stats: HcmStats,
-    pub routes: Arc<RouteTable>,
+    pub routes: RouteSource,
     pub access_logs: Vec<AccessLogger>,
     pub suppress_envoy_headers: bool,
     pub dynamic_stats: bool,
@@ -187,16 +206,13 @@ pub struct HcmRt {
 }
 
 impl HcmRt {
-    #[allow(clippy::too_many_arguments)]
     pub fn build(
         cfg: &HttpConnectionManager,
         path: &str,
-        store: &Store,
-        log: &Arc<Logger>,
-        clusters: Option<&HashSet<String>>,
-        std: &StdStreams,
+        ctx: &BuildCtx<'_>,
         listener_stat_name: &str,
     ) -> Result<Arc<HcmRt>, Vec<Rejected>> {
+        let (store, log, clusters, std) = (ctx.store, ctx.log, ctx.clusters, ctx.std);
         let mut errors = Vec::new();
         if cfg.stat_prefix.is_empty() {
             errors.push(Rejected::new(
@@ -245,18 +261,21 @@ impl HcmRt {
         let routes = match (&cfg.route_config, &cfg.rds) {
             (Some(rc), None) => {
                 // Static route configs check their clusters unless told not to (Envoy's rule).
-                let check = if rc.validate_clusters.unwrap_or(true) {
+                let check = if rc.validate_clusters.unwrap_or(!ctx.dynamic) {
                     clusters
                 } else {
                     None
                 };
                 match RouteTable::build(rc, &format!("{path}.route_config"), check) {
-                    Ok(t) => Some(Arc::new(t)),
+                    Ok(t) => Some(RouteSource::Static(Arc::new(t))),
                     Err(mut e) => {
                         errors.append(&mut e);
                         None
                     }
                 }
+            }
+            (None, Some(rds)) if ctx.dynamic => {
+                Some(RouteSource::Rds(rds.route_config_name.clone()))
             }
             (None, Some(_)) => {
                 errors.push(Rejected::new(
@@ -360,7 +379,7 @@ pub struct ConnInfo {
 
 /// Serves one downstream connection until it closes, or until draining ends it gracefully.
 pub async fn serve_connection(
-    stream: TcpStream,
+    stream: BoxStream,
     peer: SocketAddr,
     local: SocketAddr,
     id: u64,
@@ -724,8 +743,10 @@ fn mutate_request_headers(headers: &mut HeaderMap, hcm: &HcmRt, peer: SocketAddr
                 headers.remove(h);
             }
         }
-        for h in &hcm.routes.internal_only_headers {
-            headers.remove(h);
+        if let RouteSource::Static(t) = &hcm.routes {
+            for h in &t.internal_only_headers {
+                headers.remove(h);
+            }
         }
         if edge {
             if envoy {
@@ -790,7 +811,10 @@ async fn route_and_forward(
     if !hcm.access_logs.is_empty() {
         rec.request_headers = parts.headers.clone();
     }
-    let table = hcm.routes.clone();
+    let Some(table) = hcm.routes.table(proxy) else {
+        hcm.stats.no_route.inc();
+        return Err(LocalReply::no_route());
+    };
     let method = parts.method.to_string();
     let scheme = scheme_header(&parts.headers);
     let matched = table.route(&RequestView {
@@ -850,6 +874,7 @@ async fn route_and_forward(
                 stream_id,
                 internal,
                 downstream_started: started,
+                destination: conn.local,
             };
             let result = router::forward(
                 &ctx, &mut parts, incoming, authority, path, &table, m.vhost, m.route, fwd, rec,

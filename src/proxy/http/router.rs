@@ -51,6 +51,8 @@ pub struct RouterCtx<'a> {
     pub stream_id: u64,
     pub internal: bool,
     pub downstream_started: Instant,
+    /// Where the downstream connection was going (ORIGINAL_DST clusters connect there).
+    pub destination: SocketAddr,
 }
 
 /// A response on its way back, with what the access log needs to know about how it came.
@@ -326,7 +328,7 @@ pub async fn forward(
         } else {
             &[]
         };
-        let Some(host) = cluster.choose_host(avoid) else {
+        let Some(host) = cluster.choose_host(avoid, Some(ctx.destination)) else {
             let mut reply = LocalReply::no_healthy_upstream();
             reply.flags = reply.flags.union(flags);
             return Err(reply);
