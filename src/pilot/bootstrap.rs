@@ -134,10 +134,23 @@ mod tests {
         let b = bootstrap(&p);
         let sr = b.static_resources.unwrap();
         assert_eq!(sr.listeners.len(), 2);
-        assert_eq!(sr.clusters.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["prometheus_stats", "agent"]);
+        assert_eq!(
+            sr.clusters
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
+            ["prometheus_stats", "agent"]
+        );
         let node = b.node.unwrap();
-        assert!(node.id.starts_with("router~127.10.0.1~istio-ingressgateway-996bc6bb6-mktpr.istio-system~"));
+        assert!(
+            node.id.starts_with(
+                "router~127.10.0.1~istio-ingressgateway-996bc6bb6-mktpr.istio-system~"
+            )
+        );
         assert_eq!(node.cluster, "istio-ingressgateway.istio-system");
-        assert_eq!(b.admin.unwrap().address.unwrap().display(), "127.10.0.1:15000");
+        assert_eq!(
+            b.admin.unwrap().address.unwrap().display(),
+            "127.10.0.1:15000"
+        );
     }
 }

@@ -63,7 +63,10 @@ impl ProxyType {
 
 /// `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`
 pub fn node_id(kind: ProxyType, ip: IpAddr, pod: &str, namespace: &str) -> String {
-    format!("{}~{ip}~{pod}.{namespace}~{namespace}.{DOMAIN_SUFFIX}", kind.as_str())
+    format!(
+        "{}~{ip}~{pod}.{namespace}~{namespace}.{DOMAIN_SUFFIX}",
+        kind.as_str()
+    )
 }
 
 /// The name proxy-status shows: `<pod>.<namespace>`.
@@ -77,16 +80,33 @@ mod tests {
 
     #[test]
     fn istiod_names() {
-        assert_eq!(outbound_cluster(80, "", &fqdn("webapp", "istioinaction")), "outbound|80||webapp.istioinaction.svc.cluster.local");
-        assert_eq!(outbound_cluster(80, "v1", "catalog.istioinaction.svc.cluster.local"), "outbound|80|v1|catalog.istioinaction.svc.cluster.local");
+        assert_eq!(
+            outbound_cluster(80, "", &fqdn("webapp", "istioinaction")),
+            "outbound|80||webapp.istioinaction.svc.cluster.local"
+        );
+        assert_eq!(
+            outbound_cluster(80, "v1", "catalog.istioinaction.svc.cluster.local"),
+            "outbound|80|v1|catalog.istioinaction.svc.cluster.local"
+        );
         assert_eq!(inbound_cluster(8080), "inbound|8080||");
         assert_eq!(listener("0.0.0.0", 8080), "0.0.0.0_8080");
         assert_eq!(gateway_http_route(8080), "http.8080");
-        assert_eq!(gateway_https_route(443, "https", "coolstore-gateway", "istioinaction"), "https.443.https.coolstore-gateway.istioinaction");
         assert_eq!(
-            node_id(ProxyType::Router, "127.10.0.1".parse().unwrap(), "istio-ingressgateway-996bc6bb6-mktpr", "istio-system"),
+            gateway_https_route(443, "https", "coolstore-gateway", "istioinaction"),
+            "https.443.https.coolstore-gateway.istioinaction"
+        );
+        assert_eq!(
+            node_id(
+                ProxyType::Router,
+                "127.10.0.1".parse().unwrap(),
+                "istio-ingressgateway-996bc6bb6-mktpr",
+                "istio-system"
+            ),
             "router~127.10.0.1~istio-ingressgateway-996bc6bb6-mktpr.istio-system~istio-system.svc.cluster.local"
         );
-        assert_eq!(config_path("virtual-service", "istioinaction", "webapp-vs-from-gw"), "/apis/networking.istio.io/v1/namespaces/istioinaction/virtual-service/webapp-vs-from-gw");
+        assert_eq!(
+            config_path("virtual-service", "istioinaction", "webapp-vs-from-gw"),
+            "/apis/networking.istio.io/v1/namespaces/istioinaction/virtual-service/webapp-vs-from-gw"
+        );
     }
 }

@@ -125,7 +125,8 @@ impl Connection {
             return;
         };
         let entry = state.entry(ack.type_url).or_default();
-        let current = entry.sent.as_ref().map(|s| s.nonce.as_str()) == Some(ack.response_nonce.as_str());
+        let current =
+            entry.sent.as_ref().map(|s| s.nonce.as_str()) == Some(ack.response_nonce.as_str());
         if !current {
             return;
         }
@@ -141,7 +142,9 @@ impl Connection {
 
     /// True when every type that was sent is ACKed (what readiness waits for).
     pub fn synced(&self) -> bool {
-        TYPES.iter().all(|t| !matches!(self.status(t), SyncStatus::Stale { .. }))
+        TYPES
+            .iter()
+            .all(|t| !matches!(self.status(t), SyncStatus::Stale { .. }))
             && self.state.lock().is_ok_and(|s| !s.is_empty())
     }
 }
@@ -155,7 +158,10 @@ pub struct Connections {
 
 impl Connections {
     /// Registers a proxy; its pushes arrive on the returned receiver.
-    pub fn connect(&self, identity: ProxyIdentity) -> (Arc<Connection>, mpsc::UnboundedReceiver<DiscoveryResponse>) {
+    pub fn connect(
+        &self,
+        identity: ProxyIdentity,
+    ) -> (Arc<Connection>, mpsc::UnboundedReceiver<DiscoveryResponse>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let conn = Arc::new(Connection {
             identity,
@@ -181,7 +187,7 @@ impl Connections {
             .lock()
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default();
-        v.sort_by(|a, b| a.identity.name().cmp(&b.identity.name()));
+        v.sort_by_key(|c| c.identity.name());
         v
     }
 
@@ -191,7 +197,10 @@ impl Connections {
 
     /// A new push version, istiod-style: `<RFC3339 time>/<counter>`.
     pub fn next_version(&self) -> String {
-        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
         let now = time::OffsetDateTime::now_utc();
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z/{n}",
@@ -212,17 +221,29 @@ pub fn human_duration(d: Duration) -> String {
         format!("{s}s")
     } else if s < 600 {
         let (m, r) = (s / 60, s % 60);
-        if r == 0 { format!("{m}m") } else { format!("{m}m{r}s") }
+        if r == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{r}s")
+        }
     } else if s < 3 * 3600 {
         format!("{}m", s / 60)
     } else if s < 8 * 3600 {
         let (h, m) = (s / 3600, (s % 3600) / 60);
-        if m == 0 { format!("{h}h") } else { format!("{h}h{m}m") }
+        if m == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{m}m")
+        }
     } else if s < 48 * 3600 {
         format!("{}h", s / 3600)
     } else if s < 8 * 86400 {
         let (d, h) = (s / 86400, (s % 86400) / 3600);
-        if h == 0 { format!("{d}d") } else { format!("{d}d{h}h") }
+        if h == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{h}h")
+        }
     } else if s < 2 * 365 * 86400 {
         format!("{}d", s / 86400)
     } else {
@@ -253,16 +274,25 @@ mod tests {
         let (c, mut rx) = conns.connect(identity());
         assert_eq!(c.status(type_url::ROUTE), SyncStatus::NotSent);
         assert!(c.push("v1", Resources::Clusters(vec![])));
-        assert!(!c.push("v2", Resources::Clusters(vec![])), "unchanged resources are not resent");
+        assert!(
+            !c.push("v2", Resources::Clusters(vec![])),
+            "unchanged resources are not resent"
+        );
         let resp = rx.recv().await.unwrap();
-        assert!(matches!(c.status(type_url::CLUSTER), SyncStatus::Stale { .. }));
+        assert!(matches!(
+            c.status(type_url::CLUSTER),
+            SyncStatus::Stale { .. }
+        ));
         c.ack(&Ack {
             type_url: type_url::CLUSTER,
             version_info: "v1".into(),
             response_nonce: resp.nonce.clone(),
             error_detail: None,
         });
-        assert!(matches!(c.status(type_url::CLUSTER), SyncStatus::Synced { .. }));
+        assert!(matches!(
+            c.status(type_url::CLUSTER),
+            SyncStatus::Synced { .. }
+        ));
         assert!(c.synced());
         c.push("v3", Resources::Routes(vec![Default::default()]));
         let resp = rx.recv().await.unwrap();
@@ -272,14 +302,26 @@ mod tests {
             response_nonce: resp.nonce,
             error_detail: Some("bad".into()),
         });
-        assert!(matches!(c.status(type_url::ROUTE), SyncStatus::Error { .. }));
+        assert!(matches!(
+            c.status(type_url::ROUTE),
+            SyncStatus::Error { .. }
+        ));
         assert_eq!(conns.all().len(), 1);
         assert!(conns.next_version().ends_with("/1"));
     }
 
     #[test]
     fn human_durations() {
-        for (s, want) in [(47, "47s"), (155, "2m35s"), (301, "5m1s"), (600, "10m"), (3 * 3600, "3h"), (3 * 3600 + 60, "3h1m"), (30 * 3600, "30h"), (3 * 86400, "3d")] {
+        for (s, want) in [
+            (47, "47s"),
+            (155, "2m35s"),
+            (301, "5m1s"),
+            (600, "10m"),
+            (3 * 3600, "3h"),
+            (3 * 3600 + 60, "3h1m"),
+            (30 * 3600, "30h"),
+            (3 * 86400, "3d"),
+        ] {
             assert_eq!(human_duration(Duration::from_secs(s)), want, "{s}");
         }
     }

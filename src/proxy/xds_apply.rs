@@ -271,11 +271,9 @@ impl Proxy {
             }
         }
         // Listeners that went away, or moved address, stop accepting; their connections finish.
-        let kept: std::collections::HashSet<*const ListenerSlot> =
-            slots.iter().map(Arc::as_ptr).collect();
         let stopped: Vec<Arc<ListenerSlot>> = old
             .values()
-            .filter(|s| !kept.contains(&Arc::as_ptr(s)))
+            .filter(|s| !slots.iter().any(|k| Arc::ptr_eq(k, s)))
             .cloned()
             .collect();
         for s in &stopped {

@@ -45,7 +45,8 @@ impl Ipam {
     /// Re-takes a known pod IP (a restored sandbox keeps its addresses where it can).
     pub fn claim_pod(&mut self, ip: Ipv4Addr) -> Option<(Ipv4Addr, Ipv4Addr)> {
         let n = index(ip);
-        (ip.octets()[1] == 10 + self.slot && n != 0 && self.pods.insert(n)).then(|| (self.addr(10, n), self.addr(20, n)))
+        (ip.octets()[1] == 10 + self.slot && n != 0 && self.pods.insert(n))
+            .then(|| (self.addr(10, n), self.addr(20, n)))
     }
 
     pub fn service(&mut self) -> Result<Ipv4Addr, IpamError> {
@@ -102,7 +103,10 @@ mod tests {
         ipam.release_pod(a);
         assert_eq!(ipam.pod().unwrap().0, a);
         assert_eq!(ipam.localhost_of(b), Ipv4Addr::new(127, 20, 0, 2));
-        assert_eq!(Ipam::new(3).service().unwrap(), Ipv4Addr::new(127, 99, 0, 1));
+        assert_eq!(
+            Ipam::new(3).service().unwrap(),
+            Ipv4Addr::new(127, 99, 0, 1)
+        );
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The sandbox runtime: store, pods and addresses, node ports, the local API, state on disk.
 //! May import `pilot`, `proxy`, `apps`, `ca`, `api`, `xds`, `net`.
 
+pub mod api_server;
+pub mod dialers;
 pub mod ipam;
 pub mod logs;
 pub mod node_ports;
+pub mod proxies;
 pub mod state_dir;

@@ -14,7 +14,11 @@ pub struct StateRoot(pub PathBuf);
 impl StateRoot {
     /// From the environment the CLI read: `MESH_HOME`, else `XDG_STATE_HOME/mesh`, else
     /// `HOME/.local/state/mesh`.
-    pub fn from_env(mesh_home: Option<PathBuf>, xdg_state_home: Option<PathBuf>, home: Option<PathBuf>) -> Option<StateRoot> {
+    pub fn from_env(
+        mesh_home: Option<PathBuf>,
+        xdg_state_home: Option<PathBuf>,
+        home: Option<PathBuf>,
+    ) -> Option<StateRoot> {
         mesh_home
             .or_else(|| xdg_state_home.map(|x| x.join("mesh")))
             .or_else(|| home.map(|h| h.join(".local/state/mesh")))
