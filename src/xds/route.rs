@@ -32,6 +32,13 @@ pub struct RouteConfiguration {
     pub validate_clusters: Option<bool>,
     #[serde(default, skip_serializing_if = "de::is_false")]
     pub ignore_port_in_host_matching: bool,
+    /// UInt32Value; mesh's direct responses are never larger than their configured body.
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_direct_response_body_size_bytes: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -117,6 +117,8 @@ pub struct ForwardRt {
     /// `None` = no timeout (`0s`).
     pub timeout: Option<Duration>,
     pub retry_policy: Option<RetryPolicy>,
+    /// gRPC requests may set their own timeout (`grpc-timeout`), capped by this; zero = no cap.
+    pub max_grpc_timeout: Option<Duration>,
 }
 
 /// What a successful lookup returns.
@@ -778,12 +780,6 @@ fn build_forward(
             "metadata_match (subset load balancing) is not supported by mesh yet",
         ));
     }
-    if a.max_grpc_timeout.is_some() {
-        errors.push(Rejected::new(
-            format!("{path}.max_grpc_timeout"),
-            "max_grpc_timeout is not supported by mesh yet",
-        ));
-    }
     let timeout = match a.timeout {
         Some(t) if t.is_zero() => None,
         Some(t) => Some(t.get()),
@@ -804,6 +800,7 @@ fn build_forward(
         host_rewrite,
         timeout,
         retry_policy,
+        max_grpc_timeout: a.max_grpc_timeout.map(|d| d.get()),
     })
 }
 

@@ -147,6 +147,28 @@ async fn buffer_body(incoming: Incoming, limit: usize) -> Result<ReqBody, LocalR
     Ok(ReqBody::Buffered(out.freeze()))
 }
 
+/// A gRPC request's `grpc-timeout` (`10S`, `200m`, …), when the request is gRPC.
+fn grpc_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let grpc = headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    if !grpc {
+        return None;
+    }
+    let v = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (n, unit) = v.split_at(v.len().checked_sub(1)?);
+    let n: u64 = n.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
 fn header_ms(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
@@ -235,6 +257,11 @@ pub async fn forward(
 
     // 3. Timeouts and retries (the x-envoy-* overrides only reach us from internal clients).
     let mut global = fwd.timeout;
+    if let Some(max) = fwd.max_grpc_timeout
+        && let Some(t) = grpc_timeout(&parts.headers)
+    {
+        global = Some(if max.is_zero() { t } else { t.min(max) });
+    }
     let policy_base = fwd.retry_policy.as_ref().or(vhost.retry_policy.as_ref());
     let policy = if ctx.internal {
         if let Some(ms) = header_ms(&parts.headers, "x-envoy-upstream-rq-timeout-ms") {
