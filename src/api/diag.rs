@@ -104,10 +104,15 @@ mod tests {
 
     #[test]
     fn displays_every_part_it_has() {
-        let d = Diagnostic::new("vs.yaml", 12, 17, "must be of type integer, got string \"fifty\"")
-            .with_object(Some("VirtualService"), Some("catalog"))
-            .with_field("spec.http[0].route[0].weight")
-            .with_fix("write a number from 0 to 100");
+        let d = Diagnostic::new(
+            "vs.yaml",
+            12,
+            17,
+            "must be of type integer, got string \"fifty\"",
+        )
+        .with_object(Some("VirtualService"), Some("catalog"))
+        .with_field("spec.http[0].route[0].weight")
+        .with_fix("write a number from 0 to 100");
         assert_eq!(
             d.to_string(),
             "vs.yaml:12:17: VirtualService/catalog: spec.http[0].route[0].weight: must be of type integer, got string \"fifty\" (write a number from 0 to 100)"

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
-    #[error("invalid duration {0:?}: expected a number with a unit, e.g. \"1s\", \"500ms\", \"1m30s\"")]
+    #[error(
+        "invalid duration {0:?}: expected a number with a unit, e.g. \"1s\", \"500ms\", \"1m30s\""
+    )]
     Invalid(String),
     #[error("invalid duration {0:?}: unknown unit {1:?} (use ns, us, ms, s, m or h)")]
     UnknownUnit(String, String),
@@ -52,7 +54,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
             "" => return Err(invalid()),
-            other => return Err(DurationError::UnknownUnit(text.to_owned(), other.to_owned())),
+            other => {
+                return Err(DurationError::UnknownUnit(
+                    text.to_owned(),
+                    other.to_owned(),
+                ));
+            }
         };
         let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
         let whole: u128 = if whole.is_empty() {
@@ -110,12 +117,30 @@ mod tests {
 
     #[test]
     fn rejects_what_go_rejects() {
-        assert!(matches!(parse_duration("1"), Err(DurationError::Invalid(_))));
-        assert!(matches!(parse_duration("s"), Err(DurationError::Invalid(_))));
+        assert!(matches!(
+            parse_duration("1"),
+            Err(DurationError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_duration("s"),
+            Err(DurationError::Invalid(_))
+        ));
         assert!(matches!(parse_duration(""), Err(DurationError::Invalid(_))));
-        assert!(matches!(parse_duration("1.2.3s"), Err(DurationError::Invalid(_))));
-        assert!(matches!(parse_duration("5 s"), Err(DurationError::UnknownUnit(..))));
-        assert!(matches!(parse_duration("1d"), Err(DurationError::UnknownUnit(..))));
-        assert!(matches!(parse_duration("-1s"), Err(DurationError::Negative(_))));
+        assert!(matches!(
+            parse_duration("1.2.3s"),
+            Err(DurationError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_duration("5 s"),
+            Err(DurationError::UnknownUnit(..))
+        ));
+        assert!(matches!(
+            parse_duration("1d"),
+            Err(DurationError::UnknownUnit(..))
+        ));
+        assert!(matches!(
+            parse_duration("-1s"),
+            Err(DurationError::Negative(_))
+        ));
     }
 }

@@ -125,44 +125,332 @@ const fn kind(
 /// Every kind, in resolution order: an unqualified name means the first kind that answers to it.
 pub static KINDS: &[KindInfo] = &[
     // Kubernetes
-    kind("Namespace", K8S, V1, "namespaces", "namespace", &["ns"], false, true),
+    kind(
+        "Namespace",
+        K8S,
+        V1,
+        "namespaces",
+        "namespace",
+        &["ns"],
+        false,
+        true,
+    ),
     kind("Pod", K8S, V1, "pods", "pod", &["po"], true, true),
-    kind("Service", K8S, V1, "services", "service", &["svc"], true, true),
-    kind("Endpoints", K8S, V1, "endpoints", "endpoints", &["ep"], true, true),
-    kind("ServiceAccount", K8S, V1, "serviceaccounts", "serviceaccount", &["sa"], true, true),
+    kind(
+        "Service",
+        K8S,
+        V1,
+        "services",
+        "service",
+        &["svc"],
+        true,
+        true,
+    ),
+    kind(
+        "Endpoints",
+        K8S,
+        V1,
+        "endpoints",
+        "endpoints",
+        &["ep"],
+        true,
+        true,
+    ),
+    kind(
+        "ServiceAccount",
+        K8S,
+        V1,
+        "serviceaccounts",
+        "serviceaccount",
+        &["sa"],
+        true,
+        true,
+    ),
     kind("Secret", K8S, V1, "secrets", "secret", &[], true, true),
-    kind("ConfigMap", K8S, V1, "configmaps", "configmap", &["cm"], true, true),
-    kind("Deployment", APPS, V1, "deployments", "deployment", &["deploy"], true, true),
-    kind("ReplicaSet", APPS, V1, "replicasets", "replicaset", &["rs"], true, true),
+    kind(
+        "ConfigMap",
+        K8S,
+        V1,
+        "configmaps",
+        "configmap",
+        &["cm"],
+        true,
+        true,
+    ),
+    kind(
+        "Deployment",
+        APPS,
+        V1,
+        "deployments",
+        "deployment",
+        &["deploy"],
+        true,
+        true,
+    ),
+    kind(
+        "ReplicaSet",
+        APPS,
+        V1,
+        "replicasets",
+        "replicaset",
+        &["rs"],
+        true,
+        true,
+    ),
     kind("Role", RBAC, V1, "roles", "role", &[], true, false),
-    kind("RoleBinding", RBAC, V1, "rolebindings", "rolebinding", &[], true, false),
-    kind("ClusterRole", RBAC, V1, "clusterroles", "clusterrole", &[], false, false),
-    kind("ClusterRoleBinding", RBAC, V1, "clusterrolebindings", "clusterrolebinding", &[], false, false),
+    kind(
+        "RoleBinding",
+        RBAC,
+        V1,
+        "rolebindings",
+        "rolebinding",
+        &[],
+        true,
+        false,
+    ),
+    kind(
+        "ClusterRole",
+        RBAC,
+        V1,
+        "clusterroles",
+        "clusterrole",
+        &[],
+        false,
+        false,
+    ),
+    kind(
+        "ClusterRoleBinding",
+        RBAC,
+        V1,
+        "clusterrolebindings",
+        "clusterrolebinding",
+        &[],
+        false,
+        false,
+    ),
     // Istio networking
-    kind("Gateway", NETWORKING, ISTIO_NETWORKING, "gateways", "gateway", &["gw"], true, true),
-    kind("VirtualService", NETWORKING, ISTIO_NETWORKING, "virtualservices", "virtualservice", &["vs"], true, true),
-    kind("DestinationRule", NETWORKING, ISTIO_NETWORKING, "destinationrules", "destinationrule", &["dr"], true, true),
-    kind("ServiceEntry", NETWORKING, ISTIO_NETWORKING, "serviceentries", "serviceentry", &["se"], true, true),
-    kind("Sidecar", NETWORKING, ISTIO_NETWORKING, "sidecars", "sidecar", &[], true, false),
-    kind("EnvoyFilter", NETWORKING, &["v1alpha3"], "envoyfilters", "envoyfilter", &[], true, false),
-    kind("WorkloadEntry", NETWORKING, ISTIO_NETWORKING, "workloadentries", "workloadentry", &["we"], true, false),
-    kind("WorkloadGroup", NETWORKING, ISTIO_NETWORKING, "workloadgroups", "workloadgroup", &["wg"], true, false),
-    kind("ProxyConfig", NETWORKING, &["v1beta1"], "proxyconfigs", "proxyconfig", &[], true, false),
+    kind(
+        "Gateway",
+        NETWORKING,
+        ISTIO_NETWORKING,
+        "gateways",
+        "gateway",
+        &["gw"],
+        true,
+        true,
+    ),
+    kind(
+        "VirtualService",
+        NETWORKING,
+        ISTIO_NETWORKING,
+        "virtualservices",
+        "virtualservice",
+        &["vs"],
+        true,
+        true,
+    ),
+    kind(
+        "DestinationRule",
+        NETWORKING,
+        ISTIO_NETWORKING,
+        "destinationrules",
+        "destinationrule",
+        &["dr"],
+        true,
+        true,
+    ),
+    kind(
+        "ServiceEntry",
+        NETWORKING,
+        ISTIO_NETWORKING,
+        "serviceentries",
+        "serviceentry",
+        &["se"],
+        true,
+        true,
+    ),
+    kind(
+        "Sidecar",
+        NETWORKING,
+        ISTIO_NETWORKING,
+        "sidecars",
+        "sidecar",
+        &[],
+        true,
+        false,
+    ),
+    kind(
+        "EnvoyFilter",
+        NETWORKING,
+        &["v1alpha3"],
+        "envoyfilters",
+        "envoyfilter",
+        &[],
+        true,
+        false,
+    ),
+    kind(
+        "WorkloadEntry",
+        NETWORKING,
+        ISTIO_NETWORKING,
+        "workloadentries",
+        "workloadentry",
+        &["we"],
+        true,
+        false,
+    ),
+    kind(
+        "WorkloadGroup",
+        NETWORKING,
+        ISTIO_NETWORKING,
+        "workloadgroups",
+        "workloadgroup",
+        &["wg"],
+        true,
+        false,
+    ),
+    kind(
+        "ProxyConfig",
+        NETWORKING,
+        &["v1beta1"],
+        "proxyconfigs",
+        "proxyconfig",
+        &[],
+        true,
+        false,
+    ),
     // Istio security, telemetry, extensions, install
-    kind("PeerAuthentication", SECURITY, ISTIO_SECURITY, "peerauthentications", "peerauthentication", &["pa"], true, false),
-    kind("AuthorizationPolicy", SECURITY, ISTIO_SECURITY, "authorizationpolicies", "authorizationpolicy", &["ap"], true, false),
-    kind("RequestAuthentication", SECURITY, ISTIO_SECURITY, "requestauthentications", "requestauthentication", &["ra"], true, false),
-    kind("Telemetry", TELEMETRY, &["v1", "v1alpha1"], "telemetries", "telemetry", &["telemetry"], true, false),
-    kind("WasmPlugin", EXTENSIONS, &["v1alpha1"], "wasmplugins", "wasmplugin", &[], true, false),
-    kind("IstioOperator", INSTALL, &["v1alpha1"], "istiooperators", "istiooperator", &["iop", "io"], true, false),
+    kind(
+        "PeerAuthentication",
+        SECURITY,
+        ISTIO_SECURITY,
+        "peerauthentications",
+        "peerauthentication",
+        &["pa"],
+        true,
+        false,
+    ),
+    kind(
+        "AuthorizationPolicy",
+        SECURITY,
+        ISTIO_SECURITY,
+        "authorizationpolicies",
+        "authorizationpolicy",
+        &["ap"],
+        true,
+        false,
+    ),
+    kind(
+        "RequestAuthentication",
+        SECURITY,
+        ISTIO_SECURITY,
+        "requestauthentications",
+        "requestauthentication",
+        &["ra"],
+        true,
+        false,
+    ),
+    kind(
+        "Telemetry",
+        TELEMETRY,
+        &["v1", "v1alpha1"],
+        "telemetries",
+        "telemetry",
+        &["telemetry"],
+        true,
+        false,
+    ),
+    kind(
+        "WasmPlugin",
+        EXTENSIONS,
+        &["v1alpha1"],
+        "wasmplugins",
+        "wasmplugin",
+        &[],
+        true,
+        false,
+    ),
+    kind(
+        "IstioOperator",
+        INSTALL,
+        &["v1alpha1"],
+        "istiooperators",
+        "istiooperator",
+        &["iop", "io"],
+        true,
+        false,
+    ),
     // Gateway API
-    kind("GatewayClass", GATEWAY_API, &["v1", "v1beta1"], "gatewayclasses", "gatewayclass", &["gc"], false, false),
-    kind("Gateway", GATEWAY_API, &["v1", "v1beta1"], "gateways", "gateway", &["gtw"], true, false),
-    kind("HTTPRoute", GATEWAY_API, &["v1", "v1beta1"], "httproutes", "httproute", &[], true, false),
-    kind("TLSRoute", GATEWAY_API, &["v1", "v1alpha3", "v1alpha2"], "tlsroutes", "tlsroute", &[], true, false),
-    kind("TCPRoute", GATEWAY_API, &["v1", "v1alpha2"], "tcproutes", "tcproute", &[], true, false),
-    kind("GRPCRoute", GATEWAY_API, &["v1"], "grpcroutes", "grpcroute", &[], true, false),
-    kind("ReferenceGrant", GATEWAY_API, &["v1beta1", "v1"], "referencegrants", "referencegrant", &["refgrant"], true, false),
+    kind(
+        "GatewayClass",
+        GATEWAY_API,
+        &["v1", "v1beta1"],
+        "gatewayclasses",
+        "gatewayclass",
+        &["gc"],
+        false,
+        false,
+    ),
+    kind(
+        "Gateway",
+        GATEWAY_API,
+        &["v1", "v1beta1"],
+        "gateways",
+        "gateway",
+        &["gtw"],
+        true,
+        false,
+    ),
+    kind(
+        "HTTPRoute",
+        GATEWAY_API,
+        &["v1", "v1beta1"],
+        "httproutes",
+        "httproute",
+        &[],
+        true,
+        false,
+    ),
+    kind(
+        "TLSRoute",
+        GATEWAY_API,
+        &["v1", "v1alpha3", "v1alpha2"],
+        "tlsroutes",
+        "tlsroute",
+        &[],
+        true,
+        false,
+    ),
+    kind(
+        "TCPRoute",
+        GATEWAY_API,
+        &["v1", "v1alpha2"],
+        "tcproutes",
+        "tcproute",
+        &[],
+        true,
+        false,
+    ),
+    kind(
+        "GRPCRoute",
+        GATEWAY_API,
+        &["v1"],
+        "grpcroutes",
+        "grpcroute",
+        &[],
+        true,
+        false,
+    ),
+    kind(
+        "ReferenceGrant",
+        GATEWAY_API,
+        &["v1beta1", "v1"],
+        "referencegrants",
+        "referencegrant",
+        &["refgrant"],
+        true,
+        false,
+    ),
 ];
 
 /// Every kind the sandbox knows.
@@ -303,15 +591,9 @@ pub fn lookup(api_version: &str, kind: &str) -> Result<&'static KindInfo, NoMatc
     // The kind exists, but not in this group/version.
     let in_group: Vec<&&KindInfo> = same_kind.iter().filter(|k| k.group == group).collect();
     let fix = match in_group.first() {
-        Some(k) => format!(
-            "{kind} is served as {}",
-            k.api_versions().join(", ")
-        ),
+        Some(k) => format!("{kind} is served as {}", k.api_versions().join(", ")),
         None => {
-            let all: Vec<String> = same_kind
-                .iter()
-                .flat_map(|k| k.api_versions())
-                .collect();
+            let all: Vec<String> = same_kind.iter().flat_map(|k| k.api_versions()).collect();
             format!("{kind} is served as {}", all.join(", "))
         }
     };
@@ -344,8 +626,16 @@ mod tests {
             ("gateways", "Gateway", NETWORKING),
             ("vs", "VirtualService", NETWORKING),
             ("VirtualService", "VirtualService", NETWORKING),
-            ("virtualservices.networking.istio.io", "VirtualService", NETWORKING),
-            ("virtualservice.networking.istio.io", "VirtualService", NETWORKING),
+            (
+                "virtualservices.networking.istio.io",
+                "VirtualService",
+                NETWORKING,
+            ),
+            (
+                "virtualservice.networking.istio.io",
+                "VirtualService",
+                NETWORKING,
+            ),
             ("dr", "DestinationRule", NETWORKING),
             ("se", "ServiceEntry", NETWORKING),
             ("we", "WorkloadEntry", NETWORKING),
@@ -393,8 +683,18 @@ mod tests {
             let info = lookup(&format!("networking.istio.io/{v}"), "VirtualService").unwrap();
             assert_eq!(info.plural, "virtualservices");
         }
-        assert_eq!(lookup("gateway.networking.k8s.io/v1", "Gateway").unwrap().short_names, ["gtw"]);
-        assert_eq!(lookup("networking.istio.io/v1", "Gateway").unwrap().short_names, ["gw"]);
+        assert_eq!(
+            lookup("gateway.networking.k8s.io/v1", "Gateway")
+                .unwrap()
+                .short_names,
+            ["gtw"]
+        );
+        assert_eq!(
+            lookup("networking.istio.io/v1", "Gateway")
+                .unwrap()
+                .short_names,
+            ["gw"]
+        );
 
         let err = lookup("networking.istio.io/v1alpha3", "VirtualSrvice").unwrap_err();
         assert_eq!(
@@ -411,7 +711,9 @@ mod tests {
         let err = lookup("networking.istio.io/v2", "DestinationRule").unwrap_err();
         assert_eq!(
             err.fix.as_deref(),
-            Some("DestinationRule is served as networking.istio.io/v1, networking.istio.io/v1beta1, networking.istio.io/v1alpha3")
+            Some(
+                "DestinationRule is served as networking.istio.io/v1, networking.istio.io/v1beta1, networking.istio.io/v1alpha3"
+            )
         );
     }
 

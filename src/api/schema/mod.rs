@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 pub use model::Schema;
-pub use validate::{Violation, validate};
+pub use validate::{Violation, validate, validate_at};
 
 use super::kinds::split_api_version;
 
@@ -74,7 +74,10 @@ impl Registry {
             return self.definition(def);
         }
         let (group, version) = split_api_version(api_version);
-        let index = *self.crd_kinds.get(&format!("{group}/{kind}"))?.get(version)?;
+        let index = *self
+            .crd_kinds
+            .get(&format!("{group}/{kind}"))?
+            .get(version)?;
         self.crd_schemas.get(index)
     }
 
@@ -96,7 +99,13 @@ mod tests {
         for k in kinds::all() {
             for v in k.versions {
                 let found = reg.for_kind(&k.api_version(v), k.kind).is_some();
-                assert_eq!(found, k.kind != "IstioOperator", "{}/{}", k.api_version(v), k.kind);
+                assert_eq!(
+                    found,
+                    k.kind != "IstioOperator",
+                    "{}/{}",
+                    k.api_version(v),
+                    k.kind
+                );
             }
         }
         // Every $ref points at a definition the file has.
@@ -123,12 +132,35 @@ mod tests {
     #[test]
     fn embedded_schemas_use_only_keywords_we_implement() {
         const KNOWN: &[&str] = &[
-            "$ref", "type", "nullable", "properties", "additionalProperties", "items", "required",
-            "enum", "format", "pattern", "minimum", "maximum", "exclusiveMinimum",
-            "exclusiveMaximum", "minLength", "maxLength", "minItems", "maxItems",
-            "minProperties", "maxProperties", "oneOf", "anyOf", "allOf", "not",
-            "x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string",
-            "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-validations",
+            "$ref",
+            "type",
+            "nullable",
+            "properties",
+            "additionalProperties",
+            "items",
+            "required",
+            "enum",
+            "format",
+            "pattern",
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "minLength",
+            "maxLength",
+            "minItems",
+            "maxItems",
+            "minProperties",
+            "maxProperties",
+            "oneOf",
+            "anyOf",
+            "allOf",
+            "not",
+            "x-kubernetes-preserve-unknown-fields",
+            "x-kubernetes-int-or-string",
+            "x-kubernetes-list-type",
+            "x-kubernetes-list-map-keys",
+            "x-kubernetes-validations",
         ];
         fn walk(v: &Value, bad: &mut Vec<String>) {
             let Value::Object(m) = v else { return };
@@ -154,26 +186,28 @@ mod tests {
         }
         let mut bad = Vec::new();
         let k8s: Value = serde_json::from_str(K8S_JSON).unwrap();
-        k8s["definitions"].as_object().unwrap().values().for_each(|d| walk(d, &mut bad));
+        k8s["definitions"]
+            .as_object()
+            .unwrap()
+            .values()
+            .for_each(|d| walk(d, &mut bad));
         let crds: Value = serde_json::from_str(CRDS_JSON).unwrap();
-        crds["schemas"].as_array().unwrap().iter().for_each(|d| walk(d, &mut bad));
+        crds["schemas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .for_each(|d| walk(d, &mut bad));
         bad.sort();
         bad.dedup();
         assert!(bad.is_empty(), "unimplemented keywords: {bad:?}");
     }
 
-    fn reasons(api_version: &str, kind: &str, value: Value) -> Vec<String> {
+    fn reasons(api_version: &str, kind: &str, mut value: Value) -> Vec<String> {
         let reg = registry();
         let schema = reg.for_kind(api_version, kind).unwrap();
-        validate(reg, schema, &value)
+        validate(reg, schema, &mut value)
             .into_iter()
-            .map(|v| {
-                format!(
-                    "{}: {}",
-                    crate::api::tree::path_string(&v.path),
-                    v.reason
-                )
-            })
+            .map(|v| format!("{}: {}", crate::api::tree::path_string(&v.path), v.reason))
             .collect()
     }
 
@@ -209,6 +243,20 @@ mod tests {
                 "spec.servers[0].tls.credentialNam: strict decoding error: unknown field \"spec.servers[0].tls.credentialNam\"",
             ]
         );
+    }
+
+    #[test]
+    fn nulls_mean_not_set() {
+        let svc = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "s", "labels": null, "annotations": {"a": null}},
+            "spec": {"selector": null, "ports": [{"port": 80, "name": null}]}});
+        assert!(reasons("v1", "Service", svc).is_empty());
+        let mut gw = json!({"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+            "metadata": {"name": "g"}, "spec": {"selector": null, "servers": null}});
+        let reg = registry();
+        let schema = reg.for_kind("networking.istio.io/v1", "Gateway").unwrap();
+        assert!(validate(reg, schema, &mut gw).is_empty());
+        assert_eq!(gw["spec"], json!({}));
     }
 
     #[test]

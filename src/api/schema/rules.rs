@@ -13,8 +13,10 @@ pub fn check(rule: &str, message: &str, value: &Value) -> Option<String> {
             Some(s) => parse_duration(s).map_or(true, |d| d.as_nanos() < 1_000_000),
             None => false,
         },
-        "0 < self && self <= 65535" => value.as_i64().is_some_and(|n| !(1..=65535).contains(&n))
-            || value.as_u64().is_some_and(|n| n > 65535),
+        "0 < self && self <= 65535" => {
+            value.as_i64().is_some_and(|n| !(1..=65535).contains(&n))
+                || value.as_u64().is_some_and(|n| n > 65535)
+        }
         "self != \"*\"" => value.as_str() == Some("*"),
         _ if rule.contains("has(self.") && rule.ends_with("<= 1") => {
             let present = fields_in(rule)
@@ -69,7 +71,14 @@ mod tests {
         assert!(check(port, "port", &json!(70000)).is_some());
         assert!(check(port, "port", &json!(80)).is_none());
         let one = "(has(self.credentialName) ? 1 : 0) + (has(self.credentialNames) ? 1 : 0) <= 1";
-        assert!(check(one, "only one", &json!({"credentialName": "a", "credentialNames": ["b"]})).is_some());
+        assert!(
+            check(
+                one,
+                "only one",
+                &json!({"credentialName": "a", "credentialNames": ["b"]})
+            )
+            .is_some()
+        );
         assert!(check(one, "only one", &json!({"credentialName": "a"})).is_none());
         assert!(check("self.size() > 3", "unknown", &json!("x")).is_none());
     }

@@ -41,13 +41,26 @@ impl Violation {
     }
 }
 
-/// Validates `value` against `schema`; empty when it is valid.
-pub fn validate(registry: &Registry, schema: &Schema, value: &Value) -> Vec<Violation> {
+/// Validates `value` against `schema`; empty when it is valid. First drops `null` values of
+/// fields that are not `nullable`, as the API server prunes them (for built-in kinds, Go decodes
+/// null as "not set"): `labels:` with nothing after it is no error.
+pub fn validate(registry: &Registry, schema: &Schema, value: &mut Value) -> Vec<Violation> {
+    validate_at(registry, schema, value, Vec::new())
+}
+
+/// [`validate`] for a value found at `base` inside a larger object (paths include `base`).
+pub fn validate_at(
+    registry: &Registry,
+    schema: &Schema,
+    value: &mut Value,
+    mut base: Vec<PathSeg>,
+) -> Vec<Violation> {
+    prune_nulls(registry, schema, value);
     let mut v = Validator {
         registry,
         out: Vec::new(),
     };
-    v.check(schema, value, &mut Vec::new(), true);
+    v.check(schema, value, &mut base, true);
     v.out
 }
 
@@ -415,8 +428,7 @@ impl Validator<'_> {
                 self.out.push(Violation::at(path, reason));
             }
         }
-        if !schema.any_of.is_empty() && !schema.any_of.iter().any(|b| self.passes(b, value, path))
-        {
+        if !schema.any_of.is_empty() && !schema.any_of.iter().any(|b| self.passes(b, value, path)) {
             let types: Vec<&str> = schema
                 .any_of
                 .iter()
@@ -471,6 +483,53 @@ impl Validator<'_> {
 
     fn passes(&self, schema: &Schema, value: &Value, path: &mut Vec<PathSeg>) -> bool {
         self.sub_check(schema, value, path).is_empty()
+    }
+}
+
+fn prune_nulls(registry: &Registry, schema: &Schema, value: &mut Value) {
+    let schema = match &schema.reference {
+        Some(name) => match registry.definition(name) {
+            Some(target) => target,
+            None => return,
+        },
+        None => schema,
+    };
+    match value {
+        Value::Object(map) => {
+            let field_schema = |key: &str| -> Option<&Schema> {
+                match schema.properties.as_ref().and_then(|p| p.get(key)) {
+                    Some(prop) => Some(prop),
+                    None => match &schema.additional_properties {
+                        Some(Additional::Schema(each)) => Some(each),
+                        _ => None,
+                    },
+                }
+            };
+            map.retain(|key, item| {
+                !(item.is_null()
+                    && field_schema(key).is_some_and(|s| !resolve(registry, s).nullable))
+            });
+            for (key, item) in map.iter_mut() {
+                if let Some(sub) = field_schema(key) {
+                    prune_nulls(registry, sub, item);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(each) = &schema.items {
+                items
+                    .iter_mut()
+                    .for_each(|item| prune_nulls(registry, each, item));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn resolve<'a>(registry: &'a Registry, schema: &'a Schema) -> &'a Schema {
+    match &schema.reference {
+        Some(name) => registry.definition(name).unwrap_or(schema),
+        None => schema,
     }
 }
 
@@ -550,10 +609,7 @@ fn short(value: &Value) -> String {
 
 fn short_str(s: &str) -> String {
     if s.chars().count() > 40 {
-        format!(
-            "{}…",
-            Value::String(s.chars().take(40).collect::<String>())
-        )
+        format!("{}…", Value::String(s.chars().take(40).collect::<String>()))
     } else {
         Value::String(s.to_owned()).to_string()
     }

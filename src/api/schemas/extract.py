@@ -14,8 +14,7 @@ Sources:
       pip download --no-deps kubernetes-validate==1.37.0 && unzip kubernetes_validate-*.whl
   then `kubernetes_validate/kubernetes-json-schema/v1.33.0-local/_definitions.json`. That file is
   the cluster's own OpenAPI v2 document converted to JSON Schema; we convert it back to the
-  OpenAPI v3 subset our validator reads (`type: [string, null]` -> `type: string` +
-  `nullable: true`, IntOrString -> `x-kubernetes-int-or-string`, `$ref` -> short names) and keep
+  OpenAPI v3 subset our validator reads (`type: [string, null]` -> `type: string`, IntOrString -> `x-kubernetes-int-or-string`, `$ref` -> short names) and keep
   only the definitions reachable from the kinds mesh knows.
 
 Both outputs drop descriptions, defaults, examples and patch hints; CEL rules
@@ -130,9 +129,9 @@ def convert_k8s(node, defs, reached, owner=None):
             continue
         if key == "type" and isinstance(value, list):
             kinds = [t for t in value if t != "null"]
+            # Go decodes JSON null into the zero value, so null is "not set" for built-in kinds;
+            # the validator prunes nulls of non-nullable fields, as the API server does for CRDs.
             out["type"] = kinds[0] if len(kinds) == 1 else kinds
-            if "null" in value:
-                out["nullable"] = True
         elif key == "properties":
             props = {}
             for name, sub in value.items():
