@@ -185,7 +185,7 @@ fn decode_object(source: &str, node: &Node) -> Result<Resource, Vec<Diagnostic>>
     let registry = schema::registry();
     let violations = match registry.for_kind(&api_version, &kind) {
         Some(schema) => schema::validate(registry, schema, &mut value),
-        // A kind with no schema (IstioOperator): its metadata is still ObjectMeta.
+        // Every registered kind has a schema; were one missing, check metadata at least.
         None => match (registry.object_meta(), value.get_mut("metadata")) {
             (Some(meta_schema), Some(meta)) => schema::validate_at(
                 registry,
@@ -278,7 +278,8 @@ fn type_meta(
     }
 }
 
-/// `metadata.name` set and well-formed for the kind; `metadata.namespace` a valid name.
+/// `metadata.name` set and well-formed for the kind; `metadata.namespace` a valid name; label
+/// keys and values (of the object and of its pod template) well-formed.
 fn check_names(
     info: &KindInfo,
     node: &Node,
@@ -300,7 +301,8 @@ fn check_names(
                 );
             }
         }
-        // A wrong type was reported by the schema already.
+        // A `metadata` or `name` of the wrong type was reported by the schema already.
+        _ if value.get("metadata").is_some_and(|m| !m.is_object()) => {}
         Some(Value::String(_)) | None => {
             let loc = match node.get("metadata") {
                 Some(meta) => meta.loc,
@@ -313,6 +315,41 @@ fn check_names(
             );
         }
         Some(_) => {}
+    }
+    for base in ["metadata", "spec.template.metadata"] {
+        let mut path: Vec<PathSeg> = base
+            .split('.')
+            .map(|k| PathSeg::Key(k.to_owned()))
+            .collect();
+        path.push(PathSeg::Key("labels".to_owned()));
+        let pointer = format!("/{}/labels", base.replace('.', "/"));
+        let Some(Value::Object(labels)) = value.pointer(&pointer) else {
+            continue;
+        };
+        for (key, label) in labels {
+            path.push(PathSeg::Key(key.clone()));
+            if let Some(problem) = names::label_key_problem(key) {
+                problems.push(
+                    at(
+                        node.locate(&path, true),
+                        format!("Invalid value: {}: {problem}", Value::String(key.clone())),
+                    )
+                    .with_field(path_string(&path[..path.len() - 1])),
+                );
+            }
+            if let Some(text) = label.as_str()
+                && let Some(problem) = names::label_value_problem(text)
+            {
+                problems.push(
+                    at(
+                        node.locate(&path, false),
+                        format!("Invalid value: {label}: {problem}"),
+                    )
+                    .with_field(path_string(&path)),
+                );
+            }
+            path.pop();
+        }
     }
     if let Some(Value::String(ns)) = value.pointer("/metadata/namespace")
         && !ns.is_empty()

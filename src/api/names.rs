@@ -22,6 +22,44 @@ pub fn namespace_problem(namespace: &str) -> Option<String> {
     label_1123_problem(namespace)
 }
 
+const LABEL_VALUE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+const QUALIFIED_NAME: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+
+/// Why a label key (`app`, `app.kubernetes.io/name`) is invalid, if it is.
+pub fn label_key_problem(key: &str) -> Option<String> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix
+        && let Some(problem) = subdomain_problem(prefix)
+    {
+        return Some(format!("prefix part {problem}"));
+    }
+    if name.is_empty() {
+        return Some("name part must be non-empty".to_owned());
+    }
+    if name.len() > 63 {
+        return Some("name part must be no more than 63 characters".to_owned());
+    }
+    (!is_qualified_part(name)).then(|| QUALIFIED_NAME.to_owned())
+}
+
+/// Why a label value is invalid, if it is.
+pub fn label_value_problem(value: &str) -> Option<String> {
+    if value.len() > 63 {
+        return Some("must be no more than 63 characters".to_owned());
+    }
+    (!value.is_empty() && !is_qualified_part(value)).then(|| LABEL_VALUE.to_owned())
+}
+
+fn is_qualified_part(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
 /// A valid name close to `name` (lower case, other characters as `-`), to suggest.
 pub fn suggest_name(name: &str) -> String {
     let lowered: String = name
@@ -113,5 +151,20 @@ mod tests {
         assert!(name_problem(role, "system:auth-delegator").is_none());
         assert!(name_problem(role, "a/b").is_some());
         assert_eq!(suggest_name("My_Service"), "my-service");
+        assert_eq!(label_key_problem("app.kubernetes.io/name"), None);
+        assert_eq!(label_key_problem("istio"), None);
+        assert!(label_key_problem("bad key").is_some());
+        assert!(
+            label_key_problem("Bad_Prefix/x")
+                .unwrap()
+                .starts_with("prefix part")
+        );
+        assert_eq!(label_value_problem(""), None);
+        assert_eq!(label_value_problem("v1.2_x"), None);
+        assert!(
+            label_value_problem("v1 beta")
+                .unwrap()
+                .starts_with("a valid label")
+        );
     }
 }

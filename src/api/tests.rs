@@ -245,16 +245,35 @@ fn bad_inputs_get_located_kubectl_style_diagnostics() {
             ],
         ),
         (
-            "schema-less kind still has strict metadata",
-            "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: x, labls: {}}\nspec: {anything: [1, 2]}\n",
+            "free-form spec, strict metadata and top level",
+            "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: x, labls: {}}\nspec: {anything: [1, 2]}\nspecs: {}\n",
             &[
                 "f.yaml:3:21: IstioOperator/x: metadata.labls: strict decoding error: unknown field \"metadata.labls\" (did you mean \"labels\"?)",
+                "f.yaml:5:1: IstioOperator/x: specs: strict decoding error: unknown field \"specs\" (did you mean \"spec\"?)",
             ],
         ),
         (
             "bad item of a List",
             "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n  data: {x: 1}\n",
             &["f.yaml:10:13: ConfigMap/b: data.x: must be of type string, got integer 1"],
+        ),
+        (
+            "label values",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n  labels: {app: catalog, version: v1 beta}\nspec:\n  selector: {matchLabels: {app: catalog}}\n  template:\n    metadata:\n      labels: {app/: catalog}\n    spec: {containers: [{name: c}]}\n",
+            &[
+                "f.yaml:5:35: Deployment/d: metadata.labels.version: Invalid value: \"v1 beta\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                "f.yaml:10:16: Deployment/d: spec.template.metadata.labels: Invalid value: \"app/\": name part must be non-empty",
+            ],
+        ),
+        (
+            "metadata of the wrong type",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: catalog\n",
+            &["f.yaml:3:11: ConfigMap: metadata: must be of type object, got string \"catalog\""],
+        ),
+        (
+            "Gateway API listeners are a map keyed by name",
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec:\n  gatewayClassName: istio\n  listeners:\n  - {name: http, port: 80, protocol: HTTP}\n  - {name: http, port: 8080, protocol: HTTP}\n",
+            &["f.yaml:8:5: Gateway/gw: spec.listeners[1]: Duplicate value: {\"name\":\"http\"}"],
         ),
         (
             "bad base64 in a Secret",
