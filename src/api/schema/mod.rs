@@ -196,6 +196,28 @@ mod tests {
         assert!(bad.is_empty(), "unimplemented keywords: {bad:?}");
     }
 
+    #[test]
+    fn every_pattern_compiles_in_rust_regex_syntax() {
+        fn walk(v: &Value, bad: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    if let Some(Value::String(p)) = m.get("pattern")
+                        && regex::Regex::new(p).is_err()
+                    {
+                        bad.push(p.clone());
+                    }
+                    m.values().for_each(|x| walk(x, bad));
+                }
+                Value::Array(a) => a.iter().for_each(|x| walk(x, bad)),
+                _ => {}
+            }
+        }
+        let mut bad = Vec::new();
+        walk(&serde_json::from_str(CRDS_JSON).unwrap(), &mut bad);
+        walk(&serde_json::from_str(K8S_JSON).unwrap(), &mut bad);
+        assert!(bad.is_empty(), "patterns we would skip: {bad:?}");
+    }
+
     fn reasons(api_version: &str, kind: &str, mut value: Value) -> Vec<String> {
         let reg = registry();
         let schema = reg.for_kind(api_version, kind).unwrap();
