@@ -2,5 +2,6 @@
 //! versions, ACK/NACK → proxy-status. May import `api`, `xds`, `ca`.
 
 pub mod bootstrap;
+pub mod build;
 pub mod names;
 pub mod push;

@@ -8,3 +8,4 @@ pub mod logs;
 pub mod node_ports;
 pub mod proxies;
 pub mod state_dir;
+pub mod store;

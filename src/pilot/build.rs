@@ -1,0 +1,466 @@
+//! The xDS shapes istiod generates, built from plain inputs (names, ports, hosts): outbound and
+//! inbound clusters, the special clusters, gateway and sidecar listeners, route configurations,
+//! virtual hosts, routes with Istio's default retry policy, and endpoint assignments. What to
+//! build for which proxy is decided elsewhere (`gateway.rs`, `sidecar.rs`); this file only knows
+//! the shapes.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde_json::{Map, Value, json};
+
+use crate::xds::cluster::{
+    CircuitBreakers, Cluster, DiscoveryType, EdsClusterConfig, LbPolicy, Thresholds,
+};
+use crate::xds::core::{Address, Metadata, NamedExtension};
+use crate::xds::de::Duration;
+use crate::xds::endpoint::{
+    ClusterLoadAssignment, Endpoint, HealthStatus, LbEndpoint, LocalityLbEndpoints,
+};
+use crate::xds::hcm::{HttpConnectionManager, HttpFilter, HttpFilterConfig, Rds, Router};
+use crate::xds::listener::{
+    Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, ListenerFilterConfig,
+    NetworkFilterConfig, TrafficDirection,
+};
+use crate::xds::route::{
+    Decorator, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost,
+};
+use crate::xds::tcp_proxy::TcpProxy;
+
+use super::names;
+
+/// istiod's default `connectTimeout` (mesh config).
+pub const CONNECT_TIMEOUT_SECS: u64 = 10;
+/// Circuit-breaker thresholds istiod sets when no DestinationRule does: unlimited.
+const UNLIMITED: u32 = u32::MAX;
+
+fn ads() -> Value {
+    json!({"ads": {}, "initial_fetch_timeout": "0s", "resource_api_version": "V3"})
+}
+
+/// Circuit breakers without limits (what istiod sets without a DestinationRule).
+fn unlimited() -> CircuitBreakers {
+    CircuitBreakers {
+        thresholds: vec![Thresholds {
+            max_connections: Some(UNLIMITED),
+            max_pending_requests: Some(UNLIMITED),
+            max_requests: Some(UNLIMITED),
+            max_retries: Some(UNLIMITED),
+            track_remaining: true,
+            ..Default::default()
+        }],
+    }
+}
+
+fn istio_metadata(key: &str, value: Value) -> Metadata {
+    let mut istio = Map::new();
+    istio.insert(key.to_owned(), value);
+    let mut fm = Map::new();
+    fm.insert("istio".to_owned(), Value::Object(istio));
+    Metadata {
+        filter_metadata: fm,
+    }
+}
+
+/// `outbound|<port>||<fqdn>`: an EDS cluster for one Service port.
+pub fn outbound_cluster(
+    port: u16,
+    subset: &str,
+    fqdn: &str,
+    service: &str,
+    namespace: &str,
+) -> Cluster {
+    let name = names::outbound_cluster(port, subset, fqdn);
+    Cluster {
+        name: name.clone(),
+        discovery_type: DiscoveryType::Eds,
+        eds_cluster_config: Some(EdsClusterConfig {
+            eds_config: Some(ads()),
+            service_name: name,
+        }),
+        connect_timeout: Some(Duration::from_secs(CONNECT_TIMEOUT_SECS)),
+        lb_policy: LbPolicy::LeastRequest,
+        circuit_breakers: Some(unlimited()),
+        common_lb_config: Some(json!({"locality_weighted_lb_config": {}})),
+        metadata: Some(istio_metadata(
+            "services",
+            json!([{"host": fqdn, "name": service, "namespace": namespace}]),
+        )),
+        ..Default::default()
+    }
+}
+
+/// `inbound|<port>||`: to the app on the pod's own localhost (Istio forwards inbound traffic to
+/// the app over localhost; the app binds the pod-localhost address here).
+pub fn inbound_cluster(port: u16, app: SocketAddr) -> Cluster {
+    let name = names::inbound_cluster(port);
+    Cluster {
+        name: name.clone(),
+        discovery_type: DiscoveryType::Static,
+        connect_timeout: Some(Duration::from_secs(CONNECT_TIMEOUT_SECS)),
+        circuit_breakers: Some(unlimited()),
+        load_assignment: Some(assignment(&name, &[app])),
+        ..Default::default()
+    }
+}
+
+/// `BlackHoleCluster`: no endpoints, so every request to it fails (REGISTRY_ONLY, no route).
+pub fn black_hole() -> Cluster {
+    Cluster {
+        name: "BlackHoleCluster".to_owned(),
+        discovery_type: DiscoveryType::Static,
+        connect_timeout: Some(Duration::from_secs(CONNECT_TIMEOUT_SECS)),
+        ..Default::default()
+    }
+}
+
+/// `PassthroughCluster` / `InboundPassthroughCluster`: to wherever the connection was going.
+pub fn passthrough(name: &str) -> Cluster {
+    Cluster {
+        name: name.to_owned(),
+        discovery_type: DiscoveryType::OriginalDst,
+        connect_timeout: Some(Duration::from_secs(CONNECT_TIMEOUT_SECS)),
+        lb_policy: LbPolicy::ClusterProvided,
+        circuit_breakers: Some(unlimited()),
+        ..Default::default()
+    }
+}
+
+/// A `ClusterLoadAssignment` with every address healthy.
+pub fn assignment(cluster: &str, endpoints: &[SocketAddr]) -> ClusterLoadAssignment {
+    ClusterLoadAssignment {
+        cluster_name: cluster.to_owned(),
+        endpoints: if endpoints.is_empty() {
+            Vec::new()
+        } else {
+            vec![LocalityLbEndpoints {
+                locality: None,
+                lb_endpoints: endpoints
+                    .iter()
+                    .map(|a| LbEndpoint {
+                        endpoint: Some(Endpoint {
+                            address: Address::socket(a.ip().to_string(), u32::from(a.port())),
+                            hostname: String::new(),
+                        }),
+                        health_status: HealthStatus::Healthy,
+                        metadata: None,
+                        load_balancing_weight: Some(1),
+                    })
+                    .collect(),
+                load_balancing_weight: None,
+                priority: 0,
+            }]
+        },
+    }
+}
+
+/// istiod's default retry policy for HTTP routes (mesh default).
+pub fn default_retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        retry_on: "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+            .to_owned(),
+        num_retries: Some(2),
+        retry_host_predicate: vec![NamedExtension {
+            name: "envoy.retry_host_predicates.previous_hosts".to_owned(),
+            typed_config: Some(
+                json!({"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}),
+            ),
+        }],
+        host_selection_retry_max_attempts: 5,
+        retriable_status_codes: vec![503],
+        ..Default::default()
+    }
+}
+
+/// A route to one cluster, as istiod writes it: `timeout: 0s`, the default retries,
+/// `max_grpc_timeout: 0s`, a decorator, and the VirtualService in `istio.config` metadata.
+pub fn route_to(
+    cluster: &str,
+    route_match: RouteMatch,
+    decorator: &str,
+    config_path: Option<&str>,
+) -> Route {
+    Route {
+        route_match,
+        route: Some(RouteAction {
+            cluster: Some(cluster.to_owned()),
+            timeout: Some(Duration::ZERO),
+            retry_policy: Some(default_retry_policy()),
+            max_grpc_timeout: Some(Duration::ZERO),
+            ..Default::default()
+        }),
+        metadata: config_path.map(|p| istio_metadata("config", json!(p))),
+        decorator: Some(Decorator {
+            operation: decorator.to_owned(),
+            propagate: None,
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn prefix(p: &str) -> RouteMatch {
+    RouteMatch {
+        prefix: Some(p.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// A route configuration as istiod sends it (ports ignored in host matching, clusters not
+/// validated up front).
+pub fn route_config(name: &str, virtual_hosts: Vec<VirtualHost>) -> RouteConfiguration {
+    RouteConfiguration {
+        name: name.to_owned(),
+        virtual_hosts,
+        validate_clusters: Some(false),
+        ignore_port_in_host_matching: true,
+        max_direct_response_body_size_bytes: Some(1_048_576),
+        ..Default::default()
+    }
+}
+
+/// The virtual host of a gateway with no VirtualService for its hosts: `blackhole:<port>`.
+pub fn blackhole_vhost(port: u16) -> VirtualHost {
+    VirtualHost {
+        name: format!("blackhole:{port}"),
+        domains: vec!["*".to_owned()],
+        ..Default::default()
+    }
+}
+
+fn router_filter() -> HttpFilter {
+    HttpFilter {
+        name: "envoy.filters.http.router".to_owned(),
+        typed_config: Some(HttpFilterConfig::Router(Router::default())),
+        ..Default::default()
+    }
+}
+
+/// An HTTP connection manager taking its routes from RDS.
+pub fn hcm_rds(
+    stat_prefix: &str,
+    route_name: &str,
+    use_remote_address: bool,
+) -> HttpConnectionManager {
+    HttpConnectionManager {
+        stat_prefix: stat_prefix.to_owned(),
+        rds: Some(Rds {
+            config_source: Some(ads()),
+            route_config_name: route_name.to_owned(),
+        }),
+        http_filters: vec![router_filter()],
+        use_remote_address: use_remote_address.then_some(true),
+        server_name: "istio-envoy".to_owned(),
+        ..Default::default()
+    }
+}
+
+/// An HTTP connection manager with an inline route configuration.
+pub fn hcm_inline(stat_prefix: &str, routes: RouteConfiguration) -> HttpConnectionManager {
+    HttpConnectionManager {
+        stat_prefix: stat_prefix.to_owned(),
+        route_config: Some(routes),
+        http_filters: vec![router_filter()],
+        server_name: "istio-envoy".to_owned(),
+        ..Default::default()
+    }
+}
+
+pub fn hcm_filter(hcm: HttpConnectionManager) -> Filter {
+    Filter {
+        name: "envoy.filters.network.http_connection_manager".to_owned(),
+        typed_config: NetworkFilterConfig::HttpConnectionManager(Box::new(hcm)),
+    }
+}
+
+pub fn tcp_filter(stat_prefix: &str, cluster: &str) -> Filter {
+    Filter {
+        name: "envoy.filters.network.tcp_proxy".to_owned(),
+        typed_config: NetworkFilterConfig::TcpProxy(Box::new(TcpProxy {
+            stat_prefix: stat_prefix.to_owned(),
+            cluster: Some(cluster.to_owned()),
+            ..Default::default()
+        })),
+    }
+}
+
+fn inspectors() -> Vec<ListenerFilter> {
+    let f = |name: &str, cfg: ListenerFilterConfig| ListenerFilter {
+        name: name.to_owned(),
+        typed_config: Some(cfg),
+    };
+    vec![
+        f(
+            "envoy.filters.listener.tls_inspector",
+            ListenerFilterConfig::TlsInspector(Map::new()),
+        ),
+        f(
+            "envoy.filters.listener.http_inspector",
+            ListenerFilterConfig::HttpInspector(Map::new()),
+        ),
+    ]
+}
+
+fn http_match(port: Option<u16>) -> FilterChainMatch {
+    FilterChainMatch {
+        destination_port: port.map(u32::from),
+        transport_protocol: "raw_buffer".to_owned(),
+        application_protocols: vec!["http/1.1".to_owned(), "h2c".to_owned()],
+        ..Default::default()
+    }
+}
+
+/// A gateway's plain-HTTP listener: `0.0.0.0_<port>` with RDS `http.<port>`.
+pub fn gateway_http_listener(port: u16) -> Listener {
+    let name = names::listener("0.0.0.0", port);
+    Listener {
+        name: name.clone(),
+        address: Address::socket("0.0.0.0", u32::from(port)),
+        filter_chains: vec![FilterChain {
+            filters: vec![hcm_filter(hcm_rds(
+                &format!("outbound_{name}"),
+                &names::gateway_http_route(port),
+                true,
+            ))],
+            ..Default::default()
+        }],
+        traffic_direction: TrafficDirection::Outbound,
+        ..Default::default()
+    }
+}
+
+/// A sidecar's `virtualOutbound` (15001): connections go to the listener of their original
+/// destination, anything else passes through.
+pub fn virtual_outbound() -> Listener {
+    Listener {
+        name: "virtualOutbound".to_owned(),
+        address: Address::socket("0.0.0.0", 15001),
+        filter_chains: vec![FilterChain {
+            name: "virtualOutbound-catchall-tcp".to_owned(),
+            filters: vec![tcp_filter("PassthroughCluster", "PassthroughCluster")],
+            ..Default::default()
+        }],
+        use_original_dst: Some(true),
+        traffic_direction: TrafficDirection::Outbound,
+        ..Default::default()
+    }
+}
+
+/// A sidecar's outbound HTTP listener for one Service port: `0.0.0.0_<port>`, RDS `<port>`,
+/// and passthrough for whatever is not HTTP.
+pub fn outbound_http_listener(port: u16) -> Listener {
+    let name = names::listener("0.0.0.0", port);
+    Listener {
+        name: name.clone(),
+        address: Address::socket("0.0.0.0", u32::from(port)),
+        filter_chains: vec![
+            FilterChain {
+                filter_chain_match: Some(http_match(None)),
+                filters: vec![hcm_filter(hcm_rds(
+                    &format!("outbound_{name}"),
+                    &port.to_string(),
+                    false,
+                ))],
+                ..Default::default()
+            },
+            FilterChain {
+                filters: vec![tcp_filter("PassthroughCluster", "PassthroughCluster")],
+                name: "PassthroughFilterChain".to_owned(),
+                ..Default::default()
+            },
+        ],
+        listener_filters: inspectors(),
+        bind_to_port: Some(false),
+        traffic_direction: TrafficDirection::Outbound,
+        ..Default::default()
+    }
+}
+
+/// A sidecar's outbound TCP listener for one Service port: `<clusterIP>_<port>`.
+pub fn outbound_tcp_listener(vip: IpAddr, port: u16, cluster: &str) -> Listener {
+    let name = names::listener(&vip.to_string(), port);
+    Listener {
+        name: name.clone(),
+        address: Address::socket(vip.to_string(), u32::from(port)),
+        filter_chains: vec![FilterChain {
+            filters: vec![tcp_filter(cluster, cluster)],
+            ..Default::default()
+        }],
+        bind_to_port: Some(false),
+        traffic_direction: TrafficDirection::Outbound,
+        ..Default::default()
+    }
+}
+
+/// One port the sidecar serves inbound: HTTP or TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InboundPort {
+    pub port: u16,
+    pub http: bool,
+}
+
+/// A sidecar's `virtualInbound` (15006): a chain per served port to `inbound|<port>||`, and
+/// passthrough for the rest.
+pub fn virtual_inbound(ports: &[InboundPort]) -> Listener {
+    let mut chains = Vec::new();
+    for p in ports {
+        let cluster = names::inbound_cluster(p.port);
+        let name = names::listener("0.0.0.0", p.port);
+        if p.http {
+            let routes = route_config(
+                &cluster,
+                vec![VirtualHost {
+                    name: "inbound|http|".to_owned() + &p.port.to_string(),
+                    domains: vec!["*".to_owned()],
+                    routes: vec![Route {
+                        name: "default".to_owned(),
+                        ..route_to(&cluster, prefix("/"), &format!(":{}/*", p.port), None)
+                    }],
+                    ..Default::default()
+                }],
+            );
+            let mut hcm = hcm_inline(&format!("inbound_{name}"), routes);
+            hcm.use_remote_address = Some(false);
+            chains.push(FilterChain {
+                filter_chain_match: Some(http_match(Some(p.port))),
+                filters: vec![hcm_filter(hcm)],
+                name: name.clone(),
+                ..Default::default()
+            });
+        }
+        chains.push(FilterChain {
+            filter_chain_match: Some(FilterChainMatch {
+                destination_port: Some(u32::from(p.port)),
+                transport_protocol: "raw_buffer".to_owned(),
+                ..Default::default()
+            }),
+            filters: vec![tcp_filter(&cluster, &cluster)],
+            name: format!("{name}-tcp"),
+            ..Default::default()
+        });
+    }
+    chains.push(FilterChain {
+        filter_chain_match: Some(FilterChainMatch {
+            transport_protocol: "raw_buffer".to_owned(),
+            ..Default::default()
+        }),
+        filters: vec![tcp_filter(
+            "InboundPassthroughCluster",
+            "InboundPassthroughCluster",
+        )],
+        name: "virtualInbound-catchall-tcp".to_owned(),
+        ..Default::default()
+    });
+    let mut listener_filters = vec![ListenerFilter {
+        name: "envoy.filters.listener.original_dst".to_owned(),
+        typed_config: Some(ListenerFilterConfig::OriginalDst(Map::new())),
+    }];
+    listener_filters.extend(inspectors());
+    Listener {
+        name: "virtualInbound".to_owned(),
+        address: Address::socket("0.0.0.0", 15006),
+        filter_chains: chains,
+        listener_filters,
+        bind_to_port: Some(false),
+        traffic_direction: TrafficDirection::Inbound,
+        ..Default::default()
+    }
+}
