@@ -23,6 +23,9 @@ pub struct ProxyIdentity {
     pub service_account: String,
     /// The workload (Deployment) name.
     pub workload: String,
+    /// Where the pod's apps listen (the pod's own localhost; the sidecar forwards inbound
+    /// traffic there, as Istio's inbound clusters forward over localhost).
+    pub app_ip: IpAddr,
 }
 
 impl ProxyIdentity {
@@ -130,6 +133,7 @@ mod tests {
             labels: [("istio".to_owned(), "ingressgateway".to_owned())].into(),
             service_account: "istio-ingressgateway-service-account".into(),
             workload: "istio-ingressgateway".into(),
+            app_ip: "127.20.0.1".parse().unwrap(),
         };
         let b = bootstrap(&p);
         let sr = b.static_resources.unwrap();

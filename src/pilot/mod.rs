@@ -3,5 +3,86 @@
 
 pub mod bootstrap;
 pub mod build;
+pub mod generate;
+pub mod model;
 pub mod names;
 pub mod push;
+pub mod vs_routes;
+
+use std::sync::{Arc, Mutex};
+
+use crate::api::Resource;
+use crate::xds::snapshot::Resources;
+
+use bootstrap::ProxyIdentity;
+use generate::{ProxyConfig, generate};
+use model::Model;
+use push::{Connection, Connections};
+
+/// istiod: the current model of the mesh, and every connected proxy.
+#[derive(Debug, Default)]
+pub struct Pilot {
+    pub connections: Connections,
+    model: Mutex<Arc<Model>>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl Pilot {
+    pub fn new() -> Pilot {
+        Pilot::default()
+    }
+
+    /// Rebuilds the model from the store's resources and pushes what changed to every proxy.
+    pub fn update<'a>(&self, resources: impl IntoIterator<Item = &'a Resource>) {
+        let model = Arc::new(Model::from_resources(resources));
+        if let Ok(mut m) = self.model.lock() {
+            *m = model;
+        }
+        self.push_all();
+    }
+
+    pub fn model(&self) -> Arc<Model> {
+        self.model.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Config problems found by the last translation (things mesh does not act on yet).
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    /// What a proxy should run now.
+    pub fn config_for(&self, proxy: &ProxyIdentity) -> ProxyConfig {
+        let mut warnings = Vec::new();
+        let config = generate(&self.model(), proxy, &mut warnings);
+        if let Ok(mut w) = self.warnings.lock() {
+            for warning in warnings {
+                if !w.contains(&warning) {
+                    w.push(warning);
+                }
+            }
+        }
+        config
+    }
+
+    /// Pushes every proxy its current config (types whose resources did not change are not
+    /// resent).
+    pub fn push_all(&self) {
+        let version = self.connections.next_version();
+        for c in self.connections.all() {
+            self.push(&c, &version);
+        }
+    }
+
+    /// Pushes one proxy, in CDS, EDS, LDS, RDS order (a type is sent once it has resources, or
+    /// once it was ever sent: an unwatched type stays NOT SENT, as in proxy-status).
+    pub fn push(&self, c: &Connection, version: &str) {
+        let cfg = self.config_for(&c.identity);
+        c.push(version, Resources::Clusters(cfg.clusters));
+        c.push(version, Resources::Endpoints(cfg.endpoints));
+        c.push(version, Resources::Listeners(cfg.listeners));
+        let sent_before = c.last_sent_version(crate::xds::type_url::ROUTE).is_some();
+        if !cfg.routes.is_empty() || sent_before {
+            c.push(version, Resources::Routes(cfg.routes));
+        }
+    }
+}

@@ -265,6 +265,7 @@ mod tests {
             labels: Default::default(),
             service_account: "default".into(),
             workload: "p".into(),
+            app_ip: "127.20.0.1".parse().unwrap(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! May import `pilot`, `proxy`, `apps`, `ca`, `api`, `xds`, `net`.
 
 pub mod api_server;
+pub mod controllers;
 pub mod dialers;
 pub mod ipam;
 pub mod logs;

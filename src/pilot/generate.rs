@@ -1,0 +1,285 @@
+//! Per-proxy configuration: what istiod sends a gateway (listeners for its Gateways' servers,
+//! `http.<port>` routes from the VirtualServices bound to them) and a sidecar (virtual outbound
+//! and inbound listeners, per-port outbound listeners, port-named routes), plus the clusters and
+//! endpoints both need.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+
+use crate::api::istio::Gateway;
+use crate::xds::cluster::Cluster;
+use crate::xds::endpoint::ClusterLoadAssignment;
+use crate::xds::listener::Listener;
+use crate::xds::route::{Route, RouteAction, RouteConfiguration, VirtualHost};
+
+use super::bootstrap::ProxyIdentity;
+use super::build::{self, InboundPort, prefix, route_to};
+use super::model::{Model, Workload};
+use super::names::{self, ProxyType};
+use super::vs_routes::{binds_to, binds_to_mesh, host_matches, http_routes};
+
+/// Everything one proxy gets, by xDS type.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProxyConfig {
+    pub clusters: Vec<Cluster>,
+    pub endpoints: Vec<ClusterLoadAssignment>,
+    pub listeners: Vec<Listener>,
+    pub routes: Vec<RouteConfiguration>,
+}
+
+pub fn generate(model: &Model, proxy: &ProxyIdentity, warnings: &mut Vec<String>) -> ProxyConfig {
+    let (mut clusters, endpoints) = outbound(model);
+    clusters.push(build::black_hole());
+    match proxy.kind {
+        ProxyType::Router => {
+            let (listeners, routes) = gateway(model, proxy, warnings);
+            ProxyConfig {
+                clusters,
+                endpoints,
+                listeners,
+                routes,
+            }
+        }
+        ProxyType::Sidecar => {
+            clusters.push(build::passthrough("PassthroughCluster"));
+            clusters.push(build::passthrough("InboundPassthroughCluster"));
+            let me = model
+                .workloads
+                .iter()
+                .find(|w| w.pod == proxy.pod && w.namespace == proxy.namespace);
+            let inbound = me.map(|w| inbound_ports(model, w)).unwrap_or_default();
+            for p in &inbound {
+                clusters.push(build::inbound_cluster(
+                    p.port,
+                    SocketAddr::new(proxy.app_ip, p.port),
+                ));
+            }
+            let (mut listeners, routes) = sidecar_outbound(model, proxy, warnings);
+            listeners.insert(0, build::virtual_outbound());
+            listeners.insert(1, build::virtual_inbound(&inbound));
+            ProxyConfig {
+                clusters,
+                endpoints,
+                listeners,
+                routes,
+            }
+        }
+    }
+}
+
+/// An EDS cluster and its endpoints for every Service port in the mesh.
+fn outbound(model: &Model) -> (Vec<Cluster>, Vec<ClusterLoadAssignment>) {
+    let mut clusters = Vec::new();
+    let mut endpoints = Vec::new();
+    for s in &model.services {
+        for p in &s.ports {
+            let c = build::outbound_cluster(p.port, "", &s.fqdn, &s.name, &s.namespace);
+            endpoints.push(build::assignment(&c.name, &model.endpoints_of(s, p)));
+            clusters.push(c);
+        }
+    }
+    (clusters, endpoints)
+}
+
+/// The ports a workload serves: target ports of the Services that select it.
+fn inbound_ports(model: &Model, w: &Workload) -> Vec<InboundPort> {
+    let mut ports: BTreeMap<u16, bool> = BTreeMap::new();
+    for s in model.services_of(w) {
+        for p in &s.ports {
+            if let Some(target) = super::model::resolve_target(&p.target, &w.spec) {
+                let http = ports.get(&target).copied().unwrap_or(false) || p.protocol.is_http();
+                ports.insert(target, http);
+            }
+        }
+    }
+    ports
+        .into_iter()
+        .map(|(port, http)| InboundPort { port, http })
+        .collect()
+}
+
+/// Gateway servers that select this proxy, by the port the gateway pod listens on (a server's
+/// port resolved through the gateway's Service to its target port, as istiod does).
+fn gateway(
+    model: &Model,
+    proxy: &ProxyIdentity,
+    warnings: &mut Vec<String>,
+) -> (Vec<Listener>, Vec<RouteConfiguration>) {
+    let me = model
+        .workloads
+        .iter()
+        .find(|w| w.pod == proxy.pod && w.namespace == proxy.namespace);
+    let services = me.map(|w| model.services_of(w)).unwrap_or_default();
+    let target_of = |port: u16| -> u16 {
+        services
+            .iter()
+            .find_map(|s| s.port(port))
+            .and_then(|p| me.and_then(|w| super::model::resolve_target(&p.target, &w.spec)))
+            .unwrap_or(port)
+    };
+    let selected: Vec<&Gateway> = model
+        .gateways
+        .iter()
+        .filter(|g| {
+            !g.spec.selector.is_empty()
+                && g.spec
+                    .selector
+                    .iter()
+                    .all(|(k, v)| proxy.labels.get(k) == Some(v))
+        })
+        .collect();
+    // listener port → (server port, gateway, hosts)
+    let mut http: BTreeMap<u16, Vec<(u16, &Gateway, Vec<String>)>> = BTreeMap::new();
+    for g in &selected {
+        for s in &g.spec.servers {
+            let Ok(port) = u16::try_from(s.port.number) else {
+                continue;
+            };
+            let protocol = s.port.protocol.to_ascii_uppercase();
+            match protocol.as_str() {
+                "HTTP" | "HTTP2" | "GRPC" => http.entry(target_of(port)).or_default().push((port, g, s.hosts.clone())),
+                other => warnings.push(format!(
+                    "Gateway {}/{}: server port {port} protocol {other} is not acted on by mesh yet",
+                    g.metadata.namespace.as_deref().unwrap_or(""),
+                    g.metadata.name
+                )),
+            }
+        }
+    }
+    let mut listeners = Vec::new();
+    let mut routes = Vec::new();
+    for (listen, servers) in http {
+        listeners.push(build::gateway_http_listener(listen));
+        let mut vhosts: BTreeMap<String, VirtualHost> = BTreeMap::new();
+        for (server_port, g, hosts) in &servers {
+            let gw_ns = g.metadata.namespace.as_deref().unwrap_or("");
+            for vs in model
+                .virtual_services
+                .iter()
+                .filter(|v| binds_to(v, gw_ns, &g.metadata.name))
+            {
+                for host in vs
+                    .spec
+                    .hosts
+                    .iter()
+                    .filter(|h| hosts.iter().any(|p| host_matches(p, h)))
+                {
+                    let name = format!("{host}:{server_port}");
+                    let entry = vhosts.entry(name.clone()).or_insert_with(|| VirtualHost {
+                        name,
+                        domains: vec![host.clone()],
+                        include_request_attempt_count: true,
+                        ..Default::default()
+                    });
+                    entry
+                        .routes
+                        .extend(http_routes(vs, model, *server_port, warnings));
+                }
+            }
+        }
+        let mut vhosts: Vec<VirtualHost> = vhosts.into_values().collect();
+        if vhosts.is_empty() {
+            let port = servers.first().map(|(p, _, _)| *p).unwrap_or(listen);
+            vhosts.push(build::blackhole_vhost(port));
+        }
+        routes.push(build::route_config(
+            &names::gateway_http_route(listen),
+            vhosts,
+        ));
+    }
+    (listeners, routes)
+}
+
+/// A sidecar's outbound listeners (one per HTTP port, one per TCP service port) and its
+/// port-named route configurations.
+fn sidecar_outbound(
+    model: &Model,
+    proxy: &ProxyIdentity,
+    warnings: &mut Vec<String>,
+) -> (Vec<Listener>, Vec<RouteConfiguration>) {
+    let mut http_ports: BTreeSet<u16> = BTreeSet::new();
+    let mut listeners = Vec::new();
+    for s in &model.services {
+        for p in &s.ports {
+            if p.protocol.is_http() {
+                http_ports.insert(p.port);
+            } else if let Some(vip) = s.vip {
+                let cluster = names::outbound_cluster(p.port, "", &s.fqdn);
+                listeners.push(build::outbound_tcp_listener(vip, p.port, &cluster));
+            }
+        }
+    }
+    let mut routes = Vec::new();
+    for port in &http_ports {
+        listeners.push(build::outbound_http_listener(*port));
+        let mut vhosts = Vec::new();
+        for s in &model.services {
+            if !s.port(*port).is_some_and(|sp| sp.protocol.is_http()) {
+                continue;
+            }
+            let cluster = names::outbound_cluster(*port, "", &s.fqdn);
+            let bound: Vec<Route> = model
+                .virtual_services
+                .iter()
+                .filter(|v| binds_to_mesh(v))
+                .filter(|v| {
+                    let ns = v.metadata.namespace.as_deref().unwrap_or("");
+                    v.spec.hosts.iter().any(|h| {
+                        model
+                            .service_for_host(h, ns)
+                            .is_some_and(|t| t.fqdn == s.fqdn)
+                    })
+                })
+                .flat_map(|v| http_routes(v, model, *port, warnings))
+                .collect();
+            let routes = if bound.is_empty() {
+                vec![Route {
+                    name: "default".to_owned(),
+                    ..route_to(&cluster, prefix("/"), &format!("{}:{port}/*", s.fqdn), None)
+                }]
+            } else {
+                bound
+            };
+            vhosts.push(VirtualHost {
+                name: format!("{}:{port}", s.fqdn),
+                domains: domains(s, &proxy.namespace),
+                routes,
+                include_request_attempt_count: true,
+                ..Default::default()
+            });
+        }
+        vhosts.push(VirtualHost {
+            name: "allow_any".to_owned(),
+            domains: vec!["*".to_owned()],
+            routes: vec![Route {
+                name: "allow_any".to_owned(),
+                route_match: prefix("/"),
+                route: Some(RouteAction {
+                    cluster: Some("PassthroughCluster".to_owned()),
+                    timeout: Some(crate::xds::de::Duration::ZERO),
+                    max_grpc_timeout: Some(crate::xds::de::Duration::ZERO),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            include_request_attempt_count: true,
+            ..Default::default()
+        });
+        routes.push(build::route_config(&port.to_string(), vhosts));
+    }
+    (listeners, routes)
+}
+
+/// The names a Service answers to from a proxy in `namespace` (`generateVirtualHostDomains`).
+fn domains(s: &super::model::ServiceInfo, namespace: &str) -> Vec<String> {
+    let mut d = vec![s.fqdn.clone()];
+    if s.namespace == namespace {
+        d.push(s.name.clone());
+    }
+    d.push(format!("{}.{}.svc", s.name, s.namespace));
+    d.push(format!("{}.{}", s.name, s.namespace));
+    if let Some(vip) = s.vip {
+        d.push(vip.to_string());
+    }
+    d
+}

@@ -1,0 +1,259 @@
+//! The mesh as istiod sees it: Services (with FQDNs, VIPs and port protocols), the workloads
+//! behind them (pods, with sidecars or as gateways), and the Istio config — built once per
+//! change from the store's resources and shared by every proxy's translation.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::api::Resource;
+use crate::api::istio::{DestinationRule, Gateway, VirtualService};
+use crate::api::k8s::{Endpoints, IntOrString, Pod, Service};
+
+use super::names;
+
+/// A port's protocol, by Istio's port naming rules (`http-…`, `grpc`, `tcp`, …) or
+/// `appProtocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Protocol {
+    Http,
+    Http2,
+    Grpc,
+    Https,
+    Tls,
+    Tcp,
+    /// Unnamed: Istio sniffs (treated as HTTP-capable).
+    Unknown,
+}
+
+impl Protocol {
+    pub fn from_port(name: Option<&str>, app_protocol: Option<&str>) -> Protocol {
+        let raw = app_protocol.or(name).unwrap_or("").to_ascii_lowercase();
+        let prefix = raw.split('-').next().unwrap_or("");
+        match prefix {
+            "http" => Protocol::Http,
+            "http2" | "h2c" => Protocol::Http2,
+            "grpc" | "grpc-web" => Protocol::Grpc,
+            "https" => Protocol::Https,
+            "tls" => Protocol::Tls,
+            "tcp" | "mongo" | "redis" | "mysql" => Protocol::Tcp,
+            _ => Protocol::Unknown,
+        }
+    }
+
+    /// HTTP routing applies (listener with an HTTP connection manager).
+    pub fn is_http(self) -> bool {
+        matches!(
+            self,
+            Protocol::Http | Protocol::Http2 | Protocol::Grpc | Protocol::Unknown
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SvcPort {
+    pub name: Option<String>,
+    pub port: u16,
+    pub target: IntOrString,
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub namespace: String,
+    pub fqdn: String,
+    pub vip: Option<IpAddr>,
+    pub ports: Vec<SvcPort>,
+    pub selector: BTreeMap<String, String>,
+}
+
+impl ServiceInfo {
+    pub fn port(&self, number: u16) -> Option<&SvcPort> {
+        self.ports.iter().find(|p| p.port == number)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub pod: String,
+    pub namespace: String,
+    pub ip: IpAddr,
+    pub labels: BTreeMap<String, String>,
+    pub service_account: String,
+    pub sidecar: bool,
+    pub spec: Pod,
+}
+
+/// Everything translation reads.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    /// Sorted by FQDN.
+    pub services: Vec<ServiceInfo>,
+    pub workloads: Vec<Workload>,
+    pub gateways: Vec<Gateway>,
+    pub virtual_services: Vec<VirtualService>,
+    pub destination_rules: Vec<DestinationRule>,
+    /// `(namespace, service name)` → its Endpoints.
+    pub endpoints: BTreeMap<(String, String), Endpoints>,
+}
+
+impl Model {
+    pub fn from_resources<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> Model {
+        let mut m = Model::default();
+        for r in resources {
+            match r {
+                Resource::Service(s) => m.services.push(service_info(s)),
+                Resource::Pod(p) => {
+                    if let Some(w) = workload(p) {
+                        m.workloads.push(w);
+                    }
+                }
+                Resource::Gateway(g) => m.gateways.push(g.clone()),
+                Resource::VirtualService(v) => m.virtual_services.push(v.clone()),
+                Resource::DestinationRule(d) => m.destination_rules.push(d.clone()),
+                Resource::Endpoints(e) => {
+                    let ns = e.metadata.namespace.clone().unwrap_or_default();
+                    m.endpoints.insert((ns, e.metadata.name.clone()), e.clone());
+                }
+                _ => {}
+            }
+        }
+        m.services.sort_by(|a, b| a.fqdn.cmp(&b.fqdn));
+        m.workloads
+            .sort_by(|a, b| (&a.namespace, &a.pod).cmp(&(&b.namespace, &b.pod)));
+        m
+    }
+
+    /// A host as written in a VirtualService or DestinationRule in `namespace` → the Service:
+    /// short names are relative to that namespace (Istio's rule).
+    pub fn service_for_host(&self, host: &str, namespace: &str) -> Option<&ServiceInfo> {
+        let host = host.trim_end_matches('.');
+        let fqdn = if host.contains('.') {
+            if host.ends_with(names::DOMAIN_SUFFIX) {
+                host.to_owned()
+            } else if host.matches('.').count() == 1 {
+                format!("{host}.{}", names::DOMAIN_SUFFIX)
+            } else {
+                host.to_owned()
+            }
+        } else {
+            names::fqdn(host, namespace)
+        };
+        self.services.iter().find(|s| s.fqdn == fqdn)
+    }
+
+    /// The ready endpoints of a Service port: pod IP and resolved target port.
+    pub fn endpoints_of(&self, svc: &ServiceInfo, port: &SvcPort) -> Vec<SocketAddr> {
+        let Some(ep) = self
+            .endpoints
+            .get(&(svc.namespace.clone(), svc.name.clone()))
+        else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for subset in &ep.subsets {
+            let matching = subset.ports.iter().find(|p| match (&p.name, &port.name) {
+                (Some(a), Some(b)) => a == b,
+                (None, None) => true,
+                _ => subset.ports.len() == 1,
+            });
+            let Some(target) = matching.and_then(|p| u16::try_from(p.port).ok()) else {
+                continue;
+            };
+            for a in &subset.addresses {
+                if let Ok(ip) = a.ip.parse::<IpAddr>() {
+                    out.push(SocketAddr::new(ip, target));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The Services whose selector picks this workload.
+    pub fn services_of(&self, w: &Workload) -> Vec<&ServiceInfo> {
+        self.services
+            .iter()
+            .filter(|s| {
+                s.namespace == w.namespace
+                    && !s.selector.is_empty()
+                    && s.selector.iter().all(|(k, v)| w.labels.get(k) == Some(v))
+            })
+            .collect()
+    }
+}
+
+/// The container port a Service's target port names (numbers pass through).
+pub fn resolve_target(target: &IntOrString, pod: &Pod) -> Option<u16> {
+    match target {
+        IntOrString::Int(n) => u16::try_from(*n).ok(),
+        IntOrString::String(s) => match s.parse::<u16>() {
+            Ok(n) => Some(n),
+            Err(_) => pod
+                .spec
+                .containers
+                .iter()
+                .find_map(|c| c.port_named(s))
+                .and_then(|p| u16::try_from(p.container_port).ok()),
+        },
+    }
+}
+
+fn service_info(s: &Service) -> ServiceInfo {
+    let ns = s.metadata.namespace.clone().unwrap_or_default();
+    ServiceInfo {
+        name: s.metadata.name.clone(),
+        fqdn: names::fqdn(&s.metadata.name, &ns),
+        namespace: ns,
+        vip: s.spec.cluster_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        ports: s
+            .spec
+            .ports
+            .iter()
+            .filter_map(|p| {
+                Some(SvcPort {
+                    name: p.name.clone(),
+                    port: u16::try_from(p.port).ok()?,
+                    target: p.target(),
+                    protocol: Protocol::from_port(p.name.as_deref(), p.app_protocol.as_deref()),
+                })
+            })
+            .collect(),
+        selector: s.spec.selector.clone(),
+    }
+}
+
+fn workload(p: &Pod) -> Option<Workload> {
+    let ip = p.status.as_ref()?.pod_ip.as_deref()?.parse().ok()?;
+    Some(Workload {
+        pod: p.metadata.name.clone(),
+        namespace: p.metadata.namespace.clone().unwrap_or_default(),
+        ip,
+        labels: p.metadata.labels.clone(),
+        service_account: p.spec.service_account().to_owned(),
+        sidecar: p.spec.containers.iter().any(|c| c.name == "istio-proxy")
+            && p.spec.containers.len() > 1,
+        spec: p.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols_by_port_name() {
+        assert_eq!(Protocol::from_port(Some("http"), None), Protocol::Http);
+        assert_eq!(Protocol::from_port(Some("http-web"), None), Protocol::Http);
+        assert_eq!(Protocol::from_port(Some("http2"), None), Protocol::Http2);
+        assert_eq!(Protocol::from_port(Some("grpc-xds"), None), Protocol::Grpc);
+        assert_eq!(Protocol::from_port(Some("tcp"), None), Protocol::Tcp);
+        assert_eq!(Protocol::from_port(Some("https"), None), Protocol::Https);
+        assert_eq!(Protocol::from_port(None, None), Protocol::Unknown);
+        assert_eq!(
+            Protocol::from_port(Some("web"), Some("http")),
+            Protocol::Http
+        );
+        assert!(!Protocol::Tcp.is_http());
+    }
+}

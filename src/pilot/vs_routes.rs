@@ -1,0 +1,376 @@
+//! A VirtualService's `http` routes → Envoy routes, as istiod translates them: one Envoy route
+//! per match, destinations as clusters (`outbound|port|subset|fqdn`) or weighted clusters,
+//! rewrites, redirects, header operations, timeouts and retries, with the `istio.config`
+//! metadata and decorator that proxy-config shows. What mesh does not translate yet is reported,
+//! never dropped silently.
+
+use crate::api::istio::{HttpMatchRequest, HttpRoute, StringMatch, VirtualService};
+use crate::xds::core::{HeaderAppendAction, HeaderValue, HeaderValueOption};
+use crate::xds::de::Duration;
+use crate::xds::matcher::{HeaderMatcher, QueryParameterMatcher, RegexMatcher, StringMatcher};
+use crate::xds::route::{
+    ClusterWeight, RedirectAction, RedirectResponseCode, RetryPolicy, Route, RouteMatch,
+    WeightedCluster,
+};
+
+use super::build::{default_retry_policy, route_to};
+use super::model::Model;
+use super::names;
+
+/// Routes for one VirtualService on a listener port (`port` picks the destination port when a
+/// destination names none and its Service has several).
+pub fn http_routes(
+    vs: &VirtualService,
+    model: &Model,
+    port: u16,
+    warnings: &mut Vec<String>,
+) -> Vec<Route> {
+    let ns = vs.metadata.namespace.clone().unwrap_or_default();
+    let path = names::config_path("virtual-service", &ns, &vs.metadata.name);
+    let mut out = Vec::new();
+    for (i, http) in vs.spec.http.iter().enumerate() {
+        unsupported(vs, i, http, warnings);
+        let matches: Vec<Option<&HttpMatchRequest>> = if http.match_.is_empty() {
+            vec![None]
+        } else {
+            http.match_.iter().map(Some).collect()
+        };
+        for m in matches {
+            let route_match = m.map(convert_match).unwrap_or_else(|| RouteMatch {
+                prefix: Some("/".to_owned()),
+                ..Default::default()
+            });
+            let (cluster, host_port) = first_cluster(http, model, &ns, port);
+            let mut route = route_to(
+                &cluster,
+                route_match.clone(),
+                &decorator(&host_port, &route_match),
+                Some(&path),
+            );
+            route.name = match (&http.name, m.and_then(|m| m.name.as_ref())) {
+                (Some(r), Some(mn)) => format!("{r}.{mn}"),
+                (Some(r), None) => r.clone(),
+                _ => String::new(),
+            };
+            if let Some(r) = &http.redirect {
+                route.route = None;
+                route.redirect = Some(RedirectAction {
+                    path_redirect: r.uri.clone(),
+                    host_redirect: r.authority.clone(),
+                    port_redirect: r.port,
+                    scheme_redirect: r.scheme.clone(),
+                    response_code: match r.redirect_code.unwrap_or(301) {
+                        302 => RedirectResponseCode::Found,
+                        303 => RedirectResponseCode::SeeOther,
+                        307 => RedirectResponseCode::TemporaryRedirect,
+                        308 => RedirectResponseCode::PermanentRedirect,
+                        _ => RedirectResponseCode::MovedPermanently,
+                    },
+                    ..Default::default()
+                });
+            } else if let Some(action) = route.route.as_mut() {
+                if http.route.len() > 1 {
+                    action.cluster = None;
+                    action.weighted_clusters = Some(weighted(http, model, &ns, port));
+                }
+                if let Some(rw) = &http.rewrite {
+                    if let Some(uri) = &rw.uri {
+                        action.prefix_rewrite = Some(uri.clone());
+                    }
+                    if let Some(a) = &rw.authority {
+                        action.host_rewrite_literal = Some(a.clone());
+                    }
+                }
+                if let Some(t) = http
+                    .timeout
+                    .as_deref()
+                    .and_then(|t| crate::api::parse_duration(t).ok())
+                {
+                    action.timeout = Some(Duration(t));
+                }
+                if let Some(r) = &http.retries {
+                    action.retry_policy = retry(r);
+                }
+            }
+            if let Some(h) = &http.headers {
+                if let Some(req) = &h.request {
+                    route.request_headers_to_add = header_ops(&req.set, &req.add);
+                    route.request_headers_to_remove = req.remove.clone();
+                }
+                if let Some(resp) = &h.response {
+                    route.response_headers_to_add = header_ops(&resp.set, &resp.add);
+                    route.response_headers_to_remove = resp.remove.clone();
+                }
+            }
+            out.push(route);
+        }
+    }
+    out
+}
+
+fn unsupported(vs: &VirtualService, i: usize, http: &HttpRoute, warnings: &mut Vec<String>) {
+    let mut missing = Vec::new();
+    if http.fault.is_some() {
+        missing.push("fault");
+    }
+    if http.mirror.is_some() || !http.mirrors.is_empty() {
+        missing.push("mirror");
+    }
+    if http.cors_policy.is_some() {
+        missing.push("corsPolicy");
+    }
+    if http.delegate.is_some() {
+        missing.push("delegate");
+    }
+    if http.direct_response.is_some() {
+        missing.push("directResponse");
+    }
+    if !missing.is_empty() {
+        warnings.push(format!(
+            "VirtualService {}/{}: http[{i}]: {} not acted on by mesh yet",
+            vs.metadata.namespace.as_deref().unwrap_or(""),
+            vs.metadata.name,
+            missing.join(", ")
+        ));
+    }
+}
+
+/// The cluster of the route's first destination and the `host:port` its decorator names.
+fn first_cluster(http: &HttpRoute, model: &Model, ns: &str, port: u16) -> (String, String) {
+    match http.route.first() {
+        Some(d) => destination_cluster(&d.destination, model, ns, port),
+        None => ("BlackHoleCluster".to_owned(), String::new()),
+    }
+}
+
+/// `outbound|<port>|<subset>|<fqdn>` for a destination: the port given, or the Service's only
+/// port, or the listener's.
+pub fn destination_cluster(
+    d: &crate::api::istio::Destination,
+    model: &Model,
+    ns: &str,
+    port: u16,
+) -> (String, String) {
+    let svc = model.service_for_host(&d.host, ns);
+    let fqdn = svc
+        .map(|s| s.fqdn.clone())
+        .unwrap_or_else(|| d.host.clone());
+    let port = d
+        .port_number()
+        .and_then(|p| u16::try_from(p).ok())
+        .or_else(|| svc.and_then(|s| (s.ports.len() == 1).then(|| s.ports[0].port)))
+        .unwrap_or(port);
+    let subset = d.subset.clone().unwrap_or_default();
+    (
+        names::outbound_cluster(port, &subset, &fqdn),
+        format!("{fqdn}:{port}"),
+    )
+}
+
+fn weighted(http: &HttpRoute, model: &Model, ns: &str, port: u16) -> WeightedCluster {
+    let n = http.route.len() as u32;
+    WeightedCluster {
+        clusters: http
+            .route
+            .iter()
+            .map(|d| ClusterWeight {
+                name: destination_cluster(&d.destination, model, ns, port).0,
+                weight: Some(
+                    d.weight
+                        .and_then(|w| u32::try_from(w).ok())
+                        .unwrap_or(100 / n.max(1)),
+                ),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn decorator(host_port: &str, m: &RouteMatch) -> String {
+    let path = if let Some(p) = &m.prefix {
+        format!("{p}*")
+    } else if let Some(p) = &m.path {
+        p.clone()
+    } else if let Some(r) = &m.safe_regex {
+        r.regex.clone()
+    } else {
+        "/*".to_owned()
+    };
+    format!("{host_port}{path}")
+}
+
+fn string_matcher(s: &StringMatch) -> Option<StringMatcher> {
+    let mut m = StringMatcher::default();
+    match s {
+        StringMatch::Exact(v) => m.exact = Some(v.clone()),
+        StringMatch::Prefix(v) => m.prefix = Some(v.clone()),
+        StringMatch::Regex(v) => {
+            m.safe_regex = Some(RegexMatcher {
+                google_re2: None,
+                regex: v.clone(),
+            })
+        }
+        StringMatch::Present => return None,
+    }
+    Some(m)
+}
+
+fn header(name: &str, s: &StringMatch, invert: bool) -> HeaderMatcher {
+    let mut h = HeaderMatcher {
+        name: name.to_owned(),
+        invert_match: invert,
+        ..Default::default()
+    };
+    match string_matcher(s) {
+        Some(m) => h.string_match = Some(m),
+        None => h.present_match = Some(true),
+    }
+    h
+}
+
+fn convert_match(m: &HttpMatchRequest) -> RouteMatch {
+    let mut r = RouteMatch::default();
+    match &m.uri {
+        Some(StringMatch::Exact(p)) => r.path = Some(p.clone()),
+        Some(StringMatch::Prefix(p)) => r.prefix = Some(p.clone()),
+        Some(StringMatch::Regex(re)) => {
+            r.safe_regex = Some(RegexMatcher {
+                google_re2: None,
+                regex: re.clone(),
+            })
+        }
+        Some(StringMatch::Present) | None => r.prefix = Some("/".to_owned()),
+    }
+    if m.ignore_uri_case {
+        r.case_sensitive = Some(false);
+    }
+    for (name, s) in &m.headers {
+        r.headers.push(header(name, s, false));
+    }
+    for (name, s) in &m.without_headers {
+        r.headers.push(header(name, s, true));
+    }
+    if let Some(s) = &m.method {
+        r.headers.push(header(":method", s, false));
+    }
+    if let Some(s) = &m.authority {
+        r.headers.push(header(":authority", s, false));
+    }
+    if let Some(s) = &m.scheme {
+        r.headers.push(header(":scheme", s, false));
+    }
+    for (name, s) in &m.query_params {
+        r.query_parameters.push(QueryParameterMatcher {
+            name: name.clone(),
+            string_match: string_matcher(s),
+            present_match: string_matcher(s).is_none().then_some(true),
+        });
+    }
+    r
+}
+
+fn header_ops(
+    set: &std::collections::BTreeMap<String, String>,
+    add: &std::collections::BTreeMap<String, String>,
+) -> Vec<HeaderValueOption> {
+    let opt = |(k, v): (&String, &String), action| HeaderValueOption {
+        header: HeaderValue {
+            key: k.clone(),
+            value: v.clone(),
+        },
+        append_action: action,
+        ..Default::default()
+    };
+    set.iter()
+        .map(|kv| opt(kv, HeaderAppendAction::OverwriteIfExistsOrAdd))
+        .chain(
+            add.iter()
+                .map(|kv| opt(kv, HeaderAppendAction::AppendIfExistsOrAdd)),
+        )
+        .collect()
+}
+
+fn retry(r: &crate::api::istio::HttpRetry) -> Option<RetryPolicy> {
+    let attempts = r.attempts.unwrap_or(2);
+    if attempts <= 0 {
+        return None;
+    }
+    let mut p = default_retry_policy();
+    p.num_retries = u32::try_from(attempts).ok();
+    if let Some(on) = &r.retry_on {
+        // Istio lets HTTP status codes sit in retryOn; Envoy wants them apart.
+        let mut words = Vec::new();
+        let mut codes = Vec::new();
+        for w in on.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match w.parse::<u32>() {
+                Ok(c) => codes.push(c),
+                Err(_) => words.push(w.to_owned()),
+            }
+        }
+        if !codes.is_empty() && !words.iter().any(|w| w == "retriable-status-codes") {
+            words.push("retriable-status-codes".to_owned());
+        }
+        p.retry_on = words.join(",");
+        p.retriable_status_codes = codes;
+    }
+    if let Some(t) = r
+        .per_try_timeout
+        .as_deref()
+        .and_then(|t| crate::api::parse_duration(t).ok())
+    {
+        p.per_try_timeout = Some(Duration(t));
+    }
+    Some(p)
+}
+
+/// Whether a VirtualService attaches to a gateway (`namespace/name` or a name in the VS's own
+/// namespace); `mesh` means sidecars, and no `gateways` means `mesh` only.
+pub fn binds_to(vs: &VirtualService, gateway_ns: &str, gateway_name: &str) -> bool {
+    let vs_ns = vs.metadata.namespace.as_deref().unwrap_or("");
+    vs.spec.gateways.iter().any(|g| match g.split_once('/') {
+        Some((ns, name)) => ns == gateway_ns && name == gateway_name,
+        None => g == gateway_name && vs_ns == gateway_ns,
+    })
+}
+
+pub fn binds_to_mesh(vs: &VirtualService) -> bool {
+    vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh")
+}
+
+/// Gateway hosts may be `ns/host`, `*/host`, `*.example.com`, `*`.
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.split_once('/').map(|(_, h)| h).unwrap_or(pattern);
+    if pattern == "*" || host == "*" {
+        return true;
+    }
+    if let Some(suffix) = pattern.strip_prefix('*') {
+        return host.ends_with(suffix);
+    }
+    if let Some(suffix) = host.strip_prefix('*') {
+        return pattern.ends_with(suffix);
+    }
+    pattern.eq_ignore_ascii_case(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns() {
+        assert!(host_matches(
+            "webapp.istioinaction.io",
+            "webapp.istioinaction.io"
+        ));
+        assert!(host_matches(
+            "*.istioinaction.io",
+            "webapp.istioinaction.io"
+        ));
+        assert!(host_matches("istioinaction/*", "anything"));
+        assert!(!host_matches(
+            "catalog.istioinaction.io",
+            "webapp.istioinaction.io"
+        ));
+    }
+}
