@@ -1,5 +1,15 @@
-//! The sample apps the labs call (httpbin, and later catalog, webapp, tcp-echo, fake-service).
-//! Each app is a request handler plus a `serve` loop, so the sandbox can run it in a pod later.
+//! The sample apps the labs call: httpbin (classic and go-httpbin flavours), the book's catalog
+//! and webapp, tcp-echo, and a do-nothing client. Each app is a request handler plus a `serve`
+//! loop; [`registry`] maps a container image to the app and starts it in a pod.
 //! May import only `net`.
 
+pub mod catalog;
 pub mod httpbin;
+pub mod jsontext;
+pub mod registry;
+pub mod serve;
+pub mod tcp_echo;
+pub mod webapp;
+
+/// A container's stdout: one call per line, without the trailing newline.
+pub type Log = std::sync::Arc<dyn Fn(&str) + Send + Sync>;

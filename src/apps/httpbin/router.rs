@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use super::endpoints::{cookies, dynamic, index, inspect, redirect, response_headers, status};
 use super::request::Inbound;
 use super::routes::{Allow, Endpoint, route};
-use super::{Body, reply};
+use super::{Body, Flavor, goshape, reply};
 
 /// Request bodies beyond this are refused with 413.
 pub const MAX_REQUEST_BODY: usize = 10 * 1024 * 1024;
@@ -29,9 +29,18 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: std::fmt::Display,
 {
+    handle_flavor(req, peer, Flavor::Classic).await
+}
+
+/// [`handle`] with the JSON shapes of the given httpbin implementation.
+pub async fn handle_flavor<B>(req: Request<B>, peer: SocketAddr, flavor: Flavor) -> Response<Body>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: std::fmt::Display,
+{
     let (parts, body) = req.into_parts();
     let mut response = match read_body(&parts.headers, body).await {
-        Ok(body) => respond(&Inbound::new(&parts, body, peer)).await,
+        Ok(body) => respond(&Inbound::new(&parts, body, peer), flavor).await,
         Err(err) => {
             tracing::debug!(%peer, "httpbin: {err}");
             match err {
@@ -70,7 +79,7 @@ where
     Ok(buf.freeze())
 }
 
-async fn respond(req: &Inbound) -> Response<Body> {
+async fn respond(req: &Inbound, flavor: Flavor) -> Response<Body> {
     let Some((endpoint, allow)) = route(&req.path) else {
         return reply::error_page(StatusCode::NOT_FOUND);
     };
@@ -79,6 +88,11 @@ async fn respond(req: &Inbound) -> Response<Body> {
     }
     if !allow.permits(&req.method) {
         return with_allow(reply::error_page(StatusCode::METHOD_NOT_ALLOWED), allow);
+    }
+    if flavor == Flavor::Go
+        && let Some(response) = go_inspect(req, &endpoint)
+    {
+        return response;
     }
     match endpoint {
         Endpoint::Index => index::index(),
@@ -105,6 +119,22 @@ async fn respond(req: &Inbound) -> Response<Body> {
         Endpoint::CookiesDelete => cookies::delete(req),
         Endpoint::ResponseHeaders => response_headers::response_headers(req),
     }
+}
+
+/// go-httpbin's answer for the request-inspection endpoints; `None` for the others, which
+/// keep classic httpbin's answers.
+fn go_inspect(req: &Inbound, endpoint: &Endpoint) -> Option<Response<Body>> {
+    let response = match endpoint {
+        Endpoint::Headers => goshape::headers(req),
+        Endpoint::Get => goshape::get(req),
+        Endpoint::Anything if req.method == Method::HEAD => goshape::get(req),
+        Endpoint::WithBody | Endpoint::Anything => goshape::with_body(req),
+        Endpoint::Ip => goshape::ip(req),
+        Endpoint::Uuid => goshape::uuid(),
+        Endpoint::UserAgent => goshape::user_agent(req),
+        _ => return None,
+    };
+    Some(response)
 }
 
 fn with_allow(mut response: Response<Body>, allow: Allow) -> Response<Body> {

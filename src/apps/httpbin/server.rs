@@ -11,7 +11,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::router::handle;
+use super::Flavor;
+use super::router::handle_flavor;
 
 /// How long a shutdown waits for in-flight requests (a `/delay` is at most 10 s).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -19,6 +20,15 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 /// Serves HTTP/1.1 (and h2c prior knowledge) until `shutdown` is cancelled, then stops
 /// accepting and finishes in-flight requests (up to a bounded drain time).
 pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> std::io::Result<()> {
+    serve_flavor(listener, Flavor::Classic, shutdown).await
+}
+
+/// [`serve`] answering with `flavor`'s JSON shapes.
+pub async fn serve_flavor(
+    listener: TcpListener,
+    flavor: Flavor,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // A timer makes hyper's 30 s header-read timeout take effect (slow clients can't pin us).
     builder.http1().timer(TokioTimer::new());
@@ -39,8 +49,9 @@ pub async fn serve(listener: TcpListener, shutdown: CancellationToken) -> std::i
             }
         };
         let _ = stream.set_nodelay(true);
-        let service =
-            service_fn(move |req| async move { Ok::<_, Infallible>(handle(req, peer).await) });
+        let service = service_fn(move |req| async move {
+            Ok::<_, Infallible>(handle_flavor(req, peer, flavor).await)
+        });
         let conn = builder
             .serve_connection(TokioIo::new(stream), service)
             .into_owned();

@@ -1,0 +1,312 @@
+//! Which built-in app runs for a container image, and starting it in a pod: the sandbox's
+//! stand-in for pulling and running the image. Each app listens on the port its real image
+//! listens on (not the manifest's `containerPort`, which only documents it), at the address the
+//! sandbox chose (`bind`: the pod's localhost when meshed, its pod IP otherwise).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{Log, catalog, httpbin, tcp_echo, webapp};
+use crate::net::dial::Dialer;
+
+/// Everything an app instance needs from its pod.
+pub struct AppContext {
+    pub pod_name: String,
+    pub namespace: String,
+    pub pod_ip: IpAddr,
+    pub node_name: String,
+    pub service_account: String,
+    /// The container's environment, already resolved (`valueFrom` done by the sandbox).
+    pub env: BTreeMap<String, String>,
+    /// Where to listen (pod-localhost when meshed, pod IP otherwise).
+    pub bind: IpAddr,
+    /// The container's declared `containerPort`s.
+    pub ports: Vec<u16>,
+    /// How to reach other services by name.
+    pub dialer: Arc<dyn Dialer>,
+    /// The container's stdout (one call per line, no trailing newline).
+    pub log: Log,
+    pub shutdown: CancellationToken,
+}
+
+/// A built-in implementation of a container image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppKind {
+    /// `istioinaction/catalog`: Node json-server on 3000.
+    Catalog,
+    /// `istioinaction/webapp`: Go beego on 8080.
+    Webapp,
+    /// `citizenstig/httpbin`: classic Python httpbin on 8000.
+    Httpbin,
+    /// `kennethreitz/httpbin` (the book's chapter 9 and 14 manifests): the same classic
+    /// httpbin, on port 80 as that image's gunicorn binds.
+    KennethreitzHttpbin,
+    /// `mccutchen/go-httpbin`: go-httpbin's JSON on `PORT` (default 8080).
+    GoHttpbin,
+    /// `cjimti/go-echo`: TCP echo on `TCP_PORT` (default 1025).
+    TcpEcho,
+    /// `curlimages/curl`, `nicolaka/netshoot`, `governmentpaas/curl-ssl`: runs nothing, exists
+    /// for `mesh exec`.
+    Client,
+}
+
+/// Repository names (no registry, no tag) and what runs for them.
+const IMAGES: &[(&str, AppKind)] = &[
+    ("istioinaction/catalog", AppKind::Catalog),
+    ("istioinaction/webapp", AppKind::Webapp),
+    ("citizenstig/httpbin", AppKind::Httpbin),
+    ("kennethreitz/httpbin", AppKind::KennethreitzHttpbin),
+    ("mccutchen/go-httpbin", AppKind::GoHttpbin),
+    ("cjimti/go-echo", AppKind::TcpEcho),
+    ("curlimages/curl", AppKind::Client),
+    ("nicolaka/netshoot", AppKind::Client),
+    ("governmentpaas/curl-ssl", AppKind::Client),
+];
+
+const KNOWN: &[&str] = &[
+    "istioinaction/catalog",
+    "istioinaction/webapp",
+    "citizenstig/httpbin",
+    "kennethreitz/httpbin",
+    "mccutchen/go-httpbin",
+    "cjimti/go-echo",
+    "curlimages/curl",
+    "nicolaka/netshoot",
+    "governmentpaas/curl-ssl",
+];
+
+/// Registries that mean Docker Hub.
+const DOCKER_HUB: &[&str] = &["docker.io", "index.docker.io", "registry-1.docker.io"];
+
+/// An image with no built-in app.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown image {image:?}: the sandbox runs built-in apps instead of containers, and has one \
+     for these images (any tag): {}",
+    KNOWN.join(", ")
+)]
+pub struct UnknownImage {
+    pub image: String,
+}
+
+/// Why an app could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{app} cannot listen on {addr}: {source}{}", bind_hint(*addr, source))]
+    Bind {
+        app: &'static str,
+        addr: SocketAddr,
+        source: io::Error,
+    },
+    #[error("{app}: {var}={value:?} is not a port number (1-65535)")]
+    BadPort {
+        app: &'static str,
+        var: &'static str,
+        value: String,
+    },
+}
+
+fn bind_hint(addr: SocketAddr, err: &io::Error) -> &'static str {
+    match err.kind() {
+        io::ErrorKind::AddrInUse => " (another pod or program already uses this address)",
+        io::ErrorKind::PermissionDenied if addr.port() < 1024 => {
+            " (ports below 1024 need privileges on Linux: run as root or lower \
+             net.ipv4.ip_unprivileged_port_start)"
+        }
+        _ => "",
+    }
+}
+
+/// The app for `image`: matched on the repository, any tag or digest, with or without a
+/// Docker Hub registry (`docker.io/istioinaction/catalog:latest` → [`AppKind::Catalog`]).
+pub fn app_for_image(image: &str) -> Result<AppKind, UnknownImage> {
+    let repository = repository(image.trim());
+    IMAGES
+        .iter()
+        .find(|(name, _)| *name == repository)
+        .map(|(_, kind)| *kind)
+        .ok_or_else(|| UnknownImage {
+            image: image.to_owned(),
+        })
+}
+
+/// The images [`app_for_image`] knows, for error messages and docs.
+pub fn known_images() -> &'static [&'static str] {
+    KNOWN
+}
+
+/// `docker.io/library/x:1@sha256:…` → `x`; `istioinaction/catalog:latest` → `istioinaction/catalog`.
+fn repository(image: &str) -> &str {
+    let image = image.split('@').next().unwrap_or(image);
+    // A tag is a `:` after the last `/` (a `:` before it is a registry port).
+    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+    let image = match image[last_slash..].find(':') {
+        Some(i) => &image[..last_slash + i],
+        None => image,
+    };
+    let image = match image.split_once('/') {
+        Some((registry, rest)) if DOCKER_HUB.contains(&registry) => rest,
+        _ => image,
+    };
+    image.strip_prefix("library/").unwrap_or(image)
+}
+
+/// A started app: where it listens, and its task (which ends after `ctx.shutdown`).
+#[derive(Debug)]
+pub struct RunningApp {
+    pub addresses: Vec<SocketAddr>,
+    task: JoinHandle<()>,
+}
+
+impl RunningApp {
+    /// Whether the app has stopped.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits until the app has stopped (cancel `ctx.shutdown` first).
+    pub async fn stopped(self) {
+        if let Err(err) = self.task.await {
+            tracing::warn!("app task ended abnormally: {err}");
+        }
+    }
+}
+
+/// Binds the app's port(s) on `ctx.bind` and serves until `ctx.shutdown`.
+pub async fn start(kind: AppKind, ctx: AppContext) -> Result<RunningApp, AppError> {
+    let AppContext {
+        env,
+        bind,
+        dialer,
+        log,
+        shutdown,
+        ..
+    } = ctx;
+    let name = kind.name();
+    let (listener, task) = match kind {
+        AppKind::Catalog => {
+            let listener = listen(name, bind, catalog::PORT)?;
+            let app = Arc::new(catalog::Catalog::new(&env, log));
+            let address = local(&listener);
+            (
+                address,
+                spawn(name, catalog::serve(listener, app, shutdown)),
+            )
+        }
+        AppKind::Webapp => {
+            let listener = listen(name, bind, webapp::PORT)?;
+            let app = Arc::new(webapp::Webapp::new(&env, dialer, log));
+            let address = local(&listener);
+            (address, spawn(name, webapp::serve(listener, app, shutdown)))
+        }
+        AppKind::Httpbin | AppKind::KennethreitzHttpbin => {
+            let port = if kind == AppKind::Httpbin { 8000 } else { 80 };
+            let listener = listen(name, bind, port)?;
+            let address = local(&listener);
+            (address, spawn(name, httpbin::serve(listener, shutdown)))
+        }
+        AppKind::GoHttpbin => {
+            let port = env_port(name, &env, "PORT", 8080)?;
+            let listener = listen(name, bind, port)?;
+            let address = local(&listener);
+            log(&go_httpbin_startup(port));
+            let serving = httpbin::serve_flavor(listener, httpbin::Flavor::Go, shutdown);
+            (address, spawn(name, serving))
+        }
+        AppKind::TcpEcho => {
+            let port = tcp_echo::port(&env).map_err(|value| AppError::BadPort {
+                app: name,
+                var: "TCP_PORT",
+                value,
+            })?;
+            let listener = listen(name, bind, port)?;
+            let address = local(&listener);
+            let banner = tcp_echo::banner(&env);
+            let serving = tcp_echo::serve(listener, banner, log, shutdown);
+            (address, spawn(name, serving))
+        }
+        AppKind::Client => {
+            let task = tokio::spawn(async move { shutdown.cancelled().await });
+            (None, task)
+        }
+    };
+    Ok(RunningApp {
+        addresses: listener.into_iter().collect(),
+        task,
+    })
+}
+
+impl AppKind {
+    /// A short name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppKind::Catalog => "catalog",
+            AppKind::Webapp => "webapp",
+            AppKind::Httpbin | AppKind::KennethreitzHttpbin => "httpbin",
+            AppKind::GoHttpbin => "go-httpbin",
+            AppKind::TcpEcho => "tcp-echo",
+            AppKind::Client => "client",
+        }
+    }
+}
+
+fn listen(app: &'static str, ip: IpAddr, port: u16) -> Result<TcpListener, AppError> {
+    let addr = SocketAddr::new(ip, port);
+    crate::net::bind_tcp(addr).map_err(|source| AppError::Bind { app, addr, source })
+}
+
+/// Where a listener is bound (port 0 resolved).
+fn local(listener: &TcpListener) -> Option<SocketAddr> {
+    listener.local_addr().ok()
+}
+
+fn env_port(
+    app: &'static str,
+    env: &BTreeMap<String, String>,
+    var: &'static str,
+    default: u16,
+) -> Result<u16, AppError> {
+    match env.get(var).map(String::as_str) {
+        None | Some("") => Ok(default),
+        Some(text) => {
+            text.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| AppError::BadPort {
+                    app,
+                    var,
+                    value: text.to_owned(),
+                })
+        }
+    }
+}
+
+/// go-httpbin's start-up line (Go's `slog` text format).
+fn go_httpbin_startup(port: u16) -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        ))
+        .unwrap_or_default();
+    format!("time={now} level=INFO msg=\"go-httpbin listening on http://0.0.0.0:{port}\"")
+}
+
+fn spawn<F>(app: &'static str, serving: F) -> JoinHandle<()>
+where
+    F: std::future::Future<Output = io::Result<()>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(err) = serving.await {
+            tracing::warn!("{app} stopped with an error: {err}");
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;
