@@ -7,6 +7,8 @@ pub mod dialers;
 pub mod ipam;
 pub mod logs;
 pub mod node_ports;
+pub mod pods;
 pub mod proxies;
+pub mod scenario;
 pub mod state_dir;
 pub mod store;

@@ -141,9 +141,9 @@ fn environment(c: &Container, pod: &Pod, ip: IpAddr, env: &PodEnv<'_>) -> BTreeM
                             .and_then(|l| pod.metadata.labels.get(l).cloned()),
                     }
                 } else if let Some(k) = &from.secret_key_ref {
-                    (env.lookup)("Secret", &ns, k.name.as_deref().unwrap_or(""), &k.key)
+                    (env.lookup)("Secret", &ns, &k.name, &k.key)
                 } else if let Some(k) = &from.config_map_key_ref {
-                    (env.lookup)("ConfigMap", &ns, k.name.as_deref().unwrap_or(""), &k.key)
+                    (env.lookup)("ConfigMap", &ns, &k.name, &k.key)
                 } else {
                     None
                 }
@@ -189,6 +189,7 @@ impl PodRuntime {
             labels: pod.metadata.labels.clone(),
             service_account: pod.spec.service_account().to_owned(),
             workload: workload_name(pod),
+            app_ip: IpAddr::V4(localhost),
         };
         let proxy_log = runtime.logs.get("istio-proxy").cloned().unwrap_or_else(ContainerLog::new);
         match kind {
