@@ -1,0 +1,2 @@
+//! istioctl's `proxy-config …` and `proxy-status` output, as pure functions of the proxy's
+//! admin data.
