@@ -35,14 +35,6 @@ const STRUCT_FIELDS: &[&str] = &[
     "defaultSubset",
 ];
 
-/// Fields of `envoy.config.core.v3.Metadata`, to tell it from a Struct called `metadata`.
-const METADATA_FIELDS: &[&str] = &[
-    "filter_metadata",
-    "filterMetadata",
-    "typed_filter_metadata",
-    "typedFilterMetadata",
-];
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum MapValue {
     Message,
@@ -163,17 +155,10 @@ fn field_kind(name: &str, value: &Value, parent: &str, type_url: &str) -> Kind {
     if STRUCT_FIELDS.contains(&name) || (name == "match" && parent == "transportSocketMatches") {
         return Kind::Struct;
     }
-    if name == "metadata" {
-        let core_metadata = match value {
-            Value::Object(obj) => obj.keys().all(|k| METADATA_FIELDS.contains(&k.as_str())),
-            _ => true,
-        };
-        let node_metadata = parent == "node" || parent == "userAgentBuildVersion";
-        return if core_metadata && !node_metadata {
-            Kind::Message
-        } else {
-            Kind::Struct
-        };
+    // Only a node's (and its build version's) metadata is a Struct; elsewhere `metadata` is
+    // `core.v3.Metadata` or a message of its own (tracing custom tags, RBAC matchers).
+    if name == "metadata" && (parent == "node" || parent == "userAgentBuildVersion") {
+        return Kind::Struct;
     }
     if value.is_object()
         && let Some((_, kind)) = MAP_FIELDS.iter().find(|(field, _)| *field == name)
@@ -293,6 +278,16 @@ mod tests {
         assert_eq!(keys(matched.get("match")), ["some_label", "tlsMode"]);
         assert_eq!(keys(node.get("typedConfig")), ["@type", "typeUrl", "value"]);
         assert_eq!(keys(node.at(&["typedConfig", "value"])), ["snake_key"]);
+    }
+
+    #[test]
+    fn other_metadata_fields_are_messages() {
+        let tracing = json!({"custom_tags": [{"tag": "a", "metadata": {"kind": {"request": {}},
+            "metadata_key": {"key": "envoy.filters.http.rbac"}}}]});
+        let node = from_json(&tracing);
+        let metadata = node.get("customTags").items()[0].get("metadata");
+        assert!(matches!(metadata, Node::Message(_)));
+        assert_eq!(keys(metadata), ["kind", "metadataKey"]);
     }
 
     #[test]
