@@ -2,7 +2,7 @@
 //! `/clusters?format=json`: `ENDPOINT  STATUS  OUTLIER CHECK  CLUSTER`.
 
 use super::Node;
-use super::dump::AdminClusters;
+use super::admin::AdminClusters;
 use crate::cli::output::gosort::sort_slice;
 use crate::cli::output::table::Table;
 

@@ -11,6 +11,7 @@
 //! error it would print (`Error: <message>`, exit 1). `-o json|yaml` go through [`json`] and
 //! [`yaml`] with the protos each `*_protos` function selects.
 
+mod admin;
 mod all;
 mod bootstrap;
 mod cluster;
@@ -27,10 +28,11 @@ mod x509;
 #[cfg(test)]
 mod golden;
 
+pub use admin::AdminClusters;
 pub use all::{AllFilters, Partial, all, all_json, all_yaml};
 pub use bootstrap::{bootstrap, bootstrap_summary};
 pub use cluster::{ClusterFilter, cluster, cluster_protos};
-pub use dump::{AdminClusters, ConfigDump};
+pub use dump::ConfigDump;
 pub use eds::{eds, eds_protos};
 pub use endpoint::{EndpointFilter, endpoint, endpoint_protos};
 pub use listener::{ListenerFilter, listener, listener_protos};
