@@ -200,6 +200,26 @@ fn inject(pod: &mut Pod, workload: &str) {
     });
 }
 
+/// What admission does to a Pod created directly (not by a Deployment): the default service
+/// account, and Istio's sidecar when the namespace or the pod asks for one.
+pub fn admit_pod(store: &Store, pod: &mut Pod) {
+    if pod.spec.service_account_name.is_none() {
+        pod.spec.service_account_name = Some("default".into());
+    }
+    if pod.spec.containers.iter().any(|c| c.name == "istio-proxy") {
+        return;
+    }
+    let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned());
+    let template = PodTemplateSpec {
+        metadata: pod.metadata.clone(),
+        spec: pod.spec.clone(),
+    };
+    if injects(store, &ns, &template) {
+        let name = pod.metadata.name.clone();
+        inject(pod, &name);
+    }
+}
+
 /// Deployments → one ReplicaSet per template (older ones scaled to zero at once) → Pods.
 /// Returns whether anything changed.
 pub fn deployments(store: &mut Store, node: &str) -> bool {

@@ -3,12 +3,18 @@
 
 pub mod api_server;
 pub mod controllers;
+pub mod instance;
 pub mod dialers;
 pub mod ipam;
 pub mod logs;
 pub mod node_ports;
+pub mod ops;
 pub mod pods;
 pub mod proxies;
+pub mod query;
+pub mod registry;
 pub mod scenario;
+pub mod slots;
 pub mod state_dir;
 pub mod store;
+pub use instance::{Sandbox, SandboxConfig, StartError};

@@ -76,6 +76,10 @@ pub struct PodRuntime {
     pub ip: Ipv4Addr,
     pub localhost: Ipv4Addr,
     pub kind: PodKind,
+    /// The Deployment it belongs to (its own name for a bare pod).
+    pub workload: String,
+    /// `kubectl.kubernetes.io/default-container`, for `logs` without `-c`.
+    pub default_container: Option<String>,
     pub proxy: Option<ProxyRuntime>,
     apps: Vec<RunningApp>,
     pub logs: BTreeMap<String, Arc<ContainerLog>>,
@@ -174,6 +178,8 @@ impl PodRuntime {
             ip,
             localhost,
             kind,
+            workload: workload_name(pod),
+            default_container: pod.metadata.annotations.get("kubectl.kubernetes.io/default-container").cloned(),
             proxy: None,
             apps: Vec::new(),
             logs,
@@ -268,6 +274,10 @@ impl PodRuntime {
             }
         }
         Ok(runtime)
+    }
+
+    pub fn workload(&self) -> &str {
+        &self.workload
     }
 
     /// Stops the apps and the proxy (draining up to `grace`).

@@ -7,6 +7,9 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+pub const RESOURCES_FILE: &str = "resources.json";
+pub const API_FILE: &str = "api.json";
+
 /// The directory holding every sandbox's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateRoot(pub PathBuf);
@@ -59,11 +62,11 @@ impl StateDir {
     }
 
     pub fn resources_file(&self) -> PathBuf {
-        self.0.join("resources.json")
+        self.0.join(RESOURCES_FILE)
     }
 
     pub fn api_file(&self) -> PathBuf {
-        self.0.join("api.json")
+        self.0.join(API_FILE)
     }
 
     /// Writes `contents` to `name` atomically (temp file + rename), with `mode`.

@@ -67,6 +67,15 @@ fn comparable(r: &Resource) -> Resource {
     r
 }
 
+/// The comparable object without its `status`.
+fn without_status(r: &Resource) -> serde_json::Value {
+    let mut v = comparable(r).to_value();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    v
+}
+
 impl Store {
     /// Creates or updates `r`, keeping its identity (uid, creation time) across updates.
     pub fn put(&mut self, mut r: Resource, generated: bool) -> Change {
@@ -77,6 +86,8 @@ impl Store {
             Some(_) => Change::Configured,
             None => Change::Created,
         };
+        // Kubernetes bumps `generation` for spec changes only, not for status updates.
+        let spec_changed = existing.is_none_or(|old| without_status(&old.resource) != without_status(&r));
         self.version += 1;
         let old_meta: Option<ObjectMeta> = existing.map(|o| o.resource.meta().clone());
         let m = r.meta_mut();
@@ -84,7 +95,8 @@ impl Store {
             Some(old) => {
                 m.uid = old.uid;
                 m.creation_timestamp = old.creation_timestamp;
-                m.generation = Some(old.generation.unwrap_or(1) + 1);
+                let g = old.generation.unwrap_or(1);
+                m.generation = Some(if spec_changed { g + 1 } else { g });
             }
             None => {
                 m.uid = Some(new_uid());

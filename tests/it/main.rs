@@ -8,4 +8,5 @@ mod cli;
 mod envoy;
 mod httpbin;
 mod routing;
+mod sandbox;
 mod util;

@@ -474,3 +474,87 @@ fn serve_upstream(
         }
     }
 }
+
+/// A sandbox running in this test process on its own runtime, with free node ports and a
+/// throw-away state directory; stopped when dropped.
+pub struct TestSandbox {
+    pub rt: tokio::runtime::Runtime,
+    pub sandbox: Arc<mesh::sandbox::Sandbox>,
+    _state: TempDir,
+}
+
+impl TestSandbox {
+    /// Starts `scenario` (a file's text; `None` for the embedded default).
+    pub fn start(scenario: Option<&str>) -> TestSandbox {
+        let state = TempDir::new("sandbox");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let text = scenario.unwrap_or(mesh::sandbox::scenario::DEFAULT);
+        let scenario = mesh::sandbox::scenario::parse("scenario.yaml", text).expect("scenario parses");
+        let name = format!("test-{}", state.path().file_name().and_then(|n| n.to_str()).unwrap_or("x"));
+        let config = mesh::sandbox::SandboxConfig {
+            name,
+            state_root: mesh::sandbox::state_dir::StateRoot(state.path().to_path_buf()),
+            scenario,
+            ephemeral_ports: true,
+            resolver: Default::default(),
+            fresh: true,
+        };
+        let sandbox = rt.block_on(mesh::sandbox::Sandbox::start(config)).expect("sandbox starts");
+        TestSandbox { rt, sandbox, _state: state }
+    }
+
+    /// Where node port `node_port` is published on the host.
+    pub fn node_port(&self, node_port: u16) -> SocketAddr {
+        self.sandbox
+            .published_ports()
+            .into_iter()
+            .find(|(n, _)| *n == node_port)
+            .map(|(_, h)| h)
+            .unwrap_or_else(|| panic!("node port {node_port} is not published"))
+    }
+
+    /// Applies files (paths relative to the repository).
+    pub fn apply(&self, files: &[&str], namespace: Option<&str>) -> Result<Vec<String>, String> {
+        let docs: Vec<mesh::sandbox::ops::Document> = files
+            .iter()
+            .map(|f| mesh::sandbox::ops::Document {
+                source: f.to_string(),
+                text: std::fs::read_to_string(repo_root().join(f)).unwrap_or_else(|e| panic!("{f}: {e}")),
+            })
+            .collect();
+        self.rt
+            .block_on(self.sandbox.apply(&docs, namespace))
+            .map(|v| v.iter().map(ToString::to_string).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn apply_text(&self, text: &str, namespace: Option<&str>) -> Result<Vec<String>, String> {
+        let docs = [mesh::sandbox::ops::Document { source: "-".into(), text: text.into() }];
+        self.rt
+            .block_on(self.sandbox.apply(&docs, namespace))
+            .map(|v| v.iter().map(ToString::to_string).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Waits until every proxy ACKed its latest push.
+    pub fn synced(&self) {
+        let ok = self.rt.block_on(self.sandbox.wait_synced(Duration::from_secs(20)));
+        assert!(ok.is_some(), "proxies not SYNCED after 20s");
+    }
+
+    /// The named proxy's admin address (resolved like `proxy-config` targets).
+    pub fn admin(&self, target: &str, namespace: Option<&str>) -> SocketAddr {
+        let p = self.rt.block_on(self.sandbox.resolve_proxy(target, namespace)).expect("proxy found");
+        p.admin.expect("proxy has an admin address")
+    }
+}
+
+impl Drop for TestSandbox {
+    fn drop(&mut self) {
+        self.rt.block_on(self.sandbox.stop());
+    }
+}
