@@ -81,6 +81,10 @@ pub struct PodRuntime {
     /// `kubectl.kubernetes.io/default-container`, for `logs` without `-c`.
     pub default_container: Option<String>,
     pub proxy: Option<ProxyRuntime>,
+    /// How the pod's processes reach the network: through the sidecar, or kube-proxy's way.
+    pub network: Option<Arc<dyn Dialer>>,
+    /// `mesh exec`'s forward proxy into the pod's network, once asked for.
+    pub exec_proxy: Option<SocketAddr>,
     apps: Vec<RunningApp>,
     pub logs: BTreeMap<String, Arc<ContainerLog>>,
     stop: CancellationToken,
@@ -90,6 +94,7 @@ pub struct PodRuntime {
 }
 
 impl std::fmt::Debug for PodRuntime {
+    // `network` is a trait object without Debug.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PodRuntime")
             .field("namespace", &self.namespace)
@@ -181,6 +186,8 @@ impl PodRuntime {
             workload: workload_name(pod),
             default_container: pod.metadata.annotations.get("kubectl.kubernetes.io/default-container").cloned(),
             proxy: None,
+            network: None,
+            exec_proxy: None,
             apps: Vec::new(),
             logs,
             stop: stop.clone(),
@@ -219,24 +226,25 @@ impl PodRuntime {
         let sidecar = runtime.proxy.as_ref().map(|p| p.proxy.clone());
         let bind = if sidecar.is_some() { IpAddr::V4(localhost) } else { IpAddr::V4(ip) };
         let mut to_capture: Vec<u16> = Vec::new();
+        let dialer: Arc<dyn Dialer> = match &sidecar {
+            Some(proxy) => Arc::new(SidecarDialer {
+                directory: env.directory.clone(),
+                resolver: env.resolver.clone(),
+                namespace: ns.clone(),
+                pod_ip: IpAddr::V4(ip),
+                sidecar: proxy.clone(),
+                next_port: Default::default(),
+            }),
+            None => Arc::new(KubeProxyDialer {
+                directory: env.directory.clone(),
+                resolver: env.resolver.clone(),
+                namespace: ns.clone(),
+            }),
+        };
+        runtime.network = Some(dialer.clone());
         for c in pod.spec.containers.iter().filter(|c| c.name != "istio-proxy") {
             let image = c.image.as_deref().unwrap_or("");
             let app = registry::app_for_image(image)?;
-            let dialer: Arc<dyn Dialer> = match &sidecar {
-                Some(proxy) => Arc::new(SidecarDialer {
-                    directory: env.directory.clone(),
-                    resolver: env.resolver.clone(),
-                    namespace: ns.clone(),
-                    pod_ip: IpAddr::V4(ip),
-                    sidecar: proxy.clone(),
-                    next_port: Default::default(),
-                }),
-                None => Arc::new(KubeProxyDialer {
-                    directory: env.directory.clone(),
-                    resolver: env.resolver.clone(),
-                    namespace: ns.clone(),
-                }),
-            };
             let log = runtime.logs.get(&c.name).cloned().unwrap_or_else(ContainerLog::new);
             let ports: Vec<u16> = c.ports.iter().filter_map(|p| u16::try_from(p.container_port).ok()).collect();
             if app == AppKind::Client {
@@ -253,7 +261,7 @@ impl PodRuntime {
                     env: environment(c, pod, IpAddr::V4(ip), env),
                     bind,
                     ports: ports.clone(),
-                    dialer,
+                    dialer: dialer.clone(),
                     log: log.sink(),
                     shutdown: stop.child_token(),
                 },
@@ -274,6 +282,11 @@ impl PodRuntime {
             }
         }
         Ok(runtime)
+    }
+
+    /// A token cancelled when the pod stops (for helpers tied to its life).
+    pub fn stopped(&self) -> CancellationToken {
+        self.stop.child_token()
     }
 
     pub fn workload(&self) -> &str {

@@ -268,3 +268,15 @@ impl Sandbox {
             .collect()
     }
 }
+
+impl Sandbox {
+    /// The istiod pod's name (the ISTIOD column), when the scenario runs one.
+    pub async fn istiod_pod(&self) -> Option<String> {
+        let inner = self.inner.lock().await;
+        inner
+            .pods
+            .values()
+            .find(|p| p.kind == super::pods::PodKind::ControlPlane)
+            .map(|p| p.name.clone())
+    }
+}

@@ -17,6 +17,7 @@
 #[derive(Debug, Clone)]
 pub struct Table {
     padding: usize,
+    min_width: usize,
     lines: Vec<Vec<String>>,
 }
 
@@ -25,8 +26,15 @@ impl Table {
     pub fn new(padding: usize) -> Self {
         Table {
             padding,
+            min_width: 0,
             lines: Vec::new(),
         }
+    }
+
+    /// tabwriter's `minwidth`: no padded column is narrower (kubectl uses 6).
+    pub fn min_width(mut self, min_width: usize) -> Self {
+        self.min_width = min_width;
+        self
     }
 
     /// Adds a line (header or row). Like `fmt.Fprintf(w, "%v\t%v\n", …)`: the cells are the
@@ -64,7 +72,7 @@ impl Table {
             }
             self.write_lines(out, widths, line0, this);
             line0 = this;
-            let mut width = 0;
+            let mut width = self.min_width;
             while this < line1 && column + 1 < self.lines[this].len() {
                 width = width.max(self.lines[this][column].chars().count() + self.padding);
                 this += 1;
