@@ -19,6 +19,10 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
+    /// The sandbox to talk to (default: the only one running, else `mesh`).
+    #[arg(long, global = true, env = "MESH_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
+
     /// Filter for mesh's own diagnostics on stderr (tracing `EnvFilter` syntax, e.g. `debug`,
     /// `mesh=trace`). Proxies keep Envoy's own log format and levels (`-l`, `/logging`).
     #[arg(long, global = true, env = "MESH_LOG", value_name = "FILTER")]
@@ -27,12 +31,41 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a sandbox: control plane, ingress gateway, sidecars and sample apps, in the foreground.
+    ///
+    /// Without a file it starts the embedded default scenario (istio-system with istiod and
+    /// istio-ingressgateway on node ports 30000/30005/30006, istioinaction with sidecar
+    /// injection). Ctrl-C or `mesh down` stops it; what was applied comes back next time.
+    Up(cmd::up::Args),
+    /// List the sandboxes on this machine.
+    List(cmd::sandboxes::ListArgs),
+    /// Stop a running sandbox.
+    Down(cmd::sandboxes::DownArgs),
+    /// Create or update objects from manifests (all or nothing).
+    Apply(cmd::manifests::ApplyArgs),
+    /// Delete objects by manifest or by kind and name.
+    Delete(cmd::manifests::DeleteArgs),
+    /// Create a namespace, a secret, or objects from manifests.
+    Create(cmd::manifests::CreateArgs),
+    /// Set a Deployment's replica count.
+    Scale(cmd::workloads::ScaleArgs),
+    /// Add, change or remove labels.
+    Label(cmd::workloads::LabelArgs),
+    /// Print a container's log.
+    Logs(cmd::logs::Args),
+    /// Run a command (e.g. curl) in a pod's network: through its sidecar, with the sandbox's DNS.
+    Exec(cmd::exec::Args),
+    /// istioctl proxy-status: every proxy's sync state with the control plane.
+    #[command(visible_alias = "ps")]
+    ProxyStatus(cmd::istioctl::StatusArgs),
+    /// istioctl proxy-config: what a proxy runs, from its own admin API.
+    #[command(visible_alias = "pc")]
+    ProxyConfig(cmd::istioctl::ConfigArgs),
     /// Start the chapter-3 quick start: httpbin and an Envoy-compatible proxy in front of it.
     ///
-    /// Until the sandbox lands this runs the Istio in Action chapter-3 set-up in the foreground
-    /// (httpbin on 127.0.0.1:8000, the proxy on 127.0.0.1:15001, its admin API on
-    /// 127.0.0.1:15000) and prints what to curl. Ctrl-C stops both.
-    Up(cmd::up::Args),
+    /// Runs the Istio in Action chapter-3 set-up in the foreground (httpbin on 127.0.0.1:8000,
+    /// the proxy on 127.0.0.1:15001, its admin API on 127.0.0.1:15000) and prints what to curl.
+    Quickstart(cmd::quickstart::Args),
     /// Run an Envoy-compatible proxy from an Envoy v3 bootstrap (YAML or JSON).
     ///
     /// Takes Envoy's own flags: `-c/--config-path`, `--config-yaml` (merged over the file as
@@ -59,8 +92,21 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = cli.context.as_deref();
     match cli.command {
         Command::Up(args) => cmd::up::run(args),
+        Command::List(args) => cmd::sandboxes::list(args),
+        Command::Down(args) => cmd::sandboxes::down(args),
+        Command::Apply(args) => cmd::manifests::apply(args, ctx),
+        Command::Delete(args) => cmd::manifests::delete(args, ctx),
+        Command::Create(args) => cmd::manifests::create(args, ctx),
+        Command::Scale(args) => cmd::workloads::scale(args, ctx),
+        Command::Label(args) => cmd::workloads::label(args, ctx),
+        Command::Logs(args) => cmd::logs::run(args, ctx),
+        Command::Exec(args) => cmd::exec::run(args, ctx),
+        Command::ProxyStatus(args) => cmd::istioctl::status(args, ctx),
+        Command::ProxyConfig(args) => cmd::istioctl::config(args, ctx),
+        Command::Quickstart(args) => cmd::quickstart::run(args),
         Command::Envoy(args) => cmd::envoy::run(*args),
         Command::Httpbin(args) => cmd::httpbin::run(args),
         Command::Completion(args) => cmd::completion::run(args, &mut Cli::command()),

@@ -175,6 +175,42 @@ impl Client {
     }
 }
 
+/// A plain HTTP/1.1 exchange with no token: a proxy's admin API (what istioctl reaches through
+/// a port-forward). Returns the status and the body text.
+pub async fn admin_request(
+    addr: SocketAddr,
+    method: http::Method,
+    path: &str,
+) -> Result<(u16, String), ClientError> {
+    let unreachable = |e: &dyn std::fmt::Display| ClientError::Unreachable {
+        addr,
+        reason: e.to_string(),
+    };
+    let stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|e| unreachable(&e))?
+        .map_err(|e| unreachable(&e))?;
+    let (mut send, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+        .await
+        .map_err(|e| unreachable(&e))?;
+    tokio::spawn(conn);
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::HOST, addr.to_string())
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
+    let resp = send.send_request(req).await.map_err(|e| unreachable(&e))?;
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| ClientError::Protocol(e.to_string()))?
+        .to_bytes();
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
 /// Percent-encodes a query value.
 pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

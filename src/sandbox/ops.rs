@@ -37,6 +37,8 @@ pub enum OpError {
 pub struct Applied {
     pub key: ResourceKey,
     pub change: Change,
+    /// Whether mesh does anything with this kind yet (others are only stored).
+    pub acted_on: bool,
 }
 
 impl std::fmt::Display for Applied {
@@ -363,6 +365,7 @@ fn put_all(inner: &mut Inner, resources: Vec<Resource>) -> Vec<Applied> {
     let mut applied = Vec::new();
     for mut r in resources {
         let key = r.key();
+        let acted_on = r.info().is_none_or(|i| i.acted_on);
         if let Some(old) = inner.store.get(&key) {
             keep_assigned(old, &mut r);
         }
@@ -370,7 +373,7 @@ fn put_all(inner: &mut Inner, resources: Vec<Resource>) -> Vec<Applied> {
             controllers::admit_pod(&inner.store, p);
         }
         let change = inner.store.put(r, false);
-        applied.push(Applied { key, change });
+        applied.push(Applied { key, change, acted_on });
     }
     applied
 }

@@ -75,16 +75,25 @@ impl Routes for SandboxApi {
                 (Method::GET, "/v1/info") => Reply::ok(sb.info().await),
                 (Method::POST, "/v1/apply") => {
                     let docs = documents(body);
+                    let warnings_before = sb.pilot.warnings();
                     let result = if body["create"].as_bool() == Some(true) {
                         sb.create(&docs, ns).await
                     } else {
                         sb.apply(&docs, ns).await
                     };
                     match result {
-                        Ok(applied) => Reply::ok(json!({
-                            "results": applied.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                            "warnings": sb.pilot.warnings(),
-                        })),
+                        Ok(applied) => {
+                            let mut warnings: Vec<String> = applied
+                                .iter()
+                                .filter(|a| !a.acted_on)
+                                .map(|a| format!("{} is stored, but mesh does not act on {} yet", a.key, a.key.kind))
+                                .collect();
+                            warnings.extend(sb.pilot.warnings().into_iter().filter(|w| !warnings_before.contains(w)));
+                            Reply::ok(json!({
+                                "results": applied.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                                "warnings": warnings,
+                            }))
+                        }
                         Err(e) => error_reply(&e),
                     }
                 }

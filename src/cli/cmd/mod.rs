@@ -1,6 +1,14 @@
-//! One file per subcommand: its clap arguments and its `run`.
+//! One file per subcommand (or family of subcommands): its clap arguments and its `run`.
 
 pub mod completion;
+pub mod context;
 pub mod envoy;
+pub mod exec;
 pub mod httpbin;
+pub mod istioctl;
+pub mod logs;
+pub mod manifests;
+pub mod quickstart;
+pub mod sandboxes;
 pub mod up;
+pub mod workloads;
