@@ -124,21 +124,10 @@ impl Model {
         m
     }
 
-    /// A host as written in a VirtualService or DestinationRule in `namespace` → the Service:
-    /// short names are relative to that namespace (Istio's rule).
+    /// A host as written in a VirtualService or DestinationRule in `namespace` → the Service
+    /// (Istio's `ResolveShortnameToFQDN`: see [`names::resolve_shortname`]).
     pub fn service_for_host(&self, host: &str, namespace: &str) -> Option<&ServiceInfo> {
-        let host = host.trim_end_matches('.');
-        let fqdn = if host.contains('.') {
-            if host.ends_with(names::DOMAIN_SUFFIX) {
-                host.to_owned()
-            } else if host.matches('.').count() == 1 {
-                format!("{host}.{}", names::DOMAIN_SUFFIX)
-            } else {
-                host.to_owned()
-            }
-        } else {
-            names::fqdn(host, namespace)
-        };
+        let fqdn = names::resolve_shortname(host, namespace);
         self.services.iter().find(|s| s.fqdn == fqdn)
     }
 

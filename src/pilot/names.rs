@@ -9,6 +9,16 @@ pub const DOMAIN_SUFFIX: &str = "svc.cluster.local";
 /// The Istio release whose shapes mesh follows (proxy-status VERSION, node metadata).
 pub const ISTIO_VERSION: &str = "1.26.0";
 
+/// Istio's `ResolveShortnameToFQDN`: a name without a dot is relative to the config's
+/// namespace (`webapp` in `istioinaction` → `webapp.istioinaction.svc.cluster.local`, whether
+/// or not the Service exists yet); anything with a dot, `*` and IPs are taken as written.
+pub fn resolve_shortname(host: &str, namespace: &str) -> String {
+    if host.is_empty() || host == "*" || host.contains('.') || host.parse::<std::net::IpAddr>().is_ok() {
+        return host.to_owned();
+    }
+    fqdn(host, namespace)
+}
+
 /// `<name>.<namespace>.svc.cluster.local`
 pub fn fqdn(name: &str, namespace: &str) -> String {
     format!("{name}.{namespace}.{DOMAIN_SUFFIX}")

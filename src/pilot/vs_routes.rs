@@ -152,9 +152,7 @@ pub fn destination_cluster(
     port: u16,
 ) -> (String, String) {
     let svc = model.service_for_host(&d.host, ns);
-    let fqdn = svc
-        .map(|s| s.fqdn.clone())
-        .unwrap_or_else(|| d.host.clone());
+    let fqdn = names::resolve_shortname(&d.host, ns);
     let port = d
         .port_number()
         .and_then(|p| u16::try_from(p).ok())

@@ -90,12 +90,32 @@ async fn resolve(
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no such host: {host}")))
 }
 
+/// `localhost` inside a pod: the pod's own loopback, where its apps listen (the pod-localhost
+/// address with a sidecar, the pod IP without), then the pod IP (the proxy's admin, the
+/// agent). Such connections never pass the sidecar, as iptables leaves `lo` alone.
+async fn dial_pod_local(candidates: &[IpAddr], port: u16) -> io::Result<BoxStream> {
+    let mut last = io::Error::new(io::ErrorKind::ConnectionRefused, format!("nothing listens on localhost:{port} in the pod"));
+    for ip in candidates {
+        match crate::net::dial_tcp(SocketAddr::new(*ip, port)).await {
+            Ok(s) => return Ok(Box::new(s)),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn is_localhost(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The dialer of a pod with a sidecar: connections go to the sidecar, in memory.
 pub struct SidecarDialer {
     pub directory: Arc<Directory>,
     pub resolver: Resolver,
     pub namespace: String,
     pub pod_ip: IpAddr,
+    /// Where the pod's apps listen (its private loopback address).
+    pub localhost: IpAddr,
     pub sidecar: Arc<Proxy>,
     pub next_port: AtomicU16,
 }
@@ -103,6 +123,9 @@ pub struct SidecarDialer {
 impl Dialer for SidecarDialer {
     fn dial<'a>(&'a self, host: &'a str, port: u16) -> DialFuture<'a> {
         Box::pin(async move {
+            if is_localhost(host) {
+                return dial_pod_local(&[self.localhost, self.pod_ip], port).await;
+            }
             let ip = resolve(&self.directory, &self.resolver, host, &self.namespace).await?;
             let (app_side, proxy_side) = tokio::io::duplex(256 * 1024);
             // An ephemeral source port, as the kernel would pick.
@@ -122,11 +145,16 @@ pub struct KubeProxyDialer {
     pub directory: Arc<Directory>,
     pub resolver: Resolver,
     pub namespace: String,
+    /// The pod's IP (its apps listen there).
+    pub pod_ip: IpAddr,
 }
 
 impl Dialer for KubeProxyDialer {
     fn dial<'a>(&'a self, host: &'a str, port: u16) -> DialFuture<'a> {
         Box::pin(async move {
+            if is_localhost(host) {
+                return dial_pod_local(&[self.pod_ip], port).await;
+            }
             let ip = resolve(&self.directory, &self.resolver, host, &self.namespace).await?;
             let vip = SocketAddr::new(ip, port);
             let target = self.directory.endpoint(vip).unwrap_or(vip);

@@ -232,6 +232,7 @@ impl PodRuntime {
                 resolver: env.resolver.clone(),
                 namespace: ns.clone(),
                 pod_ip: IpAddr::V4(ip),
+                localhost: IpAddr::V4(localhost),
                 sidecar: proxy.clone(),
                 next_port: Default::default(),
             }),
@@ -239,6 +240,7 @@ impl PodRuntime {
                 directory: env.directory.clone(),
                 resolver: env.resolver.clone(),
                 namespace: ns.clone(),
+                pod_ip: IpAddr::V4(ip),
             }),
         };
         runtime.network = Some(dialer.clone());

@@ -1,14 +1,14 @@
-//! The command line itself: `mesh up` (the chapter-3 quick start), completions, help.
+//! The command line itself: `mesh quickstart` (chapter 3), completions, help.
 
 use std::time::Duration;
 
 use crate::util::{self, Mesh};
 
 #[test]
-fn up_runs_httpbin_behind_the_proxy_and_says_what_to_curl() {
+fn quickstart_runs_httpbin_behind_the_proxy_and_says_what_to_curl() {
     let (hb, proxy, admin) = (util::free_port(), util::free_port(), util::free_port());
     let mut up = Mesh::spawn([
-        "up",
+        "quickstart",
         "--httpbin-port",
         &hb.to_string(),
         "--proxy-port",
@@ -64,7 +64,7 @@ fn completions_are_generated_for_each_shell() {
 fn help_lists_the_commands() {
     let (code, out, _) = util::mesh_output(["--help"]);
     assert_eq!(code, 0);
-    for cmd in ["up", "envoy", "httpbin", "completion"] {
+    for cmd in ["up", "down", "list", "apply", "get", "proxy-status", "proxy-config", "quickstart", "envoy", "httpbin", "completion"] {
         assert!(out.contains(cmd), "{out}");
     }
     let (code, out, _) = util::mesh_output(["envoy", "--help"]);

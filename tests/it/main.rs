@@ -7,6 +7,7 @@ mod apps;
 mod cli;
 mod envoy;
 mod httpbin;
+mod lab4;
 mod routing;
 mod sandbox;
 mod util;

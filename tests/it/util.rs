@@ -64,8 +64,18 @@ impl Mesh {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
+        Mesh::spawn_env(args, &[])
+    }
+
+    /// Starts `mesh ARGS…` in the background with extra environment variables.
+    pub fn spawn_env<I, S>(args: I, env: &[(&str, &str)]) -> Mesh
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
         let mut child = Command::new(mesh_bin())
             .args(args)
+            .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -556,5 +566,87 @@ impl TestSandbox {
 impl Drop for TestSandbox {
     fn drop(&mut self) {
         self.rt.block_on(self.sandbox.stop());
+    }
+}
+
+/// `mesh up` as a child process with its own state directory and free node ports; commands
+/// run against it with [`SandboxProcess::run`]. Stopped when dropped.
+pub struct SandboxProcess {
+    pub up: Mesh,
+    pub home: TempDir,
+    pub name: String,
+    /// node port → host address, from `mesh up`'s summary.
+    pub node_ports: BTreeMap<u16, SocketAddr>,
+}
+
+impl SandboxProcess {
+    pub fn start(extra: &[&str]) -> SandboxProcess {
+        let home = TempDir::new("home");
+        let name = format!("t{}", std::process::id() % 100000);
+        let mut args: Vec<String> = vec!["up".into(), "--random-ports".into(), "--name".into(), name.clone()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let up = Mesh::spawn_env(&args, &[("MESH_HOME", home.path().to_str().unwrap_or(""))]);
+        let ok = eventually(Duration::from_secs(30), || up.stdout().contains("Ready in") || up.stderr().contains("error"));
+        assert!(ok && up.stdout().contains("Ready in"), "mesh up did not start:\n{}\n{}", up.stdout(), up.stderr());
+        let mut node_ports = BTreeMap::new();
+        for line in up.stdout().lines() {
+            if let Some(rest) = line.trim().strip_prefix("node port") {
+                let mut parts = rest.split_whitespace();
+                let np: u16 = parts.next().and_then(|p| p.parse().ok()).expect("node port");
+                let host: SocketAddr = parts.nth(1).and_then(|h| h.strip_prefix("http://")).and_then(|h| h.parse().ok()).expect("host address");
+                node_ports.insert(np, host);
+            }
+        }
+        SandboxProcess { up, home, name, node_ports }
+    }
+
+    /// Runs `mesh ARGS…` against this sandbox: (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (i32, String, String) {
+        self.run_stdin(args, "")
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        let mut child = Command::new(mesh_bin())
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env("MESH_HOME", self.home.path())
+            .env("MESH_CONTEXT", &self.name)
+            .current_dir(repo_root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run mesh");
+        if let Some(mut i) = child.stdin.take() {
+            let _ = i.write_all(stdin.as_bytes());
+        }
+        let out = child.wait_with_output().expect("mesh output");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "mesh {args:?} failed:\n{out}\n{err}");
+        out
+    }
+
+    /// Waits until `mesh proxy-status` shows every proxy SYNCED on every type it was sent.
+    pub fn synced(&self) -> String {
+        let mut last = String::new();
+        let ok = eventually(Duration::from_secs(20), || {
+            last = self.ok(&["proxy-status"]);
+            last.lines().skip(1).all(|l| !l.contains("STALE") && !l.contains("ERROR"))
+        });
+        assert!(ok, "not synced:\n{last}");
+        last
+    }
+
+    pub fn node_port(&self, np: u16) -> SocketAddr {
+        self.node_ports[&np]
     }
 }
