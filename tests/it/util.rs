@@ -328,6 +328,7 @@ impl Drop for FixedPortsLock {
 }
 
 /// A fresh directory under the system temp dir, removed when dropped.
+#[derive(Debug)]
 pub struct TempDir(PathBuf);
 
 impl TempDir {
@@ -490,13 +491,17 @@ fn serve_upstream(
 pub struct TestSandbox {
     pub rt: tokio::runtime::Runtime,
     pub sandbox: Arc<mesh::sandbox::Sandbox>,
-    _state: TempDir,
+    state: Option<TempDir>,
 }
 
 impl TestSandbox {
     /// Starts `scenario` (a file's text; `None` for the embedded default).
     pub fn start(scenario: Option<&str>) -> TestSandbox {
-        let state = TempDir::new("sandbox");
+        Self::start_in(scenario, TempDir::new("sandbox"), true).expect("sandbox starts")
+    }
+
+    /// Starts in a given state directory (kept across restarts by the caller).
+    pub fn start_in(scenario: Option<&str>, state: TempDir, fresh: bool) -> Result<TestSandbox, (TempDir, String)> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -504,17 +509,24 @@ impl TestSandbox {
             .expect("runtime");
         let text = scenario.unwrap_or(mesh::sandbox::scenario::DEFAULT);
         let scenario = mesh::sandbox::scenario::parse("scenario.yaml", text).expect("scenario parses");
-        let name = format!("test-{}", state.path().file_name().and_then(|n| n.to_str()).unwrap_or("x"));
         let config = mesh::sandbox::SandboxConfig {
-            name,
+            name: "test".to_owned(),
             state_root: mesh::sandbox::state_dir::StateRoot(state.path().to_path_buf()),
             scenario,
             ephemeral_ports: true,
             resolver: Default::default(),
-            fresh: true,
+            fresh,
         };
-        let sandbox = rt.block_on(mesh::sandbox::Sandbox::start(config)).expect("sandbox starts");
-        TestSandbox { rt, sandbox, _state: state }
+        match rt.block_on(mesh::sandbox::Sandbox::start(config)) {
+            Ok(sandbox) => Ok(TestSandbox { rt, sandbox, state: Some(state) }),
+            Err(e) => Err((state, e.to_string())),
+        }
+    }
+
+    /// Stops the sandbox and hands back its state directory (for a restart).
+    pub fn stop(mut self) -> TempDir {
+        self.rt.block_on(self.sandbox.stop());
+        self.state.take().expect("state directory")
     }
 
     /// Where node port `node_port` is published on the host.
@@ -565,6 +577,7 @@ impl TestSandbox {
 
 impl Drop for TestSandbox {
     fn drop(&mut self) {
+        // Idempotent: `stop()` may have run already.
         self.rt.block_on(self.sandbox.stop());
     }
 }
