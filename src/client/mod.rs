@@ -190,9 +190,10 @@ pub async fn admin_request(
         .await
         .map_err(|e| unreachable(&e))?
         .map_err(|e| unreachable(&e))?;
-    let (mut send, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-        .await
-        .map_err(|e| unreachable(&e))?;
+    let (mut send, conn) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+            .await
+            .map_err(|e| unreachable(&e))?;
     tokio::spawn(conn);
     let req = http::Request::builder()
         .method(method)

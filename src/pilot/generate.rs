@@ -27,6 +27,8 @@ pub struct ProxyConfig {
     pub routes: Vec<RouteConfiguration>,
 }
 
+/// A gateway server bound to a listener port: (server port, gateway, hosts).
+type ServerOf<'a> = (u16, &'a Gateway, Vec<String>);
 pub fn generate(model: &Model, proxy: &ProxyIdentity, warnings: &mut Vec<String>) -> ProxyConfig {
     let (mut clusters, endpoints) = outbound(model);
     clusters.push(build::black_hole());
@@ -129,7 +131,7 @@ fn gateway(
         })
         .collect();
     // listener port → (server port, gateway, hosts)
-    let mut http: BTreeMap<u16, Vec<(u16, &Gateway, Vec<String>)>> = BTreeMap::new();
+    let mut http: BTreeMap<u16, Vec<ServerOf<'_>>> = BTreeMap::new();
     for g in &selected {
         for s in &g.spec.servers {
             let Ok(port) = u16::try_from(s.port.number) else {

@@ -13,7 +13,11 @@ pub const ISTIO_VERSION: &str = "1.26.0";
 /// namespace (`webapp` in `istioinaction` → `webapp.istioinaction.svc.cluster.local`, whether
 /// or not the Service exists yet); anything with a dot, `*` and IPs are taken as written.
 pub fn resolve_shortname(host: &str, namespace: &str) -> String {
-    if host.is_empty() || host == "*" || host.contains('.') || host.parse::<std::net::IpAddr>().is_ok() {
+    if host.is_empty()
+        || host == "*"
+        || host.contains('.')
+        || host.parse::<std::net::IpAddr>().is_ok()
+    {
         return host.to_owned();
     }
     fqdn(host, namespace)

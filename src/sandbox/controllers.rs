@@ -209,7 +209,11 @@ pub fn admit_pod(store: &Store, pod: &mut Pod) {
     if pod.spec.containers.iter().any(|c| c.name == "istio-proxy") {
         return;
     }
-    let ns = pod.metadata.namespace.clone().unwrap_or_else(|| "default".to_owned());
+    let ns = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_owned());
     let template = PodTemplateSpec {
         metadata: pod.metadata.clone(),
         spec: pod.spec.clone(),
@@ -413,6 +417,9 @@ pub fn pod_ready(p: &Pod) -> bool {
     })
 }
 
+/// A subset's ready and not-ready addresses.
+type ReadyAndNot = (Vec<EndpointAddress>, Vec<EndpointAddress>);
+
 /// Endpoints for every Service with a selector: the ready Pods it selects.
 pub fn endpoints(store: &mut Store) -> bool {
     let mut changed = false;
@@ -443,10 +450,7 @@ pub fn endpoints(store: &mut Store) -> bool {
             })
             .collect();
         // Pods with the same resolved ports share a subset.
-        let mut subsets: BTreeMap<
-            Vec<(String, u16)>,
-            (Vec<EndpointAddress>, Vec<EndpointAddress>),
-        > = BTreeMap::new();
+        let mut subsets: BTreeMap<Vec<(String, u16)>, ReadyAndNot> = BTreeMap::new();
         for p in &pods {
             let Some(ip) = p.status.as_ref().and_then(|st| st.pod_ip.clone()) else {
                 continue;

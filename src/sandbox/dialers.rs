@@ -94,7 +94,10 @@ async fn resolve(
 /// address with a sidecar, the pod IP without), then the pod IP (the proxy's admin, the
 /// agent). Such connections never pass the sidecar, as iptables leaves `lo` alone.
 async fn dial_pod_local(candidates: &[IpAddr], port: u16) -> io::Result<BoxStream> {
-    let mut last = io::Error::new(io::ErrorKind::ConnectionRefused, format!("nothing listens on localhost:{port} in the pod"));
+    let mut last = io::Error::new(
+        io::ErrorKind::ConnectionRefused,
+        format!("nothing listens on localhost:{port} in the pod"),
+    );
     for ip in candidates {
         match crate::net::dial_tcp(SocketAddr::new(*ip, port)).await {
             Ok(s) => return Ok(Box::new(s)),
@@ -105,7 +108,8 @@ async fn dial_pod_local(candidates: &[IpAddr], port: u16) -> io::Result<BoxStrea
 }
 
 fn is_localhost(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The dialer of a pod with a sidecar: connections go to the sidecar, in memory.

@@ -53,7 +53,9 @@ fn split_absolute(target: &str) -> Option<(String, u16, String)> {
 fn split_host_port(authority: &str, default: u16) -> Option<(String, u16)> {
     if let Some(v6) = authority.strip_prefix('[') {
         let (host, rest) = v6.split_once(']')?;
-        let port = rest.strip_prefix(':').map_or(Some(default), |p| p.parse().ok())?;
+        let port = rest
+            .strip_prefix(':')
+            .map_or(Some(default), |p| p.parse().ok())?;
         return Some((host.to_owned(), port));
     }
     match authority.rsplit_once(':') {
@@ -69,7 +71,11 @@ async fn forward(mut client: TcpStream, dialer: &dyn Dialer) -> std::io::Result<
             break i + 4;
         }
         if buf.len() > MAX_HEAD {
-            return client.write_all(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n").await;
+            return client
+                .write_all(
+                    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n",
+                )
+                .await;
         }
         let mut chunk = [0u8; 4096];
         let n = client.read(&mut chunk).await?;
@@ -83,23 +89,40 @@ async fn forward(mut client: TcpStream, dialer: &dyn Dialer) -> std::io::Result<
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or("");
     let mut parts = request_line.split(' ');
-    let (method, target, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or("HTTP/1.1"));
-    let bad = |msg: &str| format!("HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{msg}", msg.len());
+    let (method, target, version) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or("HTTP/1.1"),
+    );
+    let bad = |msg: &str| {
+        format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{msg}",
+            msg.len()
+        )
+    };
     if method == "CONNECT" {
         let Some((host, port)) = split_host_port(target, 443) else {
-            return client.write_all(bad("bad CONNECT target\n").as_bytes()).await;
+            return client
+                .write_all(bad("bad CONNECT target\n").as_bytes())
+                .await;
         };
         let mut upstream = match dialer.dial(&host, port).await {
             Ok(u) => u,
             Err(e) => return client.write_all(unreachable(&host, &e).as_bytes()).await,
         };
-        client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
+        client
+            .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .await?;
         upstream.write_all(&rest).await?;
         tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
         return Ok(());
     }
     let Some((host, port, path)) = split_absolute(target) else {
-        return client.write_all(bad("mesh exec's proxy takes absolute http:// requests and CONNECT\n").as_bytes()).await;
+        return client
+            .write_all(
+                bad("mesh exec's proxy takes absolute http:// requests and CONNECT\n").as_bytes(),
+            )
+            .await;
     };
     let mut upstream = match dialer.dial(&host, port).await {
         Ok(u) => u,
@@ -107,7 +130,12 @@ async fn forward(mut client: TcpStream, dialer: &dyn Dialer) -> std::io::Result<
     };
     let mut out = format!("{method} {path} {version}\r\n");
     for line in lines.filter(|l| !l.is_empty()) {
-        let name = line.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if name == "proxy-connection" || name == "proxy-authorization" {
             continue;
         }
@@ -124,12 +152,19 @@ async fn forward(mut client: TcpStream, dialer: &dyn Dialer) -> std::io::Result<
 /// What curl shows when the pod cannot reach a host.
 fn unreachable(host: &str, e: &std::io::Error) -> String {
     let msg = format!("cannot connect to {host} from the pod: {e}\n");
-    format!("HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{msg}", msg.len())
+    format!(
+        "HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{msg}",
+        msg.len()
+    )
 }
 
 impl Sandbox {
     /// The forward proxy into a pod's network (started on first use, stopped with the pod).
-    pub async fn exec_proxy(&self, target: &str, namespace: Option<&str>) -> Result<(String, String, SocketAddr), OpError> {
+    pub async fn exec_proxy(
+        &self,
+        target: &str,
+        namespace: Option<&str>,
+    ) -> Result<(String, String, SocketAddr), OpError> {
         let id = self.find_pod(target, namespace).await?;
         let mut inner = self.inner.lock().await;
         let pod = inner
@@ -140,9 +175,13 @@ impl Sandbox {
             return Ok((id.0, id.1, addr));
         }
         let Some(network) = pod.network.clone() else {
-            return Err(OpError::BadRequest(format!("pod {} runs no processes of its own to exec into", id.1)));
+            return Err(OpError::BadRequest(format!(
+                "pod {} runs no processes of its own to exec into",
+                id.1
+            )));
         };
-        let addr = serve(network, pod.stopped()).map_err(|e| OpError::BadRequest(format!("cannot start exec's proxy: {e}")))?;
+        let addr = serve(network, pod.stopped())
+            .map_err(|e| OpError::BadRequest(format!("cannot start exec's proxy: {e}")))?;
         pod.exec_proxy = Some(addr);
         Ok((id.0, id.1, addr))
     }
@@ -154,10 +193,22 @@ mod tests {
 
     #[test]
     fn absolute_targets() {
-        assert_eq!(split_absolute("http://catalog.istioinaction/items/1"), Some(("catalog.istioinaction".into(), 80, "/items/1".into())));
-        assert_eq!(split_absolute("http://webapp:8080"), Some(("webapp".into(), 8080, "/".into())));
-        assert_eq!(split_absolute("http://[::1]:9/x"), Some(("::1".into(), 9, "/x".into())));
+        assert_eq!(
+            split_absolute("http://catalog.istioinaction/items/1"),
+            Some(("catalog.istioinaction".into(), 80, "/items/1".into()))
+        );
+        assert_eq!(
+            split_absolute("http://webapp:8080"),
+            Some(("webapp".into(), 8080, "/".into()))
+        );
+        assert_eq!(
+            split_absolute("http://[::1]:9/x"),
+            Some(("::1".into(), 9, "/x".into()))
+        );
         assert_eq!(split_absolute("/relative"), None);
-        assert_eq!(split_host_port("example.com", 443), Some(("example.com".into(), 443)));
+        assert_eq!(
+            split_host_port("example.com", 443),
+            Some(("example.com".into(), 443))
+        );
     }
 }

@@ -45,7 +45,9 @@ pub struct SandboxConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("sandbox {name:?} is already running (pid {pid}); stop it with `mesh down --name {name}`")]
+    #[error(
+        "sandbox {name:?} is already running (pid {pid}); stop it with `mesh down --name {name}`"
+    )]
     AlreadyRunning { name: String, pid: u32 },
     #[error(transparent)]
     Slot(#[from] SlotError),
@@ -57,7 +59,10 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("state directory {path}: {source}")]
-    State { path: String, source: std::io::Error },
+    State {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("the saved state in {path} is unreadable: {reason}; start with --fresh to discard it")]
     Restore { path: String, reason: String },
     #[error("the local API did not start: {0}")]
@@ -161,7 +166,11 @@ impl Sandbox {
         }
         let slot = Slot::acquire()?;
         let resources = initial_resources(&config, &state)?;
-        let node_ports = bind_node_ports(&config.scenario.header.extra_port_mappings, config.ephemeral_ports, &resources)?;
+        let node_ports = bind_node_ports(
+            &config.scenario.header.extra_port_mappings,
+            config.ephemeral_ports,
+            &resources,
+        )?;
         let mut store = Store::default();
         for ns in SYSTEM_NAMESPACES {
             store.put(namespace(ns), true);
@@ -224,13 +233,21 @@ impl Sandbox {
             .into_iter()
             .filter_map(|r| match r {
                 Resource::Pod(p) => Some((
-                    (p.metadata.namespace.clone().unwrap_or_default(), p.metadata.name.clone()),
+                    (
+                        p.metadata.namespace.clone().unwrap_or_default(),
+                        p.metadata.name.clone(),
+                    ),
                     p.clone(),
                 )),
                 _ => None,
             })
             .collect();
-        let gone: Vec<PodId> = inner.pods.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+        let gone: Vec<PodId> = inner
+            .pods
+            .keys()
+            .filter(|k| !wanted.contains_key(*k))
+            .cloned()
+            .collect();
         let mut stopping = Vec::new();
         for id in gone {
             if let Some(p) = inner.pods.remove(&id) {
@@ -255,7 +272,9 @@ impl Sandbox {
         }
         let started = {
             let store = &inner.store;
-            let lookup = |kind: &str, ns: &str, name: &str, key: &str| lookup_value(store, kind, ns, name, key);
+            let lookup = |kind: &str, ns: &str, name: &str, key: &str| {
+                lookup_value(store, kind, ns, name, key)
+            };
             let env = PodEnv {
                 connections: &self.pilot.connections,
                 directory: self.directory.clone(),
@@ -263,10 +282,14 @@ impl Sandbox {
                 lookup: &lookup,
             };
             let env = &env;
-            join_all(to_start.into_iter().map(|(id, pod, ip, localhost)| async move {
-                let result = PodRuntime::start(&pod, ip, localhost, env).await;
-                (id, pod, ip, result)
-            }))
+            join_all(
+                to_start
+                    .into_iter()
+                    .map(|(id, pod, ip, localhost)| async move {
+                        let result = PodRuntime::start(&pod, ip, localhost, env).await;
+                        (id, pod, ip, result)
+                    }),
+            )
             .await
         };
         for (id, mut pod, ip, result) in started {
@@ -292,7 +315,12 @@ impl Sandbox {
             let mut targets = Vec::new();
             for r in store.list("Service", None) {
                 let Resource::Service(s) = r else { continue };
-                for sp in s.spec.ports.iter().filter(|p| p.node_port == Some(i32::from(np.node_port))) {
+                for sp in s
+                    .spec
+                    .ports
+                    .iter()
+                    .filter(|p| p.node_port == Some(i32::from(np.node_port)))
+                {
                     targets.extend(service_port_endpoints(store, s, sp.name.as_deref()));
                 }
             }
@@ -305,9 +333,17 @@ impl Sandbox {
         if inner.persisted_version == inner.store.version() {
             return;
         }
-        let objects: Vec<Value> = inner.store.user_objects().iter().map(Resource::to_value).collect();
+        let objects: Vec<Value> = inner
+            .store
+            .user_objects()
+            .iter()
+            .map(Resource::to_value)
+            .collect();
         let text = serde_json::to_vec_pretty(&objects).unwrap_or_default();
-        match self.state.write_atomic(super::state_dir::RESOURCES_FILE, &text, 0o600) {
+        match self
+            .state
+            .write_atomic(super::state_dir::RESOURCES_FILE, &text, 0o600)
+        {
             Ok(()) => inner.persisted_version = inner.store.version(),
             Err(e) => tracing::warn!("cannot save the sandbox's resources: {e}"),
         }
@@ -326,7 +362,11 @@ impl Sandbox {
         }
         let mut inner = self.inner.lock().await;
         let pods = std::mem::take(&mut inner.pods);
-        join_all(pods.into_values().map(|p| p.stop(&self.pilot.connections, DRAIN))).await;
+        join_all(
+            pods.into_values()
+                .map(|p| p.stop(&self.pilot.connections, DRAIN)),
+        )
+        .await;
         let _ = self.state.remove(super::state_dir::API_FILE);
     }
 
@@ -349,7 +389,10 @@ impl Sandbox {
 
     /// Where each node port is published: (node port, host address).
     pub fn published_ports(&self) -> Vec<(u16, SocketAddr)> {
-        self.node_ports.iter().map(|np| (np.node_port, np.host)).collect()
+        self.node_ports
+            .iter()
+            .map(|np| (np.node_port, np.host))
+            .collect()
     }
 
     /// The summary `mesh up` prints and `GET /v1/info` returns.
@@ -375,7 +418,10 @@ impl Sandbox {
 }
 
 /// What the sandbox starts with: the saved state of an earlier run, or the scenario.
-fn initial_resources(config: &SandboxConfig, state: &StateDir) -> Result<Vec<Resource>, StartError> {
+fn initial_resources(
+    config: &SandboxConfig,
+    state: &StateDir,
+) -> Result<Vec<Resource>, StartError> {
     let path = state.resources_file();
     if !config.fresh && path.exists() {
         let restore_err = |reason: String| StartError::Restore {
@@ -383,13 +429,19 @@ fn initial_resources(config: &SandboxConfig, state: &StateDir) -> Result<Vec<Res
             reason,
         };
         let text = std::fs::read(&path).map_err(|e| restore_err(e.to_string()))?;
-        let values: Vec<Value> = serde_json::from_slice(&text).map_err(|e| restore_err(e.to_string()))?;
+        let values: Vec<Value> =
+            serde_json::from_slice(&text).map_err(|e| restore_err(e.to_string()))?;
         return values
             .into_iter()
             .map(|v| Resource::from_value(v).map_err(|d| restore_err(d.to_string())))
             .collect();
     }
-    Ok(config.scenario.resources.iter().map(|d| d.resource.clone()).collect())
+    Ok(config
+        .scenario
+        .resources
+        .iter()
+        .map(|d| d.resource.clone())
+        .collect())
 }
 
 fn bind_node_ports(
@@ -427,11 +479,12 @@ fn lookup_value(store: &Store, kind: &str, ns: &str, name: &str, key: &str) -> O
         name: name.to_owned(),
     };
     match store.get(&k)? {
-        Resource::Secret(s) => s
-            .string_data
-            .get(key)
-            .cloned()
-            .or_else(|| s.data.get(key).and_then(|b| crate::api::base64::decode(b).ok()).and_then(|b| String::from_utf8(b).ok())),
+        Resource::Secret(s) => s.string_data.get(key).cloned().or_else(|| {
+            s.data
+                .get(key)
+                .and_then(|b| crate::api::base64::decode(b).ok())
+                .and_then(|b| String::from_utf8(b).ok())
+        }),
         Resource::ConfigMap(c) => c.data.get(key).cloned(),
         _ => None,
     }
@@ -489,7 +542,8 @@ fn deployment_status(store: &mut Store) {
             })
             .collect();
         let total = i32::try_from(pods.len()).unwrap_or(i32::MAX);
-        let ready = i32::try_from(pods.iter().filter(|p| controllers::pod_ready(p)).count()).unwrap_or(i32::MAX);
+        let ready = i32::try_from(pods.iter().filter(|p| controllers::pod_ready(p)).count())
+            .unwrap_or(i32::MAX);
         let want = d.spec.replicas();
         let available = if ready >= want { "True" } else { "False" };
         let status = json!({
@@ -504,7 +558,8 @@ fn deployment_status(store: &mut Store) {
                 {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": format!("ReplicaSet \"{}-{}\" has successfully progressed.", d.metadata.name, controllers::template_hash(&d.spec.template))},
             ],
         });
-        let mut status: crate::api::k8s::DeploymentStatus = serde_json::from_value(status).unwrap_or_default();
+        let mut status: crate::api::k8s::DeploymentStatus =
+            serde_json::from_value(status).unwrap_or_default();
         if ready == 0 {
             status.ready_replicas = None;
             status.available_replicas = None;
@@ -556,14 +611,24 @@ fn directory_state(store: &Store) -> DirectoryState {
     let mut endpoints = HashMap::new();
     for r in store.list("Service", None) {
         let Resource::Service(s) = r else { continue };
-        let Some(ip) = s.spec.cluster_ip.as_deref().and_then(|ip| ip.parse::<IpAddr>().ok()) else {
+        let Some(ip) = s
+            .spec
+            .cluster_ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+        else {
             continue;
         };
         let ns = s.metadata.namespace.as_deref().unwrap_or("default");
         names.insert(format!("{}.{ns}.svc.cluster.local", s.metadata.name), ip);
         for sp in &s.spec.ports {
-            let Ok(port) = u16::try_from(sp.port) else { continue };
-            endpoints.insert(SocketAddr::new(ip, port), service_port_endpoints(store, s, sp.name.as_deref()));
+            let Ok(port) = u16::try_from(sp.port) else {
+                continue;
+            };
+            endpoints.insert(
+                SocketAddr::new(ip, port),
+                service_port_endpoints(store, s, sp.name.as_deref()),
+            );
         }
     }
     DirectoryState { names, endpoints }

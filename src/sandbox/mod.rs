@@ -3,9 +3,9 @@
 
 pub mod api_server;
 pub mod controllers;
-pub mod instance;
 pub mod dialers;
 pub mod exec;
+pub mod instance;
 pub mod ipam;
 pub mod logs;
 pub mod node_ports;

@@ -124,13 +124,25 @@ fn admit(
             }
         }
         for image in images(&r) {
-            let runnable = is_proxy_image(&image) || image.contains("istio/pilot") || registry::app_for_image(&image).is_ok();
+            let runnable = is_proxy_image(&image)
+                || image.contains("istio/pilot")
+                || registry::app_for_image(&image).is_ok();
             if !runnable {
                 let (line, column) = find_in(&doc.text, d.line, &image).unwrap_or((d.line, 1));
                 problems.push(
-                    Diagnostic::new(&doc.source, line, column, format!("unknown image \"{image}\": the sandbox has no built-in app for it"))
-                        .with_object(Some(r.kind()), Some(r.name()))
-                        .with_fix(format!("use one of: {}", registry::known_images().join(", "))),
+                    Diagnostic::new(
+                        &doc.source,
+                        line,
+                        column,
+                        format!(
+                            "unknown image \"{image}\": the sandbox has no built-in app for it"
+                        ),
+                    )
+                    .with_object(Some(r.kind()), Some(r.name()))
+                    .with_fix(format!(
+                        "use one of: {}",
+                        registry::known_images().join(", ")
+                    )),
                 );
             }
         }
@@ -164,22 +176,23 @@ fn keep_assigned(old: &Resource, new: &mut Resource) {
             }
             for p in &mut n.spec.ports {
                 if p.node_port.is_none() {
-                    p.node_port = o.spec.ports.iter().find(|q| q.port == p.port).and_then(|q| q.node_port);
+                    p.node_port = o
+                        .spec
+                        .ports
+                        .iter()
+                        .find(|q| q.port == p.port)
+                        .and_then(|q| q.node_port);
                 }
             }
             if n.status.is_none() {
                 n.status = o.status.clone();
             }
         }
-        (Resource::Deployment(o), Resource::Deployment(n)) => {
-            if n.status.is_none() {
-                n.status = o.status.clone();
-            }
+        (Resource::Deployment(o), Resource::Deployment(n)) if n.status.is_none() => {
+            n.status = o.status.clone();
         }
-        (Resource::Pod(o), Resource::Pod(n)) => {
-            if n.status.is_none() {
-                n.status = o.status.clone();
-            }
+        (Resource::Pod(o), Resource::Pod(n)) if n.status.is_none() => {
+            n.status = o.status.clone();
         }
         _ => {}
     }
@@ -187,7 +200,11 @@ fn keep_assigned(old: &Resource, new: &mut Resource) {
 
 impl Sandbox {
     /// `kubectl apply`: creates or updates every object of every document, or nothing.
-    pub async fn apply(&self, docs: &[Document], namespace: Option<&str>) -> Result<Vec<Applied>, OpError> {
+    pub async fn apply(
+        &self,
+        docs: &[Document],
+        namespace: Option<&str>,
+    ) -> Result<Vec<Applied>, OpError> {
         let mut inner = self.inner.lock().await;
         let resources = admit(&inner.store, docs, namespace)?;
         let applied = put_all(&mut inner, resources);
@@ -196,12 +213,24 @@ impl Sandbox {
     }
 
     /// `kubectl create`: like apply, but an object that exists is an error (and nothing changes).
-    pub async fn create(&self, docs: &[Document], namespace: Option<&str>) -> Result<Vec<Applied>, OpError> {
+    pub async fn create(
+        &self,
+        docs: &[Document],
+        namespace: Option<&str>,
+    ) -> Result<Vec<Applied>, OpError> {
         let mut inner = self.inner.lock().await;
         let resources = admit(&inner.store, docs, namespace)?;
-        if let Some(r) = resources.iter().find(|r| inner.store.get(&r.key()).is_some()) {
-            let plural = r.info().map_or_else(|| r.kind().to_ascii_lowercase(), KindInfo::qualified_plural);
-            return Err(OpError::AlreadyExists(format!("{plural} \"{}\" already exists", r.name())));
+        if let Some(r) = resources
+            .iter()
+            .find(|r| inner.store.get(&r.key()).is_some())
+        {
+            let plural = r
+                .info()
+                .map_or_else(|| r.kind().to_ascii_lowercase(), KindInfo::qualified_plural);
+            return Err(OpError::AlreadyExists(format!(
+                "{plural} \"{}\" already exists",
+                r.name()
+            )));
         }
         let applied = put_all(&mut inner, resources);
         self.reconcile(&mut inner).await;
@@ -257,7 +286,9 @@ impl Sandbox {
     ) -> Result<Vec<ResourceKey>, OpError> {
         let info = kinds::resolve(kind).map_err(|e| OpError::BadRequest(e.to_string()))?;
         let mut inner = self.inner.lock().await;
-        let ns = info.namespaced.then(|| namespace.unwrap_or("default").to_owned());
+        let ns = info
+            .namespaced
+            .then(|| namespace.unwrap_or("default").to_owned());
         let keys: Vec<ResourceKey> = if all {
             inner
                 .store
@@ -290,7 +321,13 @@ impl Sandbox {
     }
 
     /// `kubectl scale deploy/NAME --replicas N`.
-    pub async fn scale(&self, kind: &str, name: &str, namespace: Option<&str>, replicas: i32) -> Result<ResourceKey, OpError> {
+    pub async fn scale(
+        &self,
+        kind: &str,
+        name: &str,
+        namespace: Option<&str>,
+        replicas: i32,
+    ) -> Result<ResourceKey, OpError> {
         let info = kinds::resolve(kind).map_err(|e| OpError::BadRequest(e.to_string()))?;
         if replicas < 0 {
             return Err(OpError::BadRequest("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0".into()));
@@ -305,7 +342,9 @@ impl Sandbox {
         let Some(Resource::Deployment(d)) = inner.store.get(&key).cloned() else {
             return match inner.store.get(&key) {
                 None => Err(not_found(info, name)),
-                Some(_) => Err(OpError::BadRequest(format!("cannot scale {key}: mesh scales Deployments"))),
+                Some(_) => Err(OpError::BadRequest(format!(
+                    "cannot scale {key}: mesh scales Deployments"
+                ))),
             };
         };
         let mut d = d;
@@ -329,10 +368,16 @@ impl Sandbox {
         let key = ResourceKey {
             group: info.group.to_owned(),
             kind: info.kind.to_owned(),
-            namespace: info.namespaced.then(|| namespace.unwrap_or("default").to_owned()),
+            namespace: info
+                .namespaced
+                .then(|| namespace.unwrap_or("default").to_owned()),
             name: name.to_owned(),
         };
-        let mut r = inner.store.get(&key).cloned().ok_or_else(|| not_found(info, name))?;
+        let mut r = inner
+            .store
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| not_found(info, name))?;
         let labels = &mut r.meta_mut().labels;
         for (k, v) in changes {
             match v {
@@ -352,7 +397,10 @@ impl Sandbox {
                 }
             }
         }
-        let generated = inner.store.all().any(|s| s.generated && s.resource.key() == key);
+        let generated = inner
+            .store
+            .all()
+            .any(|s| s.generated && s.resource.key() == key);
         let changed = inner.store.put(r, generated) != Change::Unchanged;
         if changed {
             self.reconcile(&mut inner).await;
@@ -373,7 +421,11 @@ fn put_all(inner: &mut Inner, resources: Vec<Resource>) -> Vec<Applied> {
             controllers::admit_pod(&inner.store, p);
         }
         let change = inner.store.put(r, false);
-        applied.push(Applied { key, change, acted_on });
+        applied.push(Applied {
+            key,
+            change,
+            acted_on,
+        });
     }
     applied
 }

@@ -35,12 +35,24 @@ pub enum PodKind {
 }
 
 pub fn kind_of(pod: &Pod) -> PodKind {
-    let images: Vec<&str> = pod.spec.containers.iter().filter_map(|c| c.image.as_deref()).collect();
+    let images: Vec<&str> = pod
+        .spec
+        .containers
+        .iter()
+        .filter_map(|c| c.image.as_deref())
+        .collect();
     if images.iter().any(|i| i.contains("istio/pilot")) {
         return PodKind::ControlPlane;
     }
-    let app_containers = pod.spec.containers.iter().filter(|c| c.name != "istio-proxy").count();
-    if app_containers == 0 || (pod.spec.containers.len() == 1 && images.first().is_some_and(|i| is_proxy_image(i))) {
+    let app_containers = pod
+        .spec
+        .containers
+        .iter()
+        .filter(|c| c.name != "istio-proxy")
+        .count();
+    if app_containers == 0
+        || (pod.spec.containers.len() == 1 && images.first().is_some_and(|i| is_proxy_image(i)))
+    {
         return PodKind::Gateway;
     }
     PodKind::Workload {
@@ -57,7 +69,10 @@ pub enum PodError {
     #[error("istio-proxy did not start: {0}")]
     Proxy(#[from] crate::proxy::StartError),
     #[error("cannot capture {addr} for the sidecar: {source}")]
-    Capture { addr: SocketAddr, source: std::io::Error },
+    Capture {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// What starting pods needs from the sandbox.
@@ -167,7 +182,12 @@ fn environment(c: &Container, pod: &Pod, ip: IpAddr, env: &PodEnv<'_>) -> BTreeM
 }
 
 impl PodRuntime {
-    pub async fn start(pod: &Pod, ip: Ipv4Addr, localhost: Ipv4Addr, env: &PodEnv<'_>) -> Result<PodRuntime, PodError> {
+    pub async fn start(
+        pod: &Pod,
+        ip: Ipv4Addr,
+        localhost: Ipv4Addr,
+        env: &PodEnv<'_>,
+    ) -> Result<PodRuntime, PodError> {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
         let kind = kind_of(pod);
         let logs: BTreeMap<String, Arc<ContainerLog>> = pod
@@ -184,7 +204,11 @@ impl PodRuntime {
             localhost,
             kind,
             workload: workload_name(pod),
-            default_container: pod.metadata.annotations.get("kubectl.kubernetes.io/default-container").cloned(),
+            default_container: pod
+                .metadata
+                .annotations
+                .get("kubectl.kubernetes.io/default-container")
+                .cloned(),
             proxy: None,
             network: None,
             exec_proxy: None,
@@ -204,7 +228,11 @@ impl PodRuntime {
             workload: workload_name(pod),
             app_ip: IpAddr::V4(localhost),
         };
-        let proxy_log = runtime.logs.get("istio-proxy").cloned().unwrap_or_else(ContainerLog::new);
+        let proxy_log = runtime
+            .logs
+            .get("istio-proxy")
+            .cloned()
+            .unwrap_or_else(ContainerLog::new);
         match kind {
             PodKind::ControlPlane => {
                 for log in runtime.logs.values() {
@@ -213,18 +241,34 @@ impl PodRuntime {
                 return Ok(runtime);
             }
             PodKind::Gateway => {
-                let p = ProxyRuntime::start(identity(ProxyType::Router), env.connections, proxy_log, env.resolver.clone()).await?;
+                let p = ProxyRuntime::start(
+                    identity(ProxyType::Router),
+                    env.connections,
+                    proxy_log,
+                    env.resolver.clone(),
+                )
+                .await?;
                 runtime.proxy = Some(p);
                 return Ok(runtime);
             }
             PodKind::Workload { sidecar: true } => {
-                let p = ProxyRuntime::start(identity(ProxyType::Sidecar), env.connections, proxy_log, env.resolver.clone()).await?;
+                let p = ProxyRuntime::start(
+                    identity(ProxyType::Sidecar),
+                    env.connections,
+                    proxy_log,
+                    env.resolver.clone(),
+                )
+                .await?;
                 runtime.proxy = Some(p);
             }
             PodKind::Workload { sidecar: false } => {}
         }
         let sidecar = runtime.proxy.as_ref().map(|p| p.proxy.clone());
-        let bind = if sidecar.is_some() { IpAddr::V4(localhost) } else { IpAddr::V4(ip) };
+        let bind = if sidecar.is_some() {
+            IpAddr::V4(localhost)
+        } else {
+            IpAddr::V4(ip)
+        };
         let mut to_capture: Vec<u16> = Vec::new();
         let dialer: Arc<dyn Dialer> = match &sidecar {
             Some(proxy) => Arc::new(SidecarDialer {
@@ -244,11 +288,24 @@ impl PodRuntime {
             }),
         };
         runtime.network = Some(dialer.clone());
-        for c in pod.spec.containers.iter().filter(|c| c.name != "istio-proxy") {
+        for c in pod
+            .spec
+            .containers
+            .iter()
+            .filter(|c| c.name != "istio-proxy")
+        {
             let image = c.image.as_deref().unwrap_or("");
             let app = registry::app_for_image(image)?;
-            let log = runtime.logs.get(&c.name).cloned().unwrap_or_else(ContainerLog::new);
-            let ports: Vec<u16> = c.ports.iter().filter_map(|p| u16::try_from(p.container_port).ok()).collect();
+            let log = runtime
+                .logs
+                .get(&c.name)
+                .cloned()
+                .unwrap_or_else(ContainerLog::new);
+            let ports: Vec<u16> = c
+                .ports
+                .iter()
+                .filter_map(|p| u16::try_from(p.container_port).ok())
+                .collect();
             if app == AppKind::Client {
                 continue;
             }
@@ -279,7 +336,10 @@ impl PodRuntime {
             to_capture.dedup();
             for port in to_capture {
                 let addr = SocketAddr::new(IpAddr::V4(ip), port);
-                let bound = proxy.capture_inbound(addr).await.map_err(|source| PodError::Capture { addr, source })?;
+                let bound = proxy
+                    .capture_inbound(addr)
+                    .await
+                    .map_err(|source| PodError::Capture { addr, source })?;
                 runtime.captured.push(bound);
             }
         }
@@ -337,7 +397,8 @@ impl PodRuntime {
                 })
             })
             .collect();
-        let cond = |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": self.started_at});
+        let cond =
+            |t: &str| json!({"type": t, "status": "True", "lastTransitionTime": self.started_at});
         serde_json::from_value(json!({
             "phase": "Running",
             "podIP": self.ip.to_string(),

@@ -25,18 +25,25 @@ pub struct Listing {
 }
 
 /// A label selector as `-l` takes it: `k=v`, `k==v`, `k!=v`, `k`, `!k`, comma-separated.
-pub fn selector_matches(selector: &str, labels: &std::collections::BTreeMap<String, String>) -> bool {
-    selector.split(',').map(str::trim).filter(|t| !t.is_empty()).all(|term| {
-        if let Some((k, v)) = term.split_once("!=") {
-            labels.get(k.trim()).map(String::as_str) != Some(v.trim())
-        } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
-            labels.get(k.trim()).map(String::as_str) == Some(v.trim())
-        } else if let Some(k) = term.strip_prefix('!') {
-            !labels.contains_key(k.trim())
-        } else {
-            labels.contains_key(term)
-        }
-    })
+pub fn selector_matches(
+    selector: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .all(|term| {
+            if let Some((k, v)) = term.split_once("!=") {
+                labels.get(k.trim()).map(String::as_str) != Some(v.trim())
+            } else if let Some((k, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+                labels.get(k.trim()).map(String::as_str) == Some(v.trim())
+            } else if let Some(k) = term.strip_prefix('!') {
+                !labels.contains_key(k.trim())
+            } else {
+                labels.contains_key(term)
+            }
+        })
 }
 
 /// A connected proxy, as `proxy-status` and `proxy-config` see it.
@@ -57,9 +64,15 @@ impl ProxyInfo {
     pub fn to_json(&self) -> Value {
         let status = |t: &str| match self.connection.status(t) {
             SyncStatus::NotSent => json!({"status": "NOT SENT"}),
-            SyncStatus::Synced { since } => json!({"status": "SYNCED", "sentSecondsAgo": since.elapsed().unwrap_or_default().as_secs()}),
-            SyncStatus::Stale { since } => json!({"status": "STALE", "sentSecondsAgo": since.elapsed().unwrap_or_default().as_secs()}),
-            SyncStatus::Error { since, reason } => json!({"status": "ERROR", "sentSecondsAgo": since.elapsed().unwrap_or_default().as_secs(), "reason": reason}),
+            SyncStatus::Synced { since } => {
+                json!({"status": "SYNCED", "sentSecondsAgo": since.elapsed().unwrap_or_default().as_secs()})
+            }
+            SyncStatus::Stale { since } => {
+                json!({"status": "STALE", "sentSecondsAgo": since.elapsed().unwrap_or_default().as_secs()})
+            }
+            SyncStatus::Error { since, reason } => {
+                json!({"status": "ERROR", "sentSecondsAgo": since.elapsed().unwrap_or_default().as_secs(), "reason": reason})
+            }
         };
         json!({
             "name": self.name,
@@ -89,7 +102,11 @@ impl Sandbox {
         selector: Option<&str>,
     ) -> Result<Vec<Listing>, OpError> {
         let mut infos = Vec::new();
-        for k in kinds_csv.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        for k in kinds_csv
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
             if k == "all" {
                 for kind in ["pods", "services", "deployments", "replicasets"] {
                     infos.extend(kinds::resolve(kind).ok());
@@ -99,7 +116,9 @@ impl Sandbox {
             infos.push(kinds::resolve(k).map_err(|e| OpError::BadRequest(e.to_string()))?);
         }
         if infos.is_empty() {
-            return Err(OpError::BadRequest("You must specify the type of resource to get.".into()));
+            return Err(OpError::BadRequest(
+                "You must specify the type of resource to get.".into(),
+            ));
         }
         let inner = self.inner.lock().await;
         let ns = namespace.unwrap_or("default");
@@ -121,7 +140,12 @@ impl Sandbox {
                 return Err(not_found(info, n));
             }
             items.sort_by(|a, b| {
-                let key = |v: &Value| (v["metadata"]["namespace"].as_str().unwrap_or("").to_owned(), v["metadata"]["name"].as_str().unwrap_or("").to_owned());
+                let key = |v: &Value| {
+                    (
+                        v["metadata"]["namespace"].as_str().unwrap_or("").to_owned(),
+                        v["metadata"]["name"].as_str().unwrap_or("").to_owned(),
+                    )
+                };
                 key(a).cmp(&key(b))
             });
             out.push(Listing { info, items });
@@ -130,7 +154,11 @@ impl Sandbox {
     }
 
     /// The pod a `logs`/`exec` target means: `NAME`, `pod/NAME`, `deploy/NAME`.
-    pub async fn find_pod(&self, target: &str, namespace: Option<&str>) -> Result<(String, String), OpError> {
+    pub async fn find_pod(
+        &self,
+        target: &str,
+        namespace: Option<&str>,
+    ) -> Result<(String, String), OpError> {
         let ns = namespace.unwrap_or("default").to_owned();
         let inner = self.inner.lock().await;
         let (kind, name) = target.split_once('/').unwrap_or(("pod", target));
@@ -138,18 +166,28 @@ impl Sandbox {
         match info.kind {
             "Pod" => {
                 let found = inner.pods.keys().any(|(n, p)| *n == ns && p == name);
-                if found { Ok((ns, name.to_owned())) } else { Err(not_found(info, name)) }
+                if found {
+                    Ok((ns, name.to_owned()))
+                } else {
+                    Err(not_found(info, name))
+                }
             }
             "Deployment" => {
                 let prefix = format!("{name}-");
                 inner
                     .pods
                     .keys()
-                    .find(|(n, p)| *n == ns && p.starts_with(&prefix) && inner.pods[&(n.clone(), p.clone())].workload() == name)
+                    .find(|(n, p)| {
+                        *n == ns
+                            && p.starts_with(&prefix)
+                            && inner.pods[&(n.clone(), p.clone())].workload() == name
+                    })
                     .cloned()
                     .ok_or_else(|| not_found(info, name))
             }
-            _ => Err(OpError::BadRequest(format!("cannot find a pod for {target}: use a pod name or deploy/NAME"))),
+            _ => Err(OpError::BadRequest(format!(
+                "cannot find a pod for {target}: use a pod name or deploy/NAME"
+            ))),
         }
     }
 
@@ -164,18 +202,21 @@ impl Sandbox {
     ) -> Result<(Vec<String>, Option<broadcast::Receiver<String>>), OpError> {
         let id = self.find_pod(target, namespace).await?;
         let inner = self.inner.lock().await;
-        let pod = inner.pods.get(&id).ok_or_else(|| OpError::NotFound(format!("pods \"{}\" not found", id.1)))?;
+        let pod = inner
+            .pods
+            .get(&id)
+            .ok_or_else(|| OpError::NotFound(format!("pods \"{}\" not found", id.1)))?;
         let log: Arc<ContainerLog> = match container {
-            Some(c) => pod
-                .logs
-                .get(c)
-                .cloned()
-                .ok_or_else(|| OpError::BadRequest(format!("container {c} is not valid for pod {}", id.1)))?,
+            Some(c) => pod.logs.get(c).cloned().ok_or_else(|| {
+                OpError::BadRequest(format!("container {c} is not valid for pod {}", id.1))
+            })?,
             None => {
                 let default = pod.default_container.clone();
                 match default.and_then(|c| pod.logs.get(&c).cloned()) {
                     Some(l) => l,
-                    None if pod.logs.len() == 1 => pod.logs.values().next().cloned().unwrap_or_default(),
+                    None if pod.logs.len() == 1 => {
+                        pod.logs.values().next().cloned().unwrap_or_default()
+                    }
                     None => {
                         return Err(OpError::BadRequest(format!(
                             "a container name must be specified for pod {}, choose one of: [{}]",
@@ -217,9 +258,17 @@ impl Sandbox {
 
     /// The proxy a `proxy-config` target means: `POD`, `POD.NAMESPACE`, `pod/POD`,
     /// `deploy/NAME[.NAMESPACE]`, or any part of one proxy's name.
-    pub async fn resolve_proxy(&self, target: &str, namespace: Option<&str>) -> Result<ProxyInfo, OpError> {
+    pub async fn resolve_proxy(
+        &self,
+        target: &str,
+        namespace: Option<&str>,
+    ) -> Result<ProxyInfo, OpError> {
         let proxies = self.proxies().await;
-        let no_proxy = || OpError::NotFound(format!("no proxy matches {target:?}; `mesh proxy-status` lists the proxies"));
+        let no_proxy = || {
+            OpError::NotFound(format!(
+                "no proxy matches {target:?}; `mesh proxy-status` lists the proxies"
+            ))
+        };
         let (kind, rest) = match target.split_once('/') {
             Some((k, r)) => (Some(k), r),
             None => (None, target),
@@ -237,23 +286,40 @@ impl Sandbox {
                 "Pod" => proxies.iter().find(|p| p.pod == name && p.namespace == ns),
                 "Deployment" => {
                     let pods = self.pods_of_deployment(name, ns).await;
-                    proxies.iter().find(|p| p.namespace == ns && pods.contains(&p.pod))
+                    proxies
+                        .iter()
+                        .find(|p| p.namespace == ns && pods.contains(&p.pod))
                 }
-                _ => return Err(OpError::BadRequest(format!("{target}: use POD, POD.NAMESPACE, pod/NAME or deploy/NAME"))),
+                _ => {
+                    return Err(OpError::BadRequest(format!(
+                        "{target}: use POD, POD.NAMESPACE, pod/NAME or deploy/NAME"
+                    )));
+                }
             };
             return found.cloned().ok_or_else(no_proxy);
         }
-        if let Some(p) = proxies.iter().filter(in_ns).find(|p| p.pod == name || p.name == rest) {
+        if let Some(p) = proxies
+            .iter()
+            .filter(in_ns)
+            .find(|p| p.pod == name || p.name == rest)
+        {
             return Ok(p.clone());
         }
-        let matches: Vec<&ProxyInfo> = proxies.iter().filter(in_ns).filter(|p| p.name.contains(rest)).collect();
+        let matches: Vec<&ProxyInfo> = proxies
+            .iter()
+            .filter(in_ns)
+            .filter(|p| p.name.contains(rest))
+            .collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(no_proxy()),
             many => Err(OpError::BadRequest(format!(
                 "{target:?} matches {} proxies: {}; give more of the name",
                 many.len(),
-                many.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }

@@ -40,7 +40,10 @@ fn error_reply(e: &OpError) -> Reply {
         OpError::Invalid(d) => d.iter().map(ToString::to_string).collect(),
         _ => Vec::new(),
     };
-    Reply::Json(status, json!({"error": e.to_string(), "diagnostics": diagnostics}))
+    Reply::Json(
+        status,
+        json!({"error": e.to_string(), "diagnostics": diagnostics}),
+    )
 }
 
 fn documents(body: &Value) -> Vec<Document> {
@@ -70,7 +73,10 @@ impl Routes for SandboxApi {
         Box::pin(async move {
             let sb = &self.0;
             let body = &req.body;
-            let ns = req.param("namespace").filter(|s| !s.is_empty()).or_else(|| str_field(body, "namespace"));
+            let ns = req
+                .param("namespace")
+                .filter(|s| !s.is_empty())
+                .or_else(|| str_field(body, "namespace"));
             match (req.method.clone(), req.path.as_str()) {
                 (Method::GET, "/v1/info") => Reply::ok(sb.info().await),
                 (Method::POST, "/v1/apply") => {
@@ -86,9 +92,19 @@ impl Routes for SandboxApi {
                             let mut warnings: Vec<String> = applied
                                 .iter()
                                 .filter(|a| !a.acted_on)
-                                .map(|a| format!("{} is stored, but mesh does not act on {} yet", a.key, a.key.kind))
+                                .map(|a| {
+                                    format!(
+                                        "{} is stored, but mesh does not act on {} yet",
+                                        a.key, a.key.kind
+                                    )
+                                })
                                 .collect();
-                            warnings.extend(sb.pilot.warnings().into_iter().filter(|w| !warnings_before.contains(w)));
+                            warnings.extend(
+                                sb.pilot
+                                    .warnings()
+                                    .into_iter()
+                                    .filter(|w| !warnings_before.contains(w)),
+                            );
                             Reply::ok(json!({
                                 "results": applied.iter().map(ToString::to_string).collect::<Vec<_>>(),
                                 "warnings": warnings,
@@ -102,12 +118,25 @@ impl Routes for SandboxApi {
                     let result = if body["documents"].is_array() {
                         sb.delete_documents(&documents(body), ns, ignore).await
                     } else {
-                        let Some(kind) = str_field(body, "kind") else { return missing("kind") };
+                        let Some(kind) = str_field(body, "kind") else {
+                            return missing("kind");
+                        };
                         let names: Vec<String> = body["names"]
                             .as_array()
-                            .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
+                            .map(|a| {
+                                a.iter()
+                                    .filter_map(|n| n.as_str().map(str::to_owned))
+                                    .collect()
+                            })
                             .unwrap_or_default();
-                        sb.delete(kind, &names, ns, body["all"].as_bool() == Some(true), ignore).await
+                        sb.delete(
+                            kind,
+                            &names,
+                            ns,
+                            body["all"].as_bool() == Some(true),
+                            ignore,
+                        )
+                        .await
                     };
                     match result {
                         Ok(keys) => Reply::ok(json!({"deleted": keys.iter().map(|k| {
@@ -122,23 +151,39 @@ impl Routes for SandboxApi {
                 (Method::GET, "/v1/get") => {
                     let kinds = req.param("kinds").unwrap_or("");
                     let name = req.param("name").filter(|s| !s.is_empty());
-                    match sb.get(kinds, name, ns, req.flag("all"), req.param("selector").filter(|s| !s.is_empty())).await {
-                        Ok(listings) => Reply::ok(json!({"listings": listings.iter().map(|l| json!({
+                    match sb
+                        .get(
+                            kinds,
+                            name,
+                            ns,
+                            req.flag("all"),
+                            req.param("selector").filter(|s| !s.is_empty()),
+                        )
+                        .await
+                    {
+                        Ok(listings) => {
+                            Reply::ok(json!({"listings": listings.iter().map(|l| json!({
                             "kind": l.info.kind,
                             "group": l.info.group,
                             "plural": l.info.plural,
                             "namespaced": l.info.namespaced,
                             "actedOn": l.info.acted_on,
                             "items": l.items,
-                        })).collect::<Vec<_>>()})),
+                        })).collect::<Vec<_>>()}))
+                        }
                         Err(e) => error_reply(&e),
                     }
                 }
                 (Method::POST, "/v1/scale") => {
-                    let (Some(kind), Some(name)) = (str_field(body, "kind"), str_field(body, "name")) else {
+                    let (Some(kind), Some(name)) =
+                        (str_field(body, "kind"), str_field(body, "name"))
+                    else {
                         return missing("kind/name");
                     };
-                    let Some(replicas) = body["replicas"].as_i64().and_then(|r| i32::try_from(r).ok()) else {
+                    let Some(replicas) = body["replicas"]
+                        .as_i64()
+                        .and_then(|r| i32::try_from(r).ok())
+                    else {
                         return missing("replicas");
                     };
                     match sb.scale(kind, name, ns, replicas).await {
@@ -147,22 +192,53 @@ impl Routes for SandboxApi {
                     }
                 }
                 (Method::POST, "/v1/label") => {
-                    let (Some(kind), Some(name)) = (str_field(body, "kind"), str_field(body, "name")) else {
+                    let (Some(kind), Some(name)) =
+                        (str_field(body, "kind"), str_field(body, "name"))
+                    else {
                         return missing("kind/name");
                     };
                     let changes: Vec<(String, Option<String>)> = body["labels"]
                         .as_object()
-                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned))).collect())
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned)))
+                                .collect()
+                        })
                         .unwrap_or_default();
-                    match sb.label(kind, name, ns, &changes, body["overwrite"].as_bool() == Some(true)).await {
-                        Ok((key, changed)) => Reply::ok(json!({"result": format!("{key} {}", if changed { "labeled" } else { "not labeled" })})),
+                    match sb
+                        .label(
+                            kind,
+                            name,
+                            ns,
+                            &changes,
+                            body["overwrite"].as_bool() == Some(true),
+                        )
+                        .await
+                    {
+                        Ok((key, changed)) => Reply::ok(
+                            json!({"result": format!("{key} {}", if changed { "labeled" } else { "not labeled" })}),
+                        ),
                         Err(e) => error_reply(&e),
                     }
                 }
                 (Method::GET, "/v1/logs") => {
-                    let Some(target) = req.param("target") else { return missing("target") };
-                    let tail = req.param("tail").and_then(|t| t.parse::<i64>().ok()).and_then(|t| usize::try_from(t).ok());
-                    match sb.logs(target, ns, req.param("container").filter(|c| !c.is_empty()), tail, req.flag("follow")).await {
+                    let Some(target) = req.param("target") else {
+                        return missing("target");
+                    };
+                    let tail = req
+                        .param("tail")
+                        .and_then(|t| t.parse::<i64>().ok())
+                        .and_then(|t| usize::try_from(t).ok());
+                    match sb
+                        .logs(
+                            target,
+                            ns,
+                            req.param("container").filter(|c| !c.is_empty()),
+                            tail,
+                            req.flag("follow"),
+                        )
+                        .await
+                    {
                         Ok((lines, rx)) => Reply::Lines(lines, rx),
                         Err(e) => error_reply(&e),
                     }
@@ -173,16 +249,22 @@ impl Routes for SandboxApi {
                     Reply::ok(json!({"proxies": rows, "istiod": istiod}))
                 }
                 (Method::GET, "/v1/proxy") => {
-                    let Some(target) = req.param("target") else { return missing("target") };
+                    let Some(target) = req.param("target") else {
+                        return missing("target");
+                    };
                     match sb.resolve_proxy(target, ns).await {
                         Ok(p) => Reply::ok(p.to_json()),
                         Err(e) => error_reply(&e),
                     }
                 }
                 (Method::POST, "/v1/exec") => {
-                    let Some(target) = str_field(body, "target") else { return missing("target") };
+                    let Some(target) = str_field(body, "target") else {
+                        return missing("target");
+                    };
                     match sb.exec_proxy(target, ns).await {
-                        Ok((namespace, pod, addr)) => Reply::ok(json!({"namespace": namespace, "pod": pod, "proxy": addr.to_string()})),
+                        Ok((namespace, pod, addr)) => Reply::ok(
+                            json!({"namespace": namespace, "pod": pod, "proxy": addr.to_string()}),
+                        ),
                         Err(e) => error_reply(&e),
                     }
                 }
@@ -199,7 +281,12 @@ impl Routes for SandboxApi {
 /// Serves the API on 127.0.0.1 and writes `api.json` (address, token, pid) for the CLI.
 pub async fn publish(sandbox: &Arc<Sandbox>) -> std::io::Result<SocketAddr> {
     let token = api_server::new_token();
-    let addr = api_server::serve(Arc::new(SandboxApi(sandbox.clone())), token.clone(), sandbox.shutdown.clone()).await?;
+    let addr = api_server::serve(
+        Arc::new(SandboxApi(sandbox.clone())),
+        token.clone(),
+        sandbox.shutdown.clone(),
+    )
+    .await?;
     registry::write(
         &sandbox.state,
         &ApiFile {

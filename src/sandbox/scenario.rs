@@ -24,7 +24,8 @@ pub struct PortMapping {
 
 impl PortMapping {
     pub fn listen(&self) -> IpAddr {
-        self.listen_address.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        self.listen_address
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
     }
 }
 
@@ -66,7 +67,10 @@ pub fn parse(source: &str, text: &str) -> Result<Scenario, Vec<Diagnostic>> {
 /// Takes the header document out, blanking its lines so later line numbers stay right.
 fn split_header(source: &str, text: &str) -> Result<(Option<Header>, String), Vec<Diagnostic>> {
     let lines: Vec<&str> = text.lines().collect();
-    let end = lines.iter().position(|l| l.trim_end() == "---").unwrap_or(lines.len());
+    let end = lines
+        .iter()
+        .position(|l| l.trim_end() == "---")
+        .unwrap_or(lines.len());
     let first: String = lines[..end].join("\n");
     let is_header = first
         .lines()
@@ -80,17 +84,29 @@ fn split_header(source: &str, text: &str) -> Result<(Option<Header>, String), Ve
             .map(|l| (l.line() as usize, l.column() as usize))
             .unwrap_or((1, 1));
         let reason = e.to_string().lines().next().unwrap_or("").to_owned();
-        vec![Diagnostic::new(source, line, column, format!("Sandbox header: {reason}"))]
+        vec![Diagnostic::new(
+            source,
+            line,
+            column,
+            format!("Sandbox header: {reason}"),
+        )]
     })?;
     if header.kind != "Sandbox" || header.api_version != "mesh.dev/v1alpha1" {
         return Err(vec![Diagnostic::new(
             source,
             1,
             1,
-            format!("unknown header {}/{}: mesh's scenario header is apiVersion mesh.dev/v1alpha1, kind Sandbox", header.api_version, header.kind),
+            format!(
+                "unknown header {}/{}: mesh's scenario header is apiVersion mesh.dev/v1alpha1, kind Sandbox",
+                header.api_version, header.kind
+            ),
         )]);
     }
-    let blanked: Vec<&str> = lines.iter().enumerate().map(|(i, l)| if i < end { "" } else { l }).collect();
+    let blanked: Vec<&str> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| if i < end { "" } else { l })
+        .collect();
     Ok((Some(header), blanked.join("\n")))
 }
 
@@ -115,6 +131,10 @@ mod tests {
         assert_eq!(errs[0].line, 8, "{}", errs[0]);
         let bad = "apiVersion: mesh.dev/v1alpha1\nkind: Sandbox\nextraPortMapings: []\n";
         let errs = parse("s.yaml", bad).unwrap_err();
-        assert!(errs[0].to_string().contains("extraPortMapings"), "{}", errs[0]);
+        assert!(
+            errs[0].to_string().contains("extraPortMapings"),
+            "{}",
+            errs[0]
+        );
     }
 }

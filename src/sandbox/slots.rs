@@ -9,10 +9,15 @@ use super::ipam::MAX_SLOTS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SlotError {
-    #[error("all {MAX_SLOTS} sandbox address slots are taken; stop a sandbox with `mesh down --name NAME`")]
+    #[error(
+        "all {MAX_SLOTS} sandbox address slots are taken; stop a sandbox with `mesh down --name NAME`"
+    )]
     AllTaken,
     #[error("cannot use the slot lock directory {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A held slot; dropping it frees the slot.
@@ -36,7 +41,10 @@ impl Slot {
     /// Takes the first free slot.
     pub fn acquire() -> Result<Slot, SlotError> {
         let dir = dir();
-        fs::create_dir_all(&dir).map_err(|source| SlotError::Io { path: dir.clone(), source })?;
+        fs::create_dir_all(&dir).map_err(|source| SlotError::Io {
+            path: dir.clone(),
+            source,
+        })?;
         for number in 0..MAX_SLOTS {
             let path = dir.join(format!("slot-{number}.lock"));
             let file = OpenOptions::new()
@@ -44,9 +52,15 @@ impl Slot {
                 .truncate(false)
                 .write(true)
                 .open(&path)
-                .map_err(|source| SlotError::Io { path: path.clone(), source })?;
+                .map_err(|source| SlotError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
             if file.try_lock().is_ok() {
-                return Ok(Slot { number, _lock: file });
+                return Ok(Slot {
+                    number,
+                    _lock: file,
+                });
             }
         }
         Err(SlotError::AllTaken)

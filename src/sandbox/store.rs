@@ -87,7 +87,8 @@ impl Store {
             None => Change::Created,
         };
         // Kubernetes bumps `generation` for spec changes only, not for status updates.
-        let spec_changed = existing.is_none_or(|old| without_status(&old.resource) != without_status(&r));
+        let spec_changed =
+            existing.is_none_or(|old| without_status(&old.resource) != without_status(&r));
         self.version += 1;
         let old_meta: Option<ObjectMeta> = existing.map(|o| o.resource.meta().clone());
         let m = r.meta_mut();

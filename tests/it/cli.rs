@@ -64,7 +64,19 @@ fn completions_are_generated_for_each_shell() {
 fn help_lists_the_commands() {
     let (code, out, _) = util::mesh_output(["--help"]);
     assert_eq!(code, 0);
-    for cmd in ["up", "down", "list", "apply", "get", "proxy-status", "proxy-config", "quickstart", "envoy", "httpbin", "completion"] {
+    for cmd in [
+        "up",
+        "down",
+        "list",
+        "apply",
+        "get",
+        "proxy-status",
+        "proxy-config",
+        "quickstart",
+        "envoy",
+        "httpbin",
+        "completion",
+    ] {
         assert!(out.contains(cmd), "{out}");
     }
     let (code, out, _) = util::mesh_output(["envoy", "--help"]);

@@ -136,7 +136,11 @@ const SEED_ROUTE_WITH_VS: &str = r#"[
 /// The endpoint rows of one cluster on one proxy.
 fn endpoints(sb: &SandboxProcess, proxy: &str, cluster: &str) -> Vec<String> {
     let out = sb.ok(&["proxy-config", "endpoint", proxy, "--cluster", cluster]);
-    rows(&out).into_iter().skip(1).map(|r| r[0].clone()).collect()
+    rows(&out)
+        .into_iter()
+        .skip(1)
+        .map(|r| r[0].clone())
+        .collect()
 }
 
 #[test]
@@ -146,128 +150,383 @@ fn labs_4_1_to_4_7_with_the_books_files() {
     // 4.1 — the gateway before any Gateway: 15021 and 15090 only, RDS NOT SENT.
     let ps = sb.synced();
     let ps_rows = rows(&ps);
-    assert_eq!(ps_rows[0], ["NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "ECDS", "ISTIOD", "VERSION"]);
+    assert_eq!(
+        ps_rows[0],
+        [
+            "NAME", "CLUSTER", "CDS", "LDS", "EDS", "RDS", "ECDS", "ISTIOD", "VERSION"
+        ]
+    );
     assert_eq!(ps_rows.len(), 2, "{ps}");
-    assert!(ps_rows[1][0].starts_with("istio-ingressgateway-") && ps_rows[1][0].ends_with(".istio-system"), "{ps}");
-    assert_eq!(ps_rows[1][1..6], ["Kubernetes", "SYNCED", "SYNCED", "SYNCED", "NOT"], "{ps}");
+    assert!(
+        ps_rows[1][0].starts_with("istio-ingressgateway-")
+            && ps_rows[1][0].ends_with(".istio-system"),
+        "{ps}"
+    );
+    assert_eq!(
+        ps_rows[1][1..6],
+        ["Kubernetes", "SYNCED", "SYNCED", "SYNCED", "NOT"],
+        "{ps}"
+    );
     assert!(ps_rows[1][9].starts_with("istiod-"), "{ps}");
     let listeners = sb.ok(&["proxy-config", "listener", GATEWAY]);
     assert_eq!(
         rows(&listeners)[1..],
         [
-            vec!["0.0.0.0", "15021", "ALL", "Inline", "Route:", "/healthz/ready*"],
-            vec!["0.0.0.0", "15090", "ALL", "Inline", "Route:", "/stats/prometheus*"],
+            vec![
+                "0.0.0.0",
+                "15021",
+                "ALL",
+                "Inline",
+                "Route:",
+                "/healthz/ready*"
+            ],
+            vec![
+                "0.0.0.0",
+                "15090",
+                "ALL",
+                "Inline",
+                "Route:",
+                "/stats/prometheus*"
+            ],
         ],
         "{listeners}"
     );
     let routes = sb.ok(&["proxy-config", "routes", GATEWAY]);
-    assert!(has_row(&routes, &["backend", "*", "/stats/prometheus*"]) && has_row(&routes, &["backend", "*", "/healthz/ready*"]), "{routes}");
+    assert!(
+        has_row(&routes, &["backend", "*", "/stats/prometheus*"])
+            && has_row(&routes, &["backend", "*", "/healthz/ready*"]),
+        "{routes}"
+    );
     assert!(!routes.contains("http.8080"), "{routes}");
     let clusters = sb.ok(&["proxy-config", "cluster", GATEWAY]);
     for c in ["BlackHoleCluster", "agent", "prometheus_stats"] {
-        assert!(clusters.lines().any(|l| l.starts_with(c)), "{c} missing:\n{clusters}");
+        assert!(
+            clusters.lines().any(|l| l.starts_with(c)),
+            "{c} missing:\n{clusters}"
+        );
     }
-    assert!(has_row(&clusters, &["istiod.istio-system.svc.cluster.local", "15010", "-", "outbound", "EDS"]), "{clusters}");
+    assert!(
+        has_row(
+            &clusters,
+            &[
+                "istiod.istio-system.svc.cluster.local",
+                "15010",
+                "-",
+                "outbound",
+                "EDS"
+            ]
+        ),
+        "{clusters}"
+    );
     let log = sb.ok(&["proxy-config", "log", GATEWAY]);
-    assert!(log.contains(".istio-system:\nactive loggers:\n") && log.contains("  http: warning"), "{log}");
-    let bootstrap: Value = serde_json::from_str(&sb.ok(&["proxy-config", "bootstrap", GATEWAY])).unwrap();
-    assert_eq!(bootstrap["bootstrap"]["node"]["metadata"]["CLUSTER_ID"], "Kubernetes", "{bootstrap}");
+    assert!(
+        log.contains(".istio-system:\nactive loggers:\n") && log.contains("  http: warning"),
+        "{log}"
+    );
+    let bootstrap: Value =
+        serde_json::from_str(&sb.ok(&["proxy-config", "bootstrap", GATEWAY])).unwrap();
+    assert_eq!(
+        bootstrap["bootstrap"]["node"]["metadata"]["CLUSTER_ID"], "Kubernetes",
+        "{bootstrap}"
+    );
     // A short unique part of the name works; an unknown one says what exists.
     assert_eq!(sb.ok(&["proxy-config", "listener", "gateway"]), listeners);
     let (code, _, err) = sb.run(&["proxy-config", "listener", "nosuchproxy"]);
     assert_eq!(code, 1);
-    assert!(err.contains("no proxy matches") && err.contains("proxy-status"), "{err}");
+    assert!(
+        err.contains("no proxy matches") && err.contains("proxy-status"),
+        "{err}"
+    );
 
     // 4.2 — the Gateway: listener 8080 with RDS http.8080, the blackhole virtual host.
     let out = sb.ok(&["apply", "-f", GW, "-n", "istioinaction"]);
-    assert_eq!(out, "gateway.networking.istio.io/coolstore-gateway created\n");
+    assert_eq!(
+        out,
+        "gateway.networking.istio.io/coolstore-gateway created\n"
+    );
     let ps = sb.synced();
-    assert_eq!(rows(&ps)[1][1..7], ["Kubernetes", "SYNCED", "SYNCED", "SYNCED", "SYNCED", "NOT"], "{ps}");
+    assert_eq!(
+        rows(&ps)[1][1..7],
+        ["Kubernetes", "SYNCED", "SYNCED", "SYNCED", "SYNCED", "NOT"],
+        "{ps}"
+    );
     let listeners = sb.ok(&["proxy-config", "listener", GATEWAY]);
-    assert!(has_row(&listeners, &["0.0.0.0", "8080", "ALL", "Route:", "http.8080"]), "{listeners}");
+    assert!(
+        has_row(
+            &listeners,
+            &["0.0.0.0", "8080", "ALL", "Route:", "http.8080"]
+        ),
+        "{listeners}"
+    );
     let routes = sb.ok(&["proxy-config", "routes", GATEWAY]);
-    assert!(has_row(&routes, &["http.8080", "blackhole:80", "*", "/*", "404"]), "{routes}");
-    let json: Value = serde_json::from_str(&sb.ok(&["proxy-config", "routes", GATEWAY, "-o", "json", "--name", "http.8080"])).unwrap();
+    assert!(
+        has_row(&routes, &["http.8080", "blackhole:80", "*", "/*", "404"]),
+        "{routes}"
+    );
+    let json: Value = serde_json::from_str(&sb.ok(&[
+        "proxy-config",
+        "routes",
+        GATEWAY,
+        "-o",
+        "json",
+        "--name",
+        "http.8080",
+    ]))
+    .unwrap();
     assert_eq!(as_1_17(json), seed_json(SEED_ROUTE_WITH_GATEWAY));
-    assert_eq!(sb.run(&["apply", "-f", GW, "-n", "istioinaction"]).1, "gateway.networking.istio.io/coolstore-gateway unchanged\n");
+    assert_eq!(
+        sb.run(&["apply", "-f", GW, "-n", "istioinaction"]).1,
+        "gateway.networking.istio.io/coolstore-gateway unchanged\n"
+    );
 
     // 4.3 — the VirtualService: webapp's virtual host, Istio's default retry policy.
-    assert_eq!(sb.ok(&["apply", "-f", VS, "-n", "istioinaction"]), "virtualservice.networking.istio.io/webapp-vs-from-gw created\n");
+    assert_eq!(
+        sb.ok(&["apply", "-f", VS, "-n", "istioinaction"]),
+        "virtualservice.networking.istio.io/webapp-vs-from-gw created\n"
+    );
     sb.synced();
-    let json: Value = serde_json::from_str(&sb.ok(&["proxy-config", "routes", GATEWAY, "-o", "json", "--name", "http.8080"])).unwrap();
+    let json: Value = serde_json::from_str(&sb.ok(&[
+        "proxy-config",
+        "routes",
+        GATEWAY,
+        "-o",
+        "json",
+        "--name",
+        "http.8080",
+    ]))
+    .unwrap();
     assert_eq!(as_1_17(json), seed_json(SEED_ROUTE_WITH_VS));
     let routes = sb.ok(&["proxy-config", "routes", GATEWAY]);
-    assert!(has_row(&routes, &["http.8080", "webapp.istioinaction.io:80", "webapp.istioinaction.io", "/*", "webapp-vs-from-gw.istioinaction"]), "{routes}");
+    assert!(
+        has_row(
+            &routes,
+            &[
+                "http.8080",
+                "webapp.istioinaction.io:80",
+                "webapp.istioinaction.io",
+                "/*",
+                "webapp-vs-from-gw.istioinaction"
+            ]
+        ),
+        "{routes}"
+    );
     // No app yet: the route exists, its cluster has no endpoints.
     let gw = sb.node_port(30000);
-    let r = request(gw, "GET", "/api/catalog", &[("Host", "webapp.istioinaction.io")], b"").unwrap();
+    let r = request(
+        gw,
+        "GET",
+        "/api/catalog",
+        &[("Host", "webapp.istioinaction.io")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(r.status, 503, "{}", r.text());
 
     // 4.4 — the apps: pods with sidecars, endpoints on every proxy, calls inside the mesh.
     let out = sb.ok(&["apply", "-f", CATALOG, "-f", WEBAPP, "-n", "istioinaction"]);
-    assert!(out.contains("deployment.apps/catalog created") && out.contains("service/webapp created"), "{out}");
+    assert!(
+        out.contains("deployment.apps/catalog created") && out.contains("service/webapp created"),
+        "{out}"
+    );
     let ps = sb.synced();
     assert_eq!(rows(&ps).len(), 4, "{ps}");
-    assert!(ps.contains("\ncatalog-") && ps.contains("\nwebapp-"), "{ps}");
+    assert!(
+        ps.contains("\ncatalog-") && ps.contains("\nwebapp-"),
+        "{ps}"
+    );
     let clusters = sb.ok(&["proxy-config", "cluster", GATEWAY]);
-    assert!(has_row(&clusters, &["catalog.istioinaction.svc.cluster.local", "80", "-", "outbound", "EDS"]), "{clusters}");
-    assert!(has_row(&clusters, &["webapp.istioinaction.svc.cluster.local", "80", "-", "outbound", "EDS"]), "{clusters}");
+    assert!(
+        has_row(
+            &clusters,
+            &[
+                "catalog.istioinaction.svc.cluster.local",
+                "80",
+                "-",
+                "outbound",
+                "EDS"
+            ]
+        ),
+        "{clusters}"
+    );
+    assert!(
+        has_row(
+            &clusters,
+            &[
+                "webapp.istioinaction.svc.cluster.local",
+                "80",
+                "-",
+                "outbound",
+                "EDS"
+            ]
+        ),
+        "{clusters}"
+    );
     let eps = sb.ok(&["proxy-config", "endpoint", GATEWAY]);
-    let istioinaction: Vec<Vec<String>> = rows(&eps).into_iter().filter(|r| r.last().is_some_and(|c| c.contains("istioinaction"))).collect();
+    let istioinaction: Vec<Vec<String>> = rows(&eps)
+        .into_iter()
+        .filter(|r| r.last().is_some_and(|c| c.contains("istioinaction")))
+        .collect();
     assert_eq!(istioinaction.len(), 2, "{eps}");
     for r in &istioinaction {
         assert!(r[0].starts_with("127.10."), "{eps}");
         assert_eq!(r[1..4], ["HEALTHY", "OK", r[3].as_str()]);
     }
-    assert!(istioinaction.iter().any(|r| r[0].ends_with(":3000") && r[3] == "outbound|80||catalog.istioinaction.svc.cluster.local"));
-    assert!(istioinaction.iter().any(|r| r[0].ends_with(":8080") && r[3] == "outbound|80||webapp.istioinaction.svc.cluster.local"));
+    assert!(istioinaction.iter().any(|r| r[0].ends_with(":3000")
+        && r[3] == "outbound|80||catalog.istioinaction.svc.cluster.local"));
+    assert!(istioinaction.iter().any(|r| r[0].ends_with(":8080")
+        && r[3] == "outbound|80||webapp.istioinaction.svc.cluster.local"));
     // Every sidecar knows both services too.
     for proxy in ["deploy/webapp", "deploy/catalog"] {
         let c = sb.ok(&["proxy-config", "cluster", proxy, "-n", "istioinaction"]);
-        assert!(c.contains("catalog.istioinaction.svc.cluster.local") && c.contains("webapp.istioinaction.svc.cluster.local"), "{proxy}: {c}");
+        assert!(
+            c.contains("catalog.istioinaction.svc.cluster.local")
+                && c.contains("webapp.istioinaction.svc.cluster.local"),
+            "{proxy}: {c}"
+        );
     }
     // `mesh exec` through the webapp pod's sidecar, with a Rust client on its forward proxy …
-    let exec = sb.ok(&["exec", "deploy/webapp", "-n", "istioinaction", "--", "sh", "-c", "echo $http_proxy"]);
+    let exec = sb.ok(&[
+        "exec",
+        "deploy/webapp",
+        "-n",
+        "istioinaction",
+        "--",
+        "sh",
+        "-c",
+        "echo $http_proxy",
+    ]);
     let fwd: std::net::SocketAddr = exec.trim().trim_start_matches("http://").parse().unwrap();
     let r = raw_request(fwd, b"GET http://catalog.istioinaction/items/1 HTTP/1.1\r\nHost: catalog.istioinaction\r\nConnection: close\r\n\r\n").unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["name"], "Elinor Glasses");
-    assert_eq!(r.header("server"), Some("istio-envoy"), "answered through the sidecars");
+    assert_eq!(
+        r.header("server"),
+        Some("istio-envoy"),
+        "answered through the sidecars"
+    );
     // … and with curl, as the book does.
     if tool("curl").is_some() {
-        let out = sb.ok(&["exec", "deploy/webapp", "-n", "istioinaction", "--", "curl", "-s", "http://catalog.istioinaction/items/1"]);
-        assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["id"], 1, "{out}");
-        let out = sb.ok(&["exec", "deploy/webapp", "-n", "istioinaction", "--", "curl", "-s", "http://localhost:8080/api/catalog/items/1"]);
-        assert!(out.contains("Elinor Glasses") || out.contains("\"id\""), "{out}");
+        let out = sb.ok(&[
+            "exec",
+            "deploy/webapp",
+            "-n",
+            "istioinaction",
+            "--",
+            "curl",
+            "-s",
+            "http://catalog.istioinaction/items/1",
+        ]);
+        assert_eq!(
+            serde_json::from_str::<Value>(&out).unwrap()["id"],
+            1,
+            "{out}"
+        );
+        let out = sb.ok(&[
+            "exec",
+            "deploy/webapp",
+            "-n",
+            "istioinaction",
+            "--",
+            "curl",
+            "-s",
+            "http://localhost:8080/api/catalog/items/1",
+        ]);
+        assert!(
+            out.contains("Elinor Glasses") || out.contains("\"id\""),
+            "{out}"
+        );
     }
 
     // 4.7 — from outside: no Host → 404 from the gateway; the right Host → catalog JSON.
     let r = get(gw, "/api/catalog");
     assert_eq!(r.status, 404);
-    let r = request(gw, "GET", "/api/catalog", &[("Host", "webapp.istioinaction.io")], b"").unwrap();
+    let r = request(
+        gw,
+        "GET",
+        "/api/catalog",
+        &[("Host", "webapp.istioinaction.io")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     let items = r.json();
     assert_eq!(items.as_array().map(Vec::len), Some(4), "{items}");
     assert_eq!(items[0]["name"], "Elinor Glasses");
-    let r = request(gw, "GET", "/api/catalog/items/1", &[("Host", "webapp.istioinaction.io")], b"").unwrap();
+    let r = request(
+        gw,
+        "GET",
+        "/api/catalog/items/1",
+        &[("Host", "webapp.istioinaction.io")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(r.json()["id"], 1, "{}", r.text());
 
     // 4.5 — scaling changes only endpoints, and every proxy follows.
     let catalog_cluster = "outbound|80||catalog.istioinaction.svc.cluster.local";
     let webapp_cluster = "outbound|80||webapp.istioinaction.svc.cluster.local";
     let listeners_before = sb.ok(&["proxy-config", "listener", GATEWAY]);
-    assert_eq!(sb.ok(&["scale", "deploy/webapp", "--replicas", "2", "-n", "istioinaction"]), "deployment.apps/webapp scaled\n");
-    assert_eq!(sb.ok(&["scale", "deploy", "catalog", "--replicas=2", "-n", "istioinaction"]), "deployment.apps/catalog scaled\n");
+    assert_eq!(
+        sb.ok(&[
+            "scale",
+            "deploy/webapp",
+            "--replicas",
+            "2",
+            "-n",
+            "istioinaction"
+        ]),
+        "deployment.apps/webapp scaled\n"
+    );
+    assert_eq!(
+        sb.ok(&[
+            "scale",
+            "deploy",
+            "catalog",
+            "--replicas=2",
+            "-n",
+            "istioinaction"
+        ]),
+        "deployment.apps/catalog scaled\n"
+    );
     sb.synced();
     for proxy in [GATEWAY, "deploy/webapp.istioinaction"] {
-        assert!(eventually(Duration::from_secs(10), || endpoints(&sb, proxy, catalog_cluster).len() == 2), "{proxy}");
-        assert!(eventually(Duration::from_secs(10), || endpoints(&sb, proxy, webapp_cluster).len() == 2), "{proxy}");
+        assert!(
+            eventually(Duration::from_secs(10), || endpoints(
+                &sb,
+                proxy,
+                catalog_cluster
+            )
+            .len()
+                == 2),
+            "{proxy}"
+        );
+        assert!(
+            eventually(Duration::from_secs(10), || endpoints(
+                &sb,
+                proxy,
+                webapp_cluster
+            )
+            .len()
+                == 2),
+            "{proxy}"
+        );
     }
-    assert_eq!(sb.ok(&["proxy-config", "listener", GATEWAY]), listeners_before, "scaling must not touch listeners");
+    assert_eq!(
+        sb.ok(&["proxy-config", "listener", GATEWAY]),
+        listeners_before,
+        "scaling must not touch listeners"
+    );
     // Both catalog pods answer.
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..20 {
-        let r = request(gw, "GET", "/api/catalog", &[("Host", "webapp.istioinaction.io")], b"").unwrap();
+        let r = request(
+            gw,
+            "GET",
+            "/api/catalog",
+            &[("Host", "webapp.istioinaction.io")],
+            b"",
+        )
+        .unwrap();
         assert_eq!(r.status, 200);
     }
     let pods = sb.ok(&["proxy-status"]);
@@ -275,14 +534,53 @@ fn labs_4_1_to_4_7_with_the_books_files() {
         seen.insert(line.split_whitespace().next().unwrap_or("").to_owned());
     }
     assert_eq!(seen.len(), 2, "{pods}");
-    sb.ok(&["scale", "deploy/webapp", "--replicas", "1", "-n", "istioinaction"]);
-    sb.ok(&["scale", "deploy/catalog", "--replicas", "1", "-n", "istioinaction"]);
+    sb.ok(&[
+        "scale",
+        "deploy/webapp",
+        "--replicas",
+        "1",
+        "-n",
+        "istioinaction",
+    ]);
+    sb.ok(&[
+        "scale",
+        "deploy/catalog",
+        "--replicas",
+        "1",
+        "-n",
+        "istioinaction",
+    ]);
     sb.synced();
     for proxy in [GATEWAY, "deploy/webapp.istioinaction"] {
-        assert!(eventually(Duration::from_secs(10), || endpoints(&sb, proxy, catalog_cluster).len() == 1), "{proxy}");
-        assert!(eventually(Duration::from_secs(10), || endpoints(&sb, proxy, webapp_cluster).len() == 1), "{proxy}");
+        assert!(
+            eventually(Duration::from_secs(10), || endpoints(
+                &sb,
+                proxy,
+                catalog_cluster
+            )
+            .len()
+                == 1),
+            "{proxy}"
+        );
+        assert!(
+            eventually(Duration::from_secs(10), || endpoints(
+                &sb,
+                proxy,
+                webapp_cluster
+            )
+            .len()
+                == 1),
+            "{proxy}"
+        );
     }
-    let r = request(gw, "GET", "/api/catalog", &[("Host", "webapp.istioinaction.io")], b"").unwrap();
+    let r = request(
+        gw,
+        "GET",
+        "/api/catalog",
+        &[("Host", "webapp.istioinaction.io")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(r.status, 200);
 
     // `mesh down` stops it; commands then say how to start one.

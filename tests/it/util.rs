@@ -501,14 +501,19 @@ impl TestSandbox {
     }
 
     /// Starts in a given state directory (kept across restarts by the caller).
-    pub fn start_in(scenario: Option<&str>, state: TempDir, fresh: bool) -> Result<TestSandbox, (TempDir, String)> {
+    pub fn start_in(
+        scenario: Option<&str>,
+        state: TempDir,
+        fresh: bool,
+    ) -> Result<TestSandbox, (TempDir, String)> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
         let text = scenario.unwrap_or(mesh::sandbox::scenario::DEFAULT);
-        let scenario = mesh::sandbox::scenario::parse("scenario.yaml", text).expect("scenario parses");
+        let scenario =
+            mesh::sandbox::scenario::parse("scenario.yaml", text).expect("scenario parses");
         let config = mesh::sandbox::SandboxConfig {
             name: "test".to_owned(),
             state_root: mesh::sandbox::state_dir::StateRoot(state.path().to_path_buf()),
@@ -518,7 +523,11 @@ impl TestSandbox {
             fresh,
         };
         match rt.block_on(mesh::sandbox::Sandbox::start(config)) {
-            Ok(sandbox) => Ok(TestSandbox { rt, sandbox, state: Some(state) }),
+            Ok(sandbox) => Ok(TestSandbox {
+                rt,
+                sandbox,
+                state: Some(state),
+            }),
             Err(e) => Err((state, e.to_string())),
         }
     }
@@ -545,7 +554,8 @@ impl TestSandbox {
             .iter()
             .map(|f| mesh::sandbox::ops::Document {
                 source: f.to_string(),
-                text: std::fs::read_to_string(repo_root().join(f)).unwrap_or_else(|e| panic!("{f}: {e}")),
+                text: std::fs::read_to_string(repo_root().join(f))
+                    .unwrap_or_else(|e| panic!("{f}: {e}")),
             })
             .collect();
         self.rt
@@ -555,7 +565,10 @@ impl TestSandbox {
     }
 
     pub fn apply_text(&self, text: &str, namespace: Option<&str>) -> Result<Vec<String>, String> {
-        let docs = [mesh::sandbox::ops::Document { source: "-".into(), text: text.into() }];
+        let docs = [mesh::sandbox::ops::Document {
+            source: "-".into(),
+            text: text.into(),
+        }];
         self.rt
             .block_on(self.sandbox.apply(&docs, namespace))
             .map(|v| v.iter().map(ToString::to_string).collect())
@@ -564,13 +577,18 @@ impl TestSandbox {
 
     /// Waits until every proxy ACKed its latest push.
     pub fn synced(&self) {
-        let ok = self.rt.block_on(self.sandbox.wait_synced(Duration::from_secs(20)));
+        let ok = self
+            .rt
+            .block_on(self.sandbox.wait_synced(Duration::from_secs(20)));
         assert!(ok.is_some(), "proxies not SYNCED after 20s");
     }
 
     /// The named proxy's admin address (resolved like `proxy-config` targets).
     pub fn admin(&self, target: &str, namespace: Option<&str>) -> SocketAddr {
-        let p = self.rt.block_on(self.sandbox.resolve_proxy(target, namespace)).expect("proxy found");
+        let p = self
+            .rt
+            .block_on(self.sandbox.resolve_proxy(target, namespace))
+            .expect("proxy found");
         p.admin.expect("proxy has an admin address")
     }
 }
@@ -596,21 +614,45 @@ impl SandboxProcess {
     pub fn start(extra: &[&str]) -> SandboxProcess {
         let home = TempDir::new("home");
         let name = format!("t{}", std::process::id() % 100000);
-        let mut args: Vec<String> = vec!["up".into(), "--random-ports".into(), "--name".into(), name.clone()];
+        let mut args: Vec<String> = vec![
+            "up".into(),
+            "--random-ports".into(),
+            "--name".into(),
+            name.clone(),
+        ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let up = Mesh::spawn_env(&args, &[("MESH_HOME", home.path().to_str().unwrap_or(""))]);
-        let ok = eventually(Duration::from_secs(30), || up.stdout().contains("Ready in") || up.stderr().contains("error"));
-        assert!(ok && up.stdout().contains("Ready in"), "mesh up did not start:\n{}\n{}", up.stdout(), up.stderr());
+        let ok = eventually(Duration::from_secs(30), || {
+            up.stdout().contains("Ready in") || up.stderr().contains("error")
+        });
+        assert!(
+            ok && up.stdout().contains("Ready in"),
+            "mesh up did not start:\n{}\n{}",
+            up.stdout(),
+            up.stderr()
+        );
         let mut node_ports = BTreeMap::new();
         for line in up.stdout().lines() {
             if let Some(rest) = line.trim().strip_prefix("node port") {
                 let mut parts = rest.split_whitespace();
-                let np: u16 = parts.next().and_then(|p| p.parse().ok()).expect("node port");
-                let host: SocketAddr = parts.nth(1).and_then(|h| h.strip_prefix("http://")).and_then(|h| h.parse().ok()).expect("host address");
+                let np: u16 = parts
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .expect("node port");
+                let host: SocketAddr = parts
+                    .nth(1)
+                    .and_then(|h| h.strip_prefix("http://"))
+                    .and_then(|h| h.parse().ok())
+                    .expect("host address");
                 node_ports.insert(np, host);
             }
         }
-        SandboxProcess { up, home, name, node_ports }
+        SandboxProcess {
+            up,
+            home,
+            name,
+            node_ports,
+        }
     }
 
     /// Runs `mesh ARGS…` against this sandbox: (exit code, stdout, stderr).
@@ -653,7 +695,9 @@ impl SandboxProcess {
         let mut last = String::new();
         let ok = eventually(Duration::from_secs(20), || {
             last = self.ok(&["proxy-status"]);
-            last.lines().skip(1).all(|l| !l.contains("STALE") && !l.contains("ERROR"))
+            last.lines()
+                .skip(1)
+                .all(|l| !l.contains("STALE") && !l.contains("ERROR"))
         });
         assert!(ok, "not synced:\n{last}");
         last

@@ -19,7 +19,11 @@ pub const DEFAULT_NAME: &str = "mesh";
 
 /// Where sandboxes keep state: `$MESH_HOME`, `$XDG_STATE_HOME/mesh`, `~/.local/state/mesh`.
 pub fn state_root() -> anyhow::Result<StateRoot> {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     StateRoot::from_env(var("MESH_HOME"), var("XDG_STATE_HOME"), var("HOME"))
         .context("cannot tell where to keep sandbox state: set MESH_HOME or HOME")
 }
@@ -56,7 +60,9 @@ pub fn endpoint(context: Option<&str>) -> anyhow::Result<Endpoint> {
         return live(&root, name).ok_or_else(|| {
             Exit::new(
                 BAD_INPUT,
-                format!("error: sandbox {name:?} is not running; start it with `mesh up --name {name}`"),
+                format!(
+                    "error: sandbox {name:?} is not running; start it with `mesh up --name {name}`"
+                ),
             )
             .into()
         });
@@ -98,9 +104,15 @@ pub fn block_on<F: Future>(f: F) -> anyhow::Result<F::Output> {
 pub fn api_error(e: ClientError) -> anyhow::Error {
     match e {
         ClientError::Api { body, .. } => {
-            let diagnostics: Vec<&str> = body["diagnostics"].as_array().map(|d| d.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let diagnostics: Vec<&str> = body["diagnostics"]
+                .as_array()
+                .map(|d| d.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             let message = if diagnostics.is_empty() {
-                body["error"].as_str().unwrap_or("the request failed").to_owned()
+                body["error"]
+                    .as_str()
+                    .unwrap_or("the request failed")
+                    .to_owned()
             } else {
                 let n = diagnostics.len();
                 format!(

@@ -32,9 +32,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
-    let answer = context::post(ctx, "/v1/exec", &json!({"target": args.target, "namespace": args.namespace}))?;
+    let answer = context::post(
+        ctx,
+        "/v1/exec",
+        &json!({"target": args.target, "namespace": args.namespace}),
+    )?;
     let proxy = format!("http://{}", answer["proxy"].as_str().unwrap_or(""));
-    let (program, rest) = args.command.split_first().context("no command given after --")?;
+    let (program, rest) = args
+        .command
+        .split_first()
+        .context("no command given after --")?;
     let status = Command::new(program)
         .args(rest)
         .env("http_proxy", &proxy)

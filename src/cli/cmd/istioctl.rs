@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::cli::exit::{BAD_INPUT, Exit};
 use crate::cli::output::istioctl::{
-    self as render, AdminClusters, AllFilters, ClusterFilter, ConfigDump, EndpointFilter, ListenerFilter,
-    LogChange, Output, RouteFilter, StatusRow, Sync,
+    self as render, AdminClusters, AllFilters, ClusterFilter, ConfigDump, EndpointFilter,
+    ListenerFilter, LogChange, Output, RouteFilter, StatusRow, Sync,
 };
 use crate::client::{admin_request, encode};
 
@@ -175,7 +175,11 @@ pub fn status(args: StatusArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|p| args.namespace.as_deref().is_none_or(|ns| p["namespace"] == ns))
+        .filter(|p| {
+            args.namespace
+                .as_deref()
+                .is_none_or(|ns| p["namespace"] == ns)
+        })
         .map(|p| StatusRow {
             name: p["name"].as_str().unwrap_or("").to_owned(),
             cluster: p["cluster"].as_str().unwrap_or("Kubernetes").to_owned(),
@@ -195,7 +199,11 @@ pub fn status(args: StatusArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
 /// The proxy a target means: its name and admin address.
 fn resolve(common: &Common, ctx: Option<&str>) -> anyhow::Result<(String, SocketAddr)> {
     let Some(target) = &common.target else {
-        return Err(Exit::new(BAD_INPUT, "Error: proxy-config requires a TARGET (POD, POD.NAMESPACE or deploy/NAME), or --file").into());
+        return Err(Exit::new(
+            BAD_INPUT,
+            "Error: proxy-config requires a TARGET (POD, POD.NAMESPACE or deploy/NAME), or --file",
+        )
+        .into());
     };
     let path = format!(
         "/v1/proxy?target={}&namespace={}",
@@ -206,28 +214,54 @@ fn resolve(common: &Common, ctx: Option<&str>) -> anyhow::Result<(String, Socket
     let admin = p["admin"]
         .as_str()
         .and_then(|a| a.parse().ok())
-        .ok_or_else(|| Exit::new(BAD_INPUT, format!("Error: proxy {} has no admin API", p["name"])))?;
+        .ok_or_else(|| {
+            Exit::new(
+                BAD_INPUT,
+                format!("Error: proxy {} has no admin API", p["name"]),
+            )
+        })?;
     Ok((p["name"].as_str().unwrap_or("").to_owned(), admin))
 }
 
 fn admin(addr: SocketAddr, method: http::Method, path: &str) -> anyhow::Result<String> {
-    let (status, body) = block_on(admin_request(addr, method, path))?.map_err(context::api_error)?;
+    let (status, body) =
+        block_on(admin_request(addr, method, path))?.map_err(context::api_error)?;
     if status != 200 {
-        return Err(Exit::new(BAD_INPUT, format!("Error: the proxy's admin API answered {status} to {path}: {}", body.trim())).into());
+        return Err(Exit::new(
+            BAD_INPUT,
+            format!(
+                "Error: the proxy's admin API answered {status} to {path}: {}",
+                body.trim()
+            ),
+        )
+        .into());
     }
     Ok(body)
 }
 
 /// The config dump, from `--file` or the proxy.
-fn dump(common: &Common, ctx: Option<&str>, include_eds: bool) -> anyhow::Result<(String, ConfigDump, Option<SocketAddr>)> {
+fn dump(
+    common: &Common,
+    ctx: Option<&str>,
+    include_eds: bool,
+) -> anyhow::Result<(String, ConfigDump, Option<SocketAddr>)> {
     let (name, text, addr) = match &common.file {
         Some(f) => {
-            let text = std::fs::read_to_string(f).map_err(|e| Exit::new(BAD_INPUT, format!("Error: cannot read {}: {e}", f.display())))?;
+            let text = std::fs::read_to_string(f).map_err(|e| {
+                Exit::new(
+                    BAD_INPUT,
+                    format!("Error: cannot read {}: {e}", f.display()),
+                )
+            })?;
             (String::new(), text, None)
         }
         None => {
             let (name, addr) = resolve(common, ctx)?;
-            let path = if include_eds { "/config_dump?include_eds" } else { "/config_dump" };
+            let path = if include_eds {
+                "/config_dump?include_eds"
+            } else {
+                "/config_dump"
+            };
             (name, admin(addr, http::Method::GET, path)?, Some(addr))
         }
     };
@@ -248,20 +282,41 @@ fn protos_out(output: OutputFlag, protos: &[crate::cli::output::node::Node]) -> 
 
 pub fn config(args: ConfigArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
     let text = match args.what {
-        ConfigWhat::Listener { common, address, port, type_, verbose } => {
+        ConfigWhat::Listener {
+            common,
+            address,
+            port,
+            type_,
+            verbose,
+        } => {
             let (_, dump, _) = dump(&common, ctx, false)?;
-            let filter = ListenerFilter { address, port, type_, verbose };
+            let filter = ListenerFilter {
+                address,
+                port,
+                type_,
+                verbose,
+            };
             match common.output {
                 OutputFlag::Short => render::listener(&dump, &filter).map_err(render_error)?,
-                o => protos_out(o, &render::listener_protos(&dump, &filter).map_err(render_error)?),
+                o => protos_out(
+                    o,
+                    &render::listener_protos(&dump, &filter).map_err(render_error)?,
+                ),
             }
         }
-        ConfigWhat::Route { common, name, verbose } => {
+        ConfigWhat::Route {
+            common,
+            name,
+            verbose,
+        } => {
             let (_, dump, _) = dump(&common, ctx, false)?;
             let filter = RouteFilter { name, verbose };
             match common.output {
                 OutputFlag::Short => render::route(&dump, &filter).map_err(render_error)?,
-                o => protos_out(o, &render::route_protos(&dump, &filter).map_err(render_error)?),
+                o => protos_out(
+                    o,
+                    &render::route_protos(&dump, &filter).map_err(render_error)?,
+                ),
             }
         }
         ConfigWhat::Cluster { common, filter } => {
@@ -269,7 +324,10 @@ pub fn config(args: ConfigArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
             let filter = cluster_filter(filter);
             match common.output {
                 OutputFlag::Short => render::cluster(&dump, &filter).map_err(render_error)?,
-                o => protos_out(o, &render::cluster_protos(&dump, &filter).map_err(render_error)?),
+                o => protos_out(
+                    o,
+                    &render::cluster_protos(&dump, &filter).map_err(render_error)?,
+                ),
             }
         }
         ConfigWhat::Endpoint { common, filter } => {
@@ -297,9 +355,15 @@ pub fn config(args: ConfigArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
         ConfigWhat::Secret { common } => {
             let (_, dump, _) = dump(&common, ctx, false)?;
             match common.output {
-                OutputFlag::Short => render::secret(&dump, SystemTime::now()).map_err(render_error)?,
-                OutputFlag::Json => render::secret_dump(&dump, Output::Json).map_err(render_error)?,
-                OutputFlag::Yaml => render::secret_dump(&dump, Output::Yaml).map_err(render_error)?,
+                OutputFlag::Short => {
+                    render::secret(&dump, SystemTime::now()).map_err(render_error)?
+                }
+                OutputFlag::Json => {
+                    render::secret_dump(&dump, Output::Json).map_err(render_error)?
+                }
+                OutputFlag::Yaml => {
+                    render::secret_dump(&dump, Output::Yaml).map_err(render_error)?
+                }
             }
         }
         ConfigWhat::Bootstrap { common } => {
@@ -311,31 +375,59 @@ pub fn config(args: ConfigArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
             };
             render::bootstrap(&dump, output).map_err(render_error)?
         }
-        ConfigWhat::Log { common, level, reset } => {
+        ConfigWhat::Log {
+            common,
+            level,
+            reset,
+        } => {
             let (name, addr) = resolve(&common, ctx)?;
             let loggers = admin(addr, http::Method::POST, "/logging")?;
             let change = match (level, reset) {
-                (_, true) => LogChange::Reset { default_level: "warning".into() },
+                (_, true) => LogChange::Reset {
+                    default_level: "warning".into(),
+                },
                 (Some(l), false) => LogChange::Levels(l),
                 (None, false) => LogChange::None,
             };
             let mut last = loggers.clone();
             for query in render::log_requests(&change, &loggers).map_err(render_error)? {
-                let path = if query.is_empty() { "/logging".to_owned() } else { format!("/logging?{query}") };
+                let path = if query.is_empty() {
+                    "/logging".to_owned()
+                } else {
+                    format!("/logging?{query}")
+                };
                 last = admin(addr, http::Method::POST, &path)?;
             }
             render::log(&name, &last)
         }
-        ConfigWhat::All { common, cluster, name, address, type_ } => {
+        ConfigWhat::All {
+            common,
+            cluster,
+            name,
+            address,
+            type_,
+        } => {
             let (_, dump, _) = dump(&common, ctx, true)?;
             let port = cluster.port;
             match common.output {
                 OutputFlag::Short => {
                     let filters = AllFilters {
                         cluster: cluster_filter(cluster),
-                        listener: ListenerFilter { address: address.clone(), port, type_, verbose: true },
-                        route: RouteFilter { name, verbose: true },
-                        endpoint: EndpointFilter { address, port, ..Default::default() },
+                        listener: ListenerFilter {
+                            address: address.clone(),
+                            port,
+                            type_,
+                            verbose: true,
+                        },
+                        route: RouteFilter {
+                            name,
+                            verbose: true,
+                        },
+                        endpoint: EndpointFilter {
+                            address,
+                            port,
+                            ..Default::default()
+                        },
                     };
                     match render::all(&dump, &filters, SystemTime::now(), false) {
                         Ok(text) => text,
@@ -368,9 +460,19 @@ pub fn config(args: ConfigArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
 }
 
 fn cluster_filter(f: ClusterFlags) -> ClusterFilter {
-    ClusterFilter { fqdn: f.fqdn, port: f.port, subset: f.subset, direction: f.direction }
+    ClusterFilter {
+        fqdn: f.fqdn,
+        port: f.port,
+        subset: f.subset,
+        direction: f.direction,
+    }
 }
 
 fn endpoint_filter(f: EndpointFlags) -> EndpointFilter {
-    EndpointFilter { address: f.address, port: f.port, cluster: f.cluster, status: f.status }
+    EndpointFilter {
+        address: f.address,
+        port: f.port,
+        cluster: f.cluster,
+        status: f.status,
+    }
 }

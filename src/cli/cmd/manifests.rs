@@ -98,19 +98,28 @@ fn documents(files: &[PathBuf], recursive: bool) -> anyhow::Result<Vec<Value>> {
     for f in files {
         if f.as_os_str() == "-" {
             let mut text = String::new();
-            std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read standard input")?;
             docs.push(json!({"source": "-", "text": text}));
             continue;
         }
         if f.is_dir() {
             for p in manifest_files(f, recursive)? {
-                let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+                let text = std::fs::read_to_string(&p)
+                    .with_context(|| format!("cannot read {}", p.display()))?;
                 docs.push(json!({"source": p.display().to_string(), "text": text}));
             }
             continue;
         }
         let text = std::fs::read_to_string(f).map_err(|e| {
-            Exit::new(BAD_INPUT, format!("error: the path \"{}\" does not exist or cannot be read: {e}", f.display()))
+            Exit::new(
+                BAD_INPUT,
+                format!(
+                    "error: the path \"{}\" does not exist or cannot be read: {e}",
+                    f.display()
+                ),
+            )
         })?;
         docs.push(json!({"source": f.display().to_string(), "text": text}));
     }
@@ -130,7 +139,11 @@ fn manifest_files(dir: &Path, recursive: bool) -> anyhow::Result<Vec<PathBuf>> {
             if recursive {
                 out.extend(manifest_files(&p, true)?);
             }
-        } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e, "yaml" | "yml" | "json")) {
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+        {
             out.push(p);
         }
     }
@@ -138,11 +151,21 @@ fn manifest_files(dir: &Path, recursive: bool) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn print_results(answer: &Value) {
-    for w in answer["warnings"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+    for w in answer["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
         eprintln!("Warning: {w}");
     }
     for key in ["results", "deleted"] {
-        for line in answer[key].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        for line in answer[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             println!("{line}");
         }
     }
@@ -168,7 +191,11 @@ pub fn delete(args: DeleteArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
     } else {
         let (kind, names) = kind_and_names(&args.args)?;
         if names.is_empty() && !args.all {
-            return Err(Exit::new(BAD_INPUT, "error: resource(s) were provided, but no name was specified (give NAME… or --all)").into());
+            return Err(Exit::new(
+                BAD_INPUT,
+                "error: resource(s) were provided, but no name was specified (give NAME… or --all)",
+            )
+            .into());
         }
         json!({"kind": kind, "names": names, "all": args.all, "namespace": args.namespace, "ignoreNotFound": args.ignore_not_found})
     };
@@ -180,7 +207,11 @@ pub fn delete(args: DeleteArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
 /// `deploy a b` or `deploy/a deploy/b` → (`deploy`, [a, b]).
 pub fn kind_and_names(args: &[String]) -> anyhow::Result<(String, Vec<String>)> {
     let Some(first) = args.first() else {
-        return Err(Exit::new(BAD_INPUT, "error: you must specify the type of resource (e.g. `deploy NAME`) or -f FILE").into());
+        return Err(Exit::new(
+            BAD_INPUT,
+            "error: you must specify the type of resource (e.g. `deploy NAME`) or -f FILE",
+        )
+        .into());
     };
     if first.contains('/') {
         let mut kind = None;
@@ -205,35 +236,75 @@ pub fn create(args: CreateArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
     let object = match &args.what {
         None if !args.files.is_empty() => {
             let docs = documents(&args.files, false)?;
-            let answer = context::post(ctx, "/v1/apply", &json!({"documents": docs, "namespace": ns, "create": true}))?;
+            let answer = context::post(
+                ctx,
+                "/v1/apply",
+                &json!({"documents": docs, "namespace": ns, "create": true}),
+            )?;
             print_results(&answer);
             return Ok(ExitCode::SUCCESS);
         }
-        None => return Err(Exit::new(BAD_INPUT, "error: must specify one of -f, namespace NAME, secret tls|generic NAME").into()),
-        Some(CreateWhat::Namespace { name }) => json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
-        Some(CreateWhat::Secret { kind: SecretKind::Tls { name, key, cert } }) => {
-            let read = |p: &PathBuf| std::fs::read(p).map_err(|e| Exit::new(BAD_INPUT, format!("error: cannot read {}: {e}", p.display())));
+        None => {
+            return Err(Exit::new(
+                BAD_INPUT,
+                "error: must specify one of -f, namespace NAME, secret tls|generic NAME",
+            )
+            .into());
+        }
+        Some(CreateWhat::Namespace { name }) => {
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        }
+        Some(CreateWhat::Secret {
+            kind: SecretKind::Tls { name, key, cert },
+        }) => {
+            let read = |p: &PathBuf| {
+                std::fs::read(p).map_err(|e| {
+                    Exit::new(
+                        BAD_INPUT,
+                        format!("error: cannot read {}: {e}", p.display()),
+                    )
+                })
+            };
             let (k, c) = (read(key)?, read(cert)?);
             json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "kubernetes.io/tls",
                    "data": {"tls.crt": base64::encode(&c), "tls.key": base64::encode(&k)}})
         }
-        Some(CreateWhat::Secret { kind: SecretKind::Generic { name, from_file, from_literal } }) => {
+        Some(CreateWhat::Secret {
+            kind:
+                SecretKind::Generic {
+                    name,
+                    from_file,
+                    from_literal,
+                },
+        }) => {
             let mut data = serde_json::Map::new();
             for spec in from_file {
                 let (key, path) = match spec.split_once('=') {
                     Some((k, p)) => (k.to_owned(), PathBuf::from(p)),
                     None => {
                         let p = PathBuf::from(spec);
-                        let k = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                        let k = p
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
                         (k, p)
                     }
                 };
-                let bytes = std::fs::read(&path).map_err(|e| Exit::new(BAD_INPUT, format!("error: cannot read {}: {e}", path.display())))?;
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    Exit::new(
+                        BAD_INPUT,
+                        format!("error: cannot read {}: {e}", path.display()),
+                    )
+                })?;
                 data.insert(key, Value::String(base64::encode(&bytes)));
             }
             for lit in from_literal {
                 let Some((k, v)) = lit.split_once('=') else {
-                    return Err(Exit::new(BAD_INPUT, format!("error: invalid literal source {lit}, expected key=value")).into());
+                    return Err(Exit::new(
+                        BAD_INPUT,
+                        format!("error: invalid literal source {lit}, expected key=value"),
+                    )
+                    .into());
                 };
                 data.insert(k.to_owned(), Value::String(base64::encode(v.as_bytes())));
             }

@@ -39,13 +39,25 @@ pub fn list(_args: ListArgs) -> anyhow::Result<ExitCode> {
                     .and_then(|info| {
                         info["nodePorts"].as_array().map(|a| {
                             a.iter()
-                                .map(|p| format!("{}→{}", p["host"].as_str().unwrap_or(""), p["nodePort"]))
+                                .map(|p| {
+                                    format!(
+                                        "{}→{}",
+                                        p["host"].as_str().unwrap_or(""),
+                                        p["nodePort"]
+                                    )
+                                })
                                 .collect::<Vec<_>>()
                                 .join(",")
                         })
                     })
                     .unwrap_or_default();
-                table.row([name, "Running".into(), ep.pid.to_string(), ep.address.to_string(), ports]);
+                table.row([
+                    name,
+                    "Running".into(),
+                    ep.pid.to_string(),
+                    ep.address.to_string(),
+                    ports,
+                ]);
             }
             None => table.row([name, "Stopped".into(), "-".into(), "-".into(), "-".into()]),
         }
@@ -62,10 +74,20 @@ pub fn down(args: DownArgs) -> anyhow::Result<ExitCode> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while context::alive(ep.pid) {
         if Instant::now() > deadline {
-            return Err(Exit::new(BAD_INPUT, format!("error: sandbox {:?} (pid {}) did not stop within 30s", ep.name, ep.pid)).into());
+            return Err(Exit::new(
+                BAD_INPUT,
+                format!(
+                    "error: sandbox {:?} (pid {}) did not stop within 30s",
+                    ep.name, ep.pid
+                ),
+            )
+            .into());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    println!("Stopped. What it applied is kept for the next `mesh up --name {}` (`--fresh` discards it).", ep.name);
+    println!(
+        "Stopped. What it applied is kept for the next `mesh up --name {}` (`--fresh` discards it).",
+        ep.name
+    );
     Ok(ExitCode::SUCCESS)
 }

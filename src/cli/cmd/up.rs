@@ -65,8 +65,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let sandbox = Sandbox::start(config).await.map_err(|e| Exit::new(BAD_INPUT, format!("error: {e}")))?;
-        let api = routes::publish(&sandbox).await.context("the local API did not start")?;
+        let sandbox = Sandbox::start(config)
+            .await
+            .map_err(|e| Exit::new(BAD_INPUT, format!("error: {e}")))?;
+        let api = routes::publish(&sandbox)
+            .await
+            .context("the local API did not start")?;
         let synced = sandbox.wait_synced(Duration::from_secs(10)).await;
         print_summary(&sandbox, &source, api, started.elapsed(), synced.is_some()).await;
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -83,7 +87,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn print_summary(sandbox: &Sandbox, source: &str, api: std::net::SocketAddr, took: Duration, synced: bool) {
+async fn print_summary(
+    sandbox: &Sandbox,
+    source: &str,
+    api: std::net::SocketAddr,
+    took: Duration,
+    synced: bool,
+) {
     let info = sandbox.info().await;
     println!("sandbox {:?} is up — scenario: {source}", sandbox.name);
     for (node_port, host) in sandbox.published_ports() {
@@ -100,8 +110,18 @@ async fn print_summary(sandbox: &Sandbox, source: &str, api: std::net::SocketAdd
         }
     }
     let proxies = info["proxies"].as_array().map_or(0, Vec::len);
-    println!("  proxies     {proxies} connected{}", if synced { ", all SYNCED" } else { ", not all SYNCED yet" });
-    println!("  local API   {api} (token in {})", sandbox.state.api_file().display());
+    println!(
+        "  proxies     {proxies} connected{}",
+        if synced {
+            ", all SYNCED"
+        } else {
+            ", not all SYNCED yet"
+        }
+    );
+    println!(
+        "  local API   {api} (token in {})",
+        sandbox.state.api_file().display()
+    );
     println!();
     let http = sandbox
         .published_ports()
@@ -114,5 +134,8 @@ async fn print_summary(sandbox: &Sandbox, source: &str, api: std::net::SocketAdd
     println!("  mesh apply -f scenarios/istio-in-action/ch4/coolstore-gw.yaml -n istioinaction");
     println!("  curl -H \"Host: webapp.istioinaction.io\" {http}/api/catalog");
     println!();
-    println!("Ready in {} ms. Ctrl-C (or `mesh down`) stops.", took.as_millis());
+    println!(
+        "Ready in {} ms. Ctrl-C (or `mesh down`) stops.",
+        took.as_millis()
+    );
 }

@@ -67,7 +67,11 @@ pub fn label(args: LabelArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
         } else if let Some(k) = c.strip_suffix('-') {
             labels.insert(k.to_owned(), Value::Null);
         } else {
-            return Err(Exit::new(BAD_INPUT, format!("error: invalid label spec: {c} (KEY=VALUE adds, KEY- removes)")).into());
+            return Err(Exit::new(
+                BAD_INPUT,
+                format!("error: invalid label spec: {c} (KEY=VALUE adds, KEY- removes)"),
+            )
+            .into());
         }
     }
     let answer = context::post(
