@@ -589,3 +589,77 @@ fn labs_4_1_to_4_7_with_the_books_files() {
     assert_eq!(code, 1);
     assert!(err.contains("mesh up"), "{err}");
 }
+
+/// The README's commands as typed: `mesh up scenarios/ch4.yaml` on the fixed node ports.
+#[test]
+fn the_ch4_scenario_on_the_books_ports() {
+    let _lock = fixed_ports_lock();
+    let home = TempDir::new("home-fixed");
+    let up = Mesh::spawn_env(
+        ["up", "scenarios/ch4.yaml", "--fresh"],
+        &[("MESH_HOME", home.path().to_str().unwrap())],
+    );
+    let ready = eventually(Duration::from_secs(30), || {
+        up.stdout().contains("Ready in") || !up.stderr().is_empty()
+    });
+    assert!(
+        ready && up.stdout().contains("Ready in"),
+        "{}\n{}",
+        up.stdout(),
+        up.stderr()
+    );
+    assert!(
+        up.stdout().contains("sandbox \"ch4\" is up"),
+        "{}",
+        up.stdout()
+    );
+    assert!(
+        up.stdout()
+            .contains("node port   30000  → http://127.0.0.1:30000"),
+        "{}",
+        up.stdout()
+    );
+    let gw = addr(30000);
+    let ok = eventually(Duration::from_secs(20), || {
+        request(
+            gw,
+            "GET",
+            "/api/catalog",
+            &[("Host", "webapp.istioinaction.io")],
+            b"",
+        )
+        .is_ok_and(|r| r.status == 200)
+    });
+    assert!(ok);
+    if let Some(curl) = tool("curl") {
+        let out = std::process::Command::new(curl)
+            .args([
+                "-s",
+                "-H",
+                "Host: webapp.istioinaction.io",
+                "localhost:30000/api/catalog",
+            ])
+            .output()
+            .unwrap();
+        let items: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(items[1]["name"], "Atlas Shirt");
+    }
+    let (code, out, err) = {
+        let o = std::process::Command::new(mesh_bin())
+            .args(["down", "--name", "ch4"])
+            .env("MESH_HOME", home.path())
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        eventually(Duration::from_secs(10), || up.stdout().contains("stopped")),
+        "{}",
+        up.stdout()
+    );
+}

@@ -6,6 +6,7 @@
 mod apps;
 mod cli;
 mod envoy;
+mod golden_xds;
 mod httpbin;
 mod lab4;
 mod routing;

@@ -303,20 +303,38 @@ fn a_node_port_in_use_names_the_port_and_its_service() {
 fn the_local_api_wants_the_token_kept_in_a_private_file() {
     use std::os::unix::fs::PermissionsExt;
     let sb = TestSandbox::start(None);
-    let addr = sb.rt.block_on(mesh::sandbox::routes::publish(&sb.sandbox)).unwrap();
+    let addr = sb
+        .rt
+        .block_on(mesh::sandbox::routes::publish(&sb.sandbox))
+        .unwrap();
     let file = sb.sandbox.state.api_file();
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let api: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let api: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(api["address"], addr.to_string());
     assert!(addr.ip().is_loopback());
     let token = api["token"].as_str().unwrap();
     assert!(token.len() >= 32);
     let r = get(addr, "/v1/info");
     assert_eq!(r.status, 401);
-    let r = request(addr, "GET", "/v1/info", &[("Authorization", "Bearer wrong")], b"").unwrap();
+    let r = request(
+        addr,
+        "GET",
+        "/v1/info",
+        &[("Authorization", "Bearer wrong")],
+        b"",
+    )
+    .unwrap();
     assert_eq!(r.status, 401);
-    let r = request(addr, "GET", "/v1/info", &[("Authorization", &format!("Bearer {token}"))], b"").unwrap();
+    let r = request(
+        addr,
+        "GET",
+        "/v1/info",
+        &[("Authorization", &format!("Bearer {token}"))],
+        b"",
+    )
+    .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["name"], "test");
     // Stopping removes the file: clients then know nothing runs.

@@ -140,7 +140,10 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
         ),
     ];
     if include_eds {
+        // Envoy files a cluster's endpoints by how the cluster came: bootstrap clusters under
+        // static_endpoint_configs, xDS ones (EDS) under dynamic_endpoint_configs.
         let mut static_eps = Vec::new();
+        let mut dynamic_eps = Vec::new();
         for c in &applied.clusters {
             let endpoints: Vec<Value> = c
                 .hosts()
@@ -161,7 +164,12 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
                     })
                 })
                 .collect();
-            static_eps.push(Item {
+            let into = if c.added_via_api {
+                &mut dynamic_eps
+            } else {
+                &mut static_eps
+            };
+            into.push(Item {
                 name: c.name.clone(),
                 value: json!({"endpoint_config": {
                     "@type": type_url::ENDPOINT,
@@ -173,11 +181,18 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
         }
         out.push((
             "EndpointsConfigDump",
-            vec![(
-                "static_endpoint_configs",
-                "EndpointsConfigDump.StaticEndpointConfig",
-                static_eps,
-            )],
+            vec![
+                (
+                    "static_endpoint_configs",
+                    "EndpointsConfigDump.StaticEndpointConfig",
+                    static_eps,
+                ),
+                (
+                    "dynamic_endpoint_configs",
+                    "EndpointsConfigDump.DynamicEndpointConfig",
+                    dynamic_eps,
+                ),
+            ],
         ));
     }
     out.push((
