@@ -1,0 +1,1 @@
+//! Golden tests: inputs and kubectl's exact output under `tests/golden/kubectl/`.
