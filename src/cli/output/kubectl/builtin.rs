@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::meta::{
-    BadSelector, age, age_of, arr, format_label_selector, format_labels, int, len, obj,
-    parse_time, present, rfc3339_utc, s, selector_string,
+    BadSelector, age, age_of, arr, format_label_selector, format_labels, int, len, obj, parse_time,
+    present, rfc3339_utc, s, selector_string,
 };
 use super::{Column, Cx};
 
@@ -271,7 +271,7 @@ fn service(svc: &Value, cx: &Cx) -> Vec<String> {
         name(svc),
         svc_type.to_string(),
         cluster_ip.to_string(),
-        external_ip(svc, svc_type, cx.wide),
+        external_ip(svc, svc_type),
         ports,
         age(svc, cx.now),
         format_labels(&spec["selector"]),
@@ -279,13 +279,13 @@ fn service(svc: &Value, cx: &Cx) -> Vec<String> {
 }
 
 /// `getServiceExternalIP`.
-fn external_ip(svc: &Value, svc_type: &str, wide: bool) -> String {
+fn external_ip(svc: &Value, svc_type: &str) -> String {
     let external: Vec<&str> = arr(&svc["spec"]["externalIPs"]).iter().map(s).collect();
     match svc_type {
         "ClusterIP" | "NodePort" if external.is_empty() => "<none>".to_string(),
         "ClusterIP" | "NodePort" => external.join(","),
         "LoadBalancer" => {
-            let lb = load_balancer_status(&svc["status"]["loadBalancer"], wide);
+            let lb = load_balancer_status(&svc["status"]["loadBalancer"]);
             if !external.is_empty() {
                 let mut all: Vec<&str> = Vec::new();
                 if !lb.is_empty() {
@@ -304,9 +304,10 @@ fn external_ip(svc: &Value, svc_type: &str, wide: bool) -> String {
     }
 }
 
-/// `loadBalancerStatusStringer`: the ingress IPs (or hostnames), sorted and unique, cut to
-/// 16 bytes (`…` as `...`) unless wide.
-fn load_balancer_status(status: &Value, wide: bool) -> String {
+/// `loadBalancerStatusStringer(status, wide=true)`: the ingress IPs (or hostnames), sorted
+/// and unique. (Cut to 16 bytes only when not wide, which never happens: the API server
+/// always builds its tables wide and kubectl drops the wide columns itself.)
+fn load_balancer_status(status: &Value) -> String {
     let set: BTreeSet<&str> = arr(&status["ingress"])
         .iter()
         .filter_map(|i| match (s(&i["ip"]), s(&i["hostname"])) {
@@ -315,17 +316,7 @@ fn load_balancer_status(status: &Value, wide: bool) -> String {
             (ip, _) => Some(ip),
         })
         .collect();
-    let joined = set.into_iter().collect::<Vec<_>>().join(",");
-    const WIDTH: usize = 16;
-    if !wide && joined.len() > WIDTH {
-        let mut cut = WIDTH - 3;
-        while !joined.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        format!("{}...", &joined[..cut])
-    } else {
-        joined
-    }
+    set.into_iter().collect::<Vec<_>>().join(",")
 }
 
 const ENDPOINTS: &[Column] = &[col("Name"), col("Endpoints"), col("Age")];
@@ -573,7 +564,11 @@ const ROLE_BINDING: &[Column] = &[
 /// `printRoleBinding` / `printClusterRoleBinding`: ROLE is `Kind/name`; wide adds the
 /// subjects by kind (`rbac.SubjectsStrings`), `, `-joined.
 fn role_binding(rb: &Value, cx: &Cx) -> Vec<String> {
-    let role = format!("{}/{}", s(&rb["roleRef"]["kind"]), s(&rb["roleRef"]["name"]));
+    let role = format!(
+        "{}/{}",
+        s(&rb["roleRef"]["kind"]),
+        s(&rb["roleRef"]["name"])
+    );
     let (mut users, mut groups, mut sas) = (Vec::new(), Vec::new(), Vec::new());
     for subject in arr(&rb["subjects"]) {
         let subject_name = s(&subject["name"]).to_string();

@@ -61,11 +61,21 @@ const AGE: CrdColumn = CrdColumn {
 
 const ACCEPTED: CrdColumn = string(
     "Accepted",
-    &[Key("status"), Key("conditions"), Where("type", "Accepted"), Key("status")],
+    &[
+        Key("status"),
+        Key("conditions"),
+        Where("type", "Accepted"),
+        Key("status"),
+    ],
 );
 const PROGRAMMED: CrdColumn = string(
     "Programmed",
-    &[Key("status"), Key("conditions"), Where("type", "Programmed"), Key("status")],
+    &[
+        Key("status"),
+        Key("conditions"),
+        Where("type", "Programmed"),
+        Key("status"),
+    ],
 );
 const HOSTNAMES: CrdColumn = string("Hostnames", &[Key("spec"), Key("hostnames")]);
 const HOSTS: CrdColumn = string("Hosts", &[Key("spec"), Key("hosts")]);
@@ -84,11 +94,16 @@ const SERVICE_ENTRY: &[CrdColumn] = &[
 ];
 const WORKLOAD_ENTRY: &[CrdColumn] = &[AGE, string("Address", &[Key("spec"), Key("address")])];
 const AUTHORIZATION_POLICY: &[CrdColumn] = &[string("Action", &[Key("spec"), Key("action")]), AGE];
-const PEER_AUTHENTICATION: &[CrdColumn] =
-    &[string("Mode", &[Key("spec"), Key("mtls"), Key("mode")]), AGE];
+const PEER_AUTHENTICATION: &[CrdColumn] = &[
+    string("Mode", &[Key("spec"), Key("mtls"), Key("mode")]),
+    AGE,
+];
 const K8S_GATEWAY: &[CrdColumn] = &[
     string("Class", &[Key("spec"), Key("gatewayClassName")]),
-    string("Address", &[Key("status"), Key("addresses"), All, Key("value")]),
+    string(
+        "Address",
+        &[Key("status"), Key("addresses"), All, Key("value")],
+    ),
     PROGRAMMED,
     AGE,
 ];
@@ -142,7 +157,10 @@ pub(super) fn table_columns(cols: &[CrdColumn]) -> Vec<Column> {
 /// The row: the name, then each column's first JSONPath result, printed as the convertor
 /// prints it (a missing value is an empty cell).
 pub(super) fn cells(object: &Value, cols: &[CrdColumn], now: i128) -> Vec<String> {
-    let name = object["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     std::iter::once(name)
         .chain(cols.iter().map(|c| match find(object, c.path).first() {
             None => String::new(),

@@ -60,10 +60,7 @@ pub(super) fn list(items: Vec<Value>) -> Value {
 /// (`--show-managed-fields=false`).
 pub(super) fn without_managed_fields(object: &Value) -> Value {
     let mut object = object.clone();
-    if let Some(meta) = object
-        .get_mut("metadata")
-        .and_then(Value::as_object_mut)
-    {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.shift_remove("managedFields");
     }
     object
@@ -92,7 +89,9 @@ fn sorted_node(value: &Value) -> Node {
 /// An integer beyond int64 is a float64 in Go's unstructured objects.
 fn go_number(n: &Number) -> Number {
     if n.is_u64() && n.as_i64().is_none() {
-        n.as_f64().and_then(Number::from_f64).unwrap_or_else(|| n.clone())
+        n.as_f64()
+            .and_then(Number::from_f64)
+            .unwrap_or_else(|| n.clone())
     } else {
         n.clone()
     }
@@ -163,7 +162,8 @@ mod tests {
 
     #[test]
     fn names_use_the_objects_group() {
-        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "webapp"}});
+        let deploy =
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "webapp"}});
         assert_eq!(name_line(&deploy, "", ""), "deployment.apps/webapp\n");
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}});
         assert_eq!(name_line(&pod, "Pod", ""), "pod/p\n");

@@ -115,8 +115,8 @@ pub fn render(
             listings,
             &Cx {
                 now: meta::unix_nanos(now),
-                wide: format == Format::Wide,
             },
+            format == Format::Wide,
             all_namespaces,
             namespace,
             show_kind,
@@ -124,7 +124,11 @@ pub fn render(
         Format::Name => GetOutput {
             stdout: listings
                 .iter()
-                .flat_map(|l| l.items.iter().map(|o| encode::name_line(o, &l.kind, &l.group)))
+                .flat_map(|l| {
+                    l.items
+                        .iter()
+                        .map(|o| encode::name_line(o, &l.kind, &l.group))
+                })
                 .collect(),
             stderr: String::new(),
         },
@@ -159,11 +163,11 @@ struct Column {
     wide: bool,
 }
 
-/// What a row's cells depend on besides the object.
+/// What a row's cells depend on besides the object. (Not `-o wide`: the API server always
+/// computes every column, and kubectl leaves the wide ones out.)
 struct Cx {
     /// Nanoseconds since the Unix epoch.
     now: i128,
-    wide: bool,
 }
 
 /// How the API server turns one kind's objects into rows.
@@ -199,6 +203,7 @@ impl KindTable {
 fn tables(
     listings: &[Listing],
     cx: &Cx,
+    wide: bool,
     all_namespaces: bool,
     namespace: &str,
     show_kind: bool,
@@ -214,7 +219,7 @@ fn tables(
             j += 1;
         }
         let with_namespace = all_namespaces && first.namespaced;
-        if let Some(text) = table(&listings[i..j], cx, with_namespace, with_kind) {
+        if let Some(text) = table(&listings[i..j], cx, wide, with_namespace, with_kind) {
             if !out.stdout.is_empty() {
                 out.stdout.push('\n');
             }
@@ -243,7 +248,13 @@ fn several_kinds(listings: &[Listing]) -> bool {
 }
 
 /// One kind's table, or nothing if it has no objects (kubectl prints no header then).
-fn table(listings: &[Listing], cx: &Cx, with_namespace: bool, with_kind: bool) -> Option<String> {
+fn table(
+    listings: &[Listing],
+    cx: &Cx,
+    wide: bool,
+    with_namespace: bool,
+    with_kind: bool,
+) -> Option<String> {
     let first = listings.first()?;
     let objects: Vec<&Value> = listings.iter().flat_map(|l| &l.items).collect();
     if objects.is_empty() {
@@ -251,7 +262,7 @@ fn table(listings: &[Listing], cx: &Cx, with_namespace: bool, with_kind: bool) -
     }
     let kind_table = KindTable::of(&first.group, &first.kind);
     let columns = kind_table.columns();
-    let shown = |i: &usize| !columns[*i].wide || cx.wide;
+    let shown = |i: &usize| !columns[*i].wide || wide;
     let visible: Vec<usize> = (0..columns.len()).filter(shown).collect();
     let prefix = if first.group.is_empty() {
         first.kind.to_lowercase()
@@ -350,9 +361,20 @@ mod tests {
     #[test]
     fn nothing_found() {
         let pods = [listing("Pod", "", true, vec![])];
-        let got = render(&pods, Format::Table, false, "istioinaction", false, false, now());
+        let got = render(
+            &pods,
+            Format::Table,
+            false,
+            "istioinaction",
+            false,
+            false,
+            now(),
+        );
         assert_eq!(got.stdout, "");
-        assert_eq!(got.stderr, "No resources found in istioinaction namespace.\n");
+        assert_eq!(
+            got.stderr,
+            "No resources found in istioinaction namespace.\n"
+        );
         let got = render(&pods, Format::Wide, true, "default", false, false, now());
         assert_eq!(got.stderr, "No resources found\n");
         let ns = [listing("Namespace", "", false, vec![])];
