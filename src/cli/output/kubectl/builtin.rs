@@ -602,3 +602,66 @@ fn created_at(object: &Value, _cx: &Cx) -> Vec<String> {
 fn name(object: &Value) -> String {
     s(&object["metadata"]["name"]).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::cli::output::kubectl::meta::parse_time;
+
+    fn row(pod_json: Value) -> Vec<String> {
+        let now = parse_time("2025-06-01T00:00:00Z").unwrap_or_default();
+        pod(&pod_json, &Cx { now })[..5].to_vec()
+    }
+
+    #[test]
+    fn native_sidecars_count_as_containers() {
+        let p = json!({"metadata": {"name": "p", "creationTimestamp": "2025-05-31T23:00:00Z"},
+            "spec": {"initContainers": [{"name": "istio-proxy", "restartPolicy": "Always"}],
+                     "containers": [{"name": "app"}]},
+            "status": {"phase": "Running",
+                "conditions": [{"type": "Initialized", "status": "True"}],
+                "initContainerStatuses": [{"name": "istio-proxy", "started": true, "ready": true,
+                    "restartCount": 2, "state": {"running": {}},
+                    "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2025-05-31T23:50:00Z"}}}],
+                "containerStatuses": [{"name": "app", "ready": true, "restartCount": 0,
+                    "state": {"running": {}}}]}});
+        assert_eq!(row(p), ["p", "2/2", "Running", "2 (10m ago)", "60m"]);
+    }
+
+    #[test]
+    fn completed_next_to_running_is_not_ready() {
+        let p = json!({"metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "a"}, {"name": "b"}]},
+            "status": {"phase": "Running", "containerStatuses": [
+                {"name": "a", "ready": false, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+                {"name": "b", "ready": true, "state": {"running": {}}}]}});
+        assert_eq!(row(p), ["p", "1/2", "NotReady", "0", "<unknown>"]);
+    }
+
+    #[test]
+    fn killed_container_shows_its_signal() {
+        let p = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "a"}]},
+            "status": {"phase": "Failed", "containerStatuses": [
+                {"name": "a", "restartCount": 0, "state": {"terminated": {"exitCode": 137, "signal": 9}}}]}});
+        assert_eq!(row(p), ["p", "0/1", "Signal:9", "0", "<unknown>"]);
+    }
+
+    #[test]
+    fn service_defaults_and_load_balancer_hostnames() {
+        let svc = json!({"metadata": {"name": "s"},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 80}], "externalIPs": ["1.2.3.4"]},
+            "status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}, {"ip": "5.6.7.8"}]}}});
+        let cells = service(&svc, &Cx { now: 0 });
+        assert_eq!(
+            cells[1..5],
+            [
+                "LoadBalancer",
+                "<none>",
+                "5.6.7.8,lb.example.com,1.2.3.4",
+                "80/TCP"
+            ]
+        );
+    }
+}
