@@ -4,13 +4,14 @@
 //! (`encoding/json` and jsonpb layouts), [`goyaml`] (`sigs.k8s.io/yaml.JSONToYAML`),
 //! [`gosort`] (`sort.Slice`), [`duration`] (`HumanDuration`). [`protojson`] turns Envoy admin
 //! JSON into a [`node::Node`] tree with protojson field names. [`istioctl`] holds the
-//! `proxy-config` / `proxy-status` renderers.
+//! `proxy-config` / `proxy-status` renderers; [`kubectl`] the `get` renderers.
 
 pub mod duration;
 pub mod gojson;
 pub mod gosort;
 pub mod goyaml;
 pub mod istioctl;
+pub mod kubectl;
 pub mod node;
 pub mod protojson;
 pub mod table;
