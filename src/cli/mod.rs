@@ -43,6 +43,8 @@ pub enum Command {
     Down(cmd::sandboxes::DownArgs),
     /// Create or update objects from manifests (all or nothing).
     Apply(cmd::manifests::ApplyArgs),
+    /// Show objects as kubectl does (tables per kind, -o wide|yaml|json|name).
+    Get(cmd::get::Args),
     /// Delete objects by manifest or by kind and name.
     Delete(cmd::manifests::DeleteArgs),
     /// Create a namespace, a secret, or objects from manifests.
@@ -98,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::List(args) => cmd::sandboxes::list(args),
         Command::Down(args) => cmd::sandboxes::down(args),
         Command::Apply(args) => cmd::manifests::apply(args, ctx),
+        Command::Get(args) => cmd::get::run(args, ctx),
         Command::Delete(args) => cmd::manifests::delete(args, ctx),
         Command::Create(args) => cmd::manifests::create(args, ctx),
         Command::Scale(args) => cmd::workloads::scale(args, ctx),

@@ -8,6 +8,7 @@ mod cli;
 mod envoy;
 mod golden_xds;
 mod httpbin;
+mod kubectl;
 mod lab4;
 mod routing;
 mod sandbox;

@@ -4,6 +4,7 @@ pub mod completion;
 pub mod context;
 pub mod envoy;
 pub mod exec;
+pub mod get;
 pub mod httpbin;
 pub mod istioctl;
 pub mod logs;
