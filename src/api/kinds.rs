@@ -257,7 +257,7 @@ pub static KINDS: &[KindInfo] = &[
         "destinationrule",
         &["dr"],
         true,
-        true,
+        false,
     ),
     kind(
         "ServiceEntry",
@@ -267,7 +267,7 @@ pub static KINDS: &[KindInfo] = &[
         "serviceentry",
         &["se"],
         true,
-        true,
+        false,
     ),
     kind(
         "Sidecar",

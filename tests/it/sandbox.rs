@@ -341,3 +341,72 @@ fn the_local_api_wants_the_token_kept_in_a_private_file() {
     sb.rt.block_on(sb.sandbox.stop());
     assert!(!file.exists());
 }
+
+#[test]
+fn proxy_targets_resolve_like_istioctl_and_ambiguity_lists_candidates() {
+    let text = std::fs::read_to_string(repo_root().join("scenarios/ch4.yaml")).unwrap();
+    let sb = TestSandbox::start(Some(&text));
+    let resolve = |t: &str, ns: Option<&str>| {
+        sb.rt
+            .block_on(sb.sandbox.resolve_proxy(t, ns))
+            .map(|p| p.name)
+            .map_err(|e| e.to_string())
+    };
+    let gateway = resolve("gateway", None).unwrap();
+    assert!(gateway.starts_with("istio-ingressgateway-") && gateway.ends_with(".istio-system"));
+    assert_eq!(
+        resolve("deploy/istio-ingressgateway.istio-system", None).unwrap(),
+        gateway
+    );
+    assert_eq!(
+        resolve("deploy/istio-ingressgateway", Some("istio-system")).unwrap(),
+        gateway
+    );
+    assert_eq!(resolve(&gateway, None).unwrap(), gateway);
+    let pod = gateway.trim_end_matches(".istio-system");
+    assert_eq!(resolve(pod, Some("istio-system")).unwrap(), gateway);
+    assert_eq!(
+        resolve(&format!("pod/{pod}"), Some("istio-system")).unwrap(),
+        gateway
+    );
+    let err = resolve("istioinaction", None).unwrap_err();
+    assert!(
+        err.contains("matches 2 proxies") && err.contains("catalog-") && err.contains("webapp-"),
+        "{err}"
+    );
+    let err = resolve("deploy/nothing", Some("istioinaction")).unwrap_err();
+    assert!(err.contains("no proxy matches"), "{err}");
+}
+
+#[test]
+fn logs_follow_new_lines() {
+    let text = std::fs::read_to_string(repo_root().join("scenarios/ch4.yaml")).unwrap();
+    let sb = TestSandbox::start(Some(&text));
+    sb.synced();
+    let (before, rx) = sb
+        .rt
+        .block_on(
+            sb.sandbox
+                .logs("deploy/webapp", Some("istioinaction"), None, None, true),
+        )
+        .unwrap();
+    let mut rx = rx.unwrap();
+    let r = request(
+        sb.node_port(30000),
+        "GET",
+        "/api/catalog",
+        &[("Host", "webapp.istioinaction.io")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let line = sb
+        .rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), rx.recv()).await })
+        .unwrap()
+        .unwrap();
+    assert!(
+        line.contains("GET /api/catalog"),
+        "{line} (earlier: {before:?})"
+    );
+}

@@ -45,7 +45,9 @@ pub fn run(args: Args, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
         [kinds] => (kinds.clone(), None),
         [kinds, name] => (kinds.clone(), Some(name.clone())),
         _ => {
-            return Err(Exit::new(BAD_INPUT, "error: give KIND [NAME] (one name at a time)").into());
+            return Err(
+                Exit::new(BAD_INPUT, "error: give KIND [NAME] (one name at a time)").into(),
+            );
         }
     };
     let namespace = args
