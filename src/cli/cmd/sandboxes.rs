@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::cli::exit::{BAD_INPUT, Exit};
-use crate::cli::output::table::Table;
 
 use super::context::{self, block_on, live, state_root};
 
@@ -28,8 +27,15 @@ pub fn list(_args: ListArgs) -> anyhow::Result<ExitCode> {
         eprintln!("No sandboxes found. `mesh up` starts one.");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = Table::new(3).min_width(6);
-    table.row(["NAME", "STATUS", "PID", "API", "NODE PORTS"]);
+    // mesh's own view (no external tool's format to match), so comfy-table's layout.
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::NOTHING).set_header([
+        "NAME",
+        "STATUS",
+        "PID",
+        "API",
+        "NODE PORTS",
+    ]);
     for name in names {
         match live(&root, &name) {
             Some(ep) => {
@@ -51,7 +57,7 @@ pub fn list(_args: ListArgs) -> anyhow::Result<ExitCode> {
                         })
                     })
                     .unwrap_or_default();
-                table.row([
+                table.add_row([
                     name,
                     "Running".into(),
                     ep.pid.to_string(),
@@ -59,10 +65,15 @@ pub fn list(_args: ListArgs) -> anyhow::Result<ExitCode> {
                     ports,
                 ]);
             }
-            None => table.row([name, "Stopped".into(), "-".into(), "-".into(), "-".into()]),
+            None => {
+                table.add_row([name, "Stopped".into(), "-".into(), "-".into(), "-".into()]);
+            }
         }
     }
-    print!("{}", table.render());
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 3));
+    }
+    println!("{}", table.trim_fmt());
     Ok(ExitCode::SUCCESS)
 }
 
