@@ -10,6 +10,7 @@ mod golden_xds;
 mod httpbin;
 mod kubectl;
 mod lab4;
+mod lab4_l4;
 mod routing;
 mod sandbox;
 mod util;
