@@ -83,6 +83,14 @@ pub enum Error {
     #[error("refusing to overwrite existing key {}: pass --force to replace it", .path.display())]
     WouldOverwrite { path: PathBuf },
 
+    /// A problem inside one of the CA's files (`ca-cert.pem`, `ca-key.pem`…).
+    #[error("{file}: {source}")]
+    InFile {
+        file: String,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A file could not be read or written.
     #[error("{}: {source}", .path.display())]
     Io {

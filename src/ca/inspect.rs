@@ -520,6 +520,46 @@ mod tests {
     }
 
     #[test]
+    fn validity_is_judged_at_the_given_time() {
+        let opts = crate::ca::BookChainOptions {
+            days_leaf: 1,
+            ..Default::default()
+        };
+        let plan = crate::ca::book_chain(&["a.example".to_owned()], &opts).unwrap();
+        let leaf = plan.get("3_application/certs/a.example.cert.pem").unwrap();
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(parse_pem_chain_at(leaf.as_bytes(), now).unwrap().len(), 1);
+        let later = now + time::Duration::days(3);
+        let err = parse_pem_chain_at(leaf.as_bytes(), later).unwrap_err();
+        assert!(matches!(err, Error::Expired { index: 1, .. }), "{err}");
+        assert!(
+            err.to_string().contains("CN=a.example) expired at"),
+            "{err}"
+        );
+        let earlier = now - time::Duration::days(1);
+        let err = parse_pem_chain_at(leaf.as_bytes(), earlier).unwrap_err();
+        assert!(matches!(err, Error::NotYetValid { .. }), "{err}");
+
+        let report = inspect_pem_at(leaf.as_bytes(), later).unwrap();
+        assert_eq!(report.certificates[0].status, "expired");
+        assert_eq!(report.certificates[0].days_left, -2);
+        let chain = plan.get("2_intermediate/certs/ca-chain.cert.pem").unwrap();
+        let report = inspect_pem_at(format!("{leaf}{chain}").as_bytes(), now).unwrap();
+        assert!(report.chain.unwrap().ok);
+        let reversed = format!("{chain}{leaf}");
+        let report = inspect_pem_at(reversed.as_bytes(), now).unwrap();
+        let check = report.chain.unwrap();
+        // The root is fine after the intermediate; the leaf after the root is not (the book's
+        // leaf even carries the root's subject, so only the signature tells them apart).
+        assert_eq!(check.broken_at, Some(2), "{}", check.message);
+        assert!(
+            check.message.contains("signature does not verify"),
+            "{}",
+            check.message
+        );
+    }
+
+    #[test]
     fn ip_sans_print_as_addresses() {
         assert_eq!(ip_string(&[127, 0, 0, 1]), "127.0.0.1");
         assert_eq!(ip_string(&[0; 16]), "::");

@@ -619,6 +619,23 @@ mod tests {
                 "O=Istio, CN=Intermediate CA"
             );
             assert_eq!(chain.certificates[2].info.subject, "O=Istio, CN=Root CA");
+            // Without cert-chain.pem (or with only the root in it) the chain is the same.
+            for chain_pem in ["", plan.get("root-cert.pem").unwrap()] {
+                let ca = MeshCa::from_pem(
+                    plan.get("ca-cert.pem").unwrap(),
+                    plan.get("ca-key.pem").unwrap(),
+                    chain_pem,
+                    plan.get("root-cert.pem").unwrap(),
+                )
+                .unwrap();
+                let id = WorkloadId::new("cluster.local", "default", "sleep");
+                let wc = ca
+                    .issue_workload(&id, crate::ca::DEFAULT_WORKLOAD_TTL)
+                    .unwrap();
+                let chain = inspect_pem(wc.cert_chain_pem.as_bytes()).unwrap();
+                assert_eq!(chain.certificates.len(), 3);
+                assert!(chain.chain.unwrap().ok);
+            }
         }
     }
 

@@ -105,6 +105,8 @@ pub struct MeshCa {
     pem: CaPem,
     /// What follows the leaf in an issued chain (chain certs, then the root).
     chain_tail_pem: String,
+    /// `ca-cert` is itself a root and there is no chain.
+    self_signed: bool,
 }
 
 impl fmt::Debug for MeshCa {
@@ -144,15 +146,15 @@ fn human(d: Duration) -> String {
     }
 }
 
-fn first_cert(what: &str, pem_text: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
-    let certs = inspect::parse_pem_chain(pem_text.as_bytes()).map_err(|e| match e {
-        Error::NoPem => Error::Pem(format!("{what} holds no PEM certificate")),
-        other => Error::Pem(format!("{what}: {other}")),
-    })?;
-    if certs.is_empty() {
-        return Err(Error::Pem(format!("{what} holds no certificate")));
+fn in_file(file: &str) -> impl Fn(Error) -> Error + '_ {
+    move |source| Error::InFile {
+        file: file.to_owned(),
+        source: Box::new(source),
     }
-    Ok(certs)
+}
+
+fn certs_in(file: &str, pem_text: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
+    inspect::parse_pem_chain(pem_text.as_bytes()).map_err(in_file(file))
 }
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, Error> {
@@ -202,6 +204,7 @@ impl MeshCa {
             issuer: Issuer::new(params, key),
             pem,
             chain_tail_pem: cert_pem,
+            self_signed: true,
         })
     }
 
@@ -215,14 +218,14 @@ impl MeshCa {
         chain_pem: &str,
         root_pem: &str,
     ) -> Result<MeshCa, Error> {
-        let cert_ders = first_cert("ca-cert.pem", cert_pem)?;
-        let root_ders = first_cert("root-cert.pem", root_pem)?;
+        let cert_ders = certs_in("ca-cert.pem", cert_pem)?;
+        let root_ders = certs_in("root-cert.pem", root_pem)?;
         let chain_ders = if chain_pem.trim().is_empty() {
             Vec::new()
         } else {
-            first_cert("cert-chain.pem", chain_pem)?
+            certs_in("cert-chain.pem", chain_pem)?
         };
-        let signing_der = &cert_ders[0];
+        let signing_der = cert_ders.first().ok_or(Error::NoCertificate)?;
         let signing = parse(signing_der)?;
         let subject = signing.subject().to_string();
         if !signing.is_ca() {
@@ -232,9 +235,8 @@ impl MeshCa {
             });
         }
         let key = keys::load_pem(key_pem).map_err(|e| match e {
-            Error::Key(reason) => Error::Key(format!("ca-key.pem: {reason}")),
-            Error::NoKey | Error::NoPem => Error::Key("ca-key.pem holds no private key".into()),
-            other => other,
+            Error::NoPem => in_file("ca-key.pem")(Error::NoKey),
+            other => in_file("ca-key.pem")(other),
         })?;
         if !public_key_matches(&key, &signing) {
             return Err(Error::KeyMismatch {
@@ -280,15 +282,12 @@ impl MeshCa {
 
         // Chain sent after the leaf: cert-chain.pem (or ca-cert when it is not a root), then
         // the root unless the chain already ends with it.
-        let mut tail: Vec<&CertificateDer<'static>> = if chain_ders.is_empty() {
-            if root_ders.contains(signing_der) {
-                Vec::new()
-            } else {
-                vec![signing_der]
-            }
-        } else {
-            chain_ders.iter().collect()
-        };
+        let signing_is_root = root_ders.contains(signing_der);
+        let mut tail: Vec<&CertificateDer<'static>> = Vec::new();
+        if !signing_is_root && !chain_ders.contains(signing_der) {
+            tail.push(signing_der);
+        }
+        tail.extend(chain_ders.iter());
         if let Some(root) = root_ders.first()
             && !tail.contains(&root)
         {
@@ -309,6 +308,7 @@ impl MeshCa {
                 root_pem: root_pem.to_owned(),
             },
             chain_tail_pem,
+            self_signed: signing_is_root && chain_ders.iter().all(|c| root_ders.contains(c)),
         })
     }
 
@@ -345,7 +345,7 @@ impl MeshCa {
 
     /// True for a self-signed CA (no intermediates, `ca-cert` is the root).
     pub fn is_self_signed(&self) -> bool {
-        self.pem.chain_pem.trim().is_empty() && self.pem.cert_pem == self.pem.root_pem
+        self.self_signed
     }
 
     /// Issues a workload certificate now, valid for `ttl` (istiod refuses more than

@@ -30,7 +30,7 @@ pub(crate) fn blocks(pem: &[u8]) -> Result<Vec<Block>, Error> {
         .collect();
     let mut decoded = Vec::new();
     for item in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem) {
-        decoded.push(item.map_err(|e| Error::Pem(e.to_string()))?);
+        decoded.push(item.map_err(describe)?);
     }
     let mut decoded = decoded.into_iter();
     let mut out = Vec::with_capacity(labels.len());
@@ -54,6 +54,21 @@ pub(crate) fn blocks(pem: &[u8]) -> Result<Vec<Block>, Error> {
         }
     }
     Ok(out)
+}
+
+fn describe(e: rustls_pki_types::pem::Error) -> Error {
+    use rustls_pki_types::pem::Error as E;
+    Error::Pem(match e {
+        E::MissingSectionEnd { end_marker } => format!(
+            "the {} block has no -----END {0}----- line",
+            String::from_utf8_lossy(&end_marker)
+        ),
+        E::IllegalSectionStart { line } => {
+            format!("bad BEGIN line {:?}", String::from_utf8_lossy(&line))
+        }
+        E::Base64Decode(reason) => format!("a block's base64 does not decode ({reason})"),
+        other => other.to_string(),
+    })
 }
 
 /// PEM-encodes `der` under `label`, 64 columns, `\n` line ends (as openssl writes it).
@@ -121,7 +136,10 @@ mod tests {
     #[test]
     fn broken_pem_is_an_error() {
         let err = blocks(b"-----BEGIN CERTIFICATE-----\nAAAA\n").unwrap_err();
-        assert!(err.to_string().contains("malformed PEM"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "malformed PEM: the CERTIFICATE block has no -----END CERTIFICATE----- line"
+        );
         let err =
             blocks(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n").unwrap_err();
         assert!(err.to_string().contains("malformed PEM"), "{err}");
