@@ -135,7 +135,10 @@ fn generate(args: GenArgs) -> anyhow::Result<ExitCode> {
 fn hints(out: &mut impl std::io::Write, args: &GenArgs, plan: &GenPlan) -> std::io::Result<()> {
     let p = |rel: &str| args.out.join(rel).display().to_string();
     if args.istio_cacerts {
-        writeln!(out, "Plug the CA into istiod (before it starts):")?;
+        writeln!(
+            out,
+            "Istio reads a plug-in CA from the cacerts secret in istio-system:"
+        )?;
         return writeln!(
             out,
             "  mesh create secret generic cacerts -n istio-system --from-file={} \
