@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod apps;
+mod certs;
 mod cli;
 mod envoy;
 mod golden_xds;
