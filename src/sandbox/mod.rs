@@ -18,6 +18,6 @@ pub mod routes;
 pub mod scenario;
 pub mod slots;
 pub mod state_dir;
-pub mod volumes;
 pub mod store;
+pub mod volumes;
 pub use instance::{Sandbox, SandboxConfig, StartError};

@@ -39,14 +39,23 @@ fn items(rest: &serde_json::Map<String, Value>) -> Vec<(String, String)> {
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter_map(|i| Some((i["key"].as_str()?.to_owned(), i["path"].as_str()?.to_owned())))
+                .filter_map(|i| {
+                    Some((
+                        i["key"].as_str()?.to_owned(),
+                        i["path"].as_str()?.to_owned(),
+                    ))
+                })
                 .collect()
         })
         .unwrap_or_default()
 }
 
 /// The key → bytes a volume provides, `Ok(None)` for kinds mesh does not mount (emptyDir…).
-fn volume_data(store: &Store, ns: &str, v: &Volume) -> Result<Option<BTreeMap<String, Vec<u8>>>, MissingSource> {
+fn volume_data(
+    store: &Store,
+    ns: &str,
+    v: &Volume,
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, MissingSource> {
     let (data, optional, rest) = if let Some(s) = &v.secret {
         let name = s.secret_name.clone().unwrap_or_default();
         let data = match store.get(&key("Secret", ns, &name)) {
@@ -54,30 +63,47 @@ fn volume_data(store: &Store, ns: &str, v: &Volume) -> Result<Option<BTreeMap<St
                 let mut out: BTreeMap<String, Vec<u8>> = secret
                     .data
                     .iter()
-                    .filter_map(|(k, b64)| crate::api::base64::decode(b64).ok().map(|b| (k.clone(), b)))
+                    .filter_map(|(k, b64)| {
+                        crate::api::base64::decode(b64).ok().map(|b| (k.clone(), b))
+                    })
                     .collect();
-                out.extend(secret.string_data.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())));
-                Some(out)
-            }
-            _ => None,
-        };
-        let missing = MissingSource { volume: v.name.clone(), kind: "secret", name };
-        (data.ok_or(missing), s.optional.unwrap_or(false), &s.rest)
-    } else if let Some(c) = &v.config_map {
-        let name = c.name.clone().unwrap_or_default();
-        let data = match store.get(&key("ConfigMap", ns, &name)) {
-            Some(Resource::ConfigMap(cm)) => {
-                let mut out: BTreeMap<String, Vec<u8>> = cm.data.iter().map(|(k, v)| (k.clone(), v.as_bytes().to_vec())).collect();
                 out.extend(
-                    cm.binary_data
+                    secret
+                        .string_data
                         .iter()
-                        .filter_map(|(k, b64)| crate::api::base64::decode(b64).ok().map(|b| (k.clone(), b))),
+                        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec())),
                 );
                 Some(out)
             }
             _ => None,
         };
-        let missing = MissingSource { volume: v.name.clone(), kind: "configmap", name };
+        let missing = MissingSource {
+            volume: v.name.clone(),
+            kind: "secret",
+            name,
+        };
+        (data.ok_or(missing), s.optional.unwrap_or(false), &s.rest)
+    } else if let Some(c) = &v.config_map {
+        let name = c.name.clone().unwrap_or_default();
+        let data = match store.get(&key("ConfigMap", ns, &name)) {
+            Some(Resource::ConfigMap(cm)) => {
+                let mut out: BTreeMap<String, Vec<u8>> = cm
+                    .data
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+                    .collect();
+                out.extend(cm.binary_data.iter().filter_map(|(k, b64)| {
+                    crate::api::base64::decode(b64).ok().map(|b| (k.clone(), b))
+                }));
+                Some(out)
+            }
+            _ => None,
+        };
+        let missing = MissingSource {
+            volume: v.name.clone(),
+            kind: "configmap",
+            name,
+        };
         (data.ok_or(missing), c.optional.unwrap_or(false), &c.rest)
     } else {
         return Ok(None);
@@ -100,7 +126,11 @@ fn volume_data(store: &Store, ns: &str, v: &Volume) -> Result<Option<BTreeMap<St
 }
 
 /// The files one container sees.
-pub fn container_files(store: &Store, pod: &Pod, container: &Container) -> Result<MountedFiles, MissingSource> {
+pub fn container_files(
+    store: &Store,
+    pod: &Pod,
+    container: &Container,
+) -> Result<MountedFiles, MissingSource> {
     let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
     let mut files = MountedFiles::new();
     for m in &container.volume_mounts {
@@ -128,7 +158,10 @@ pub fn container_files(store: &Store, pod: &Pod, container: &Container) -> Resul
 }
 
 /// Every container's files, or the first volume that cannot be mounted.
-pub fn pod_files(store: &Store, pod: &Pod) -> Result<BTreeMap<String, MountedFiles>, MissingSource> {
+pub fn pod_files(
+    store: &Store,
+    pod: &Pod,
+) -> Result<BTreeMap<String, MountedFiles>, MissingSource> {
     pod.spec
         .containers
         .iter()
@@ -149,7 +182,11 @@ mod tests {
     }
 
     fn pod(spec: &str) -> Pod {
-        match crate::api::decode("p.yaml", spec).unwrap().remove(0).resource {
+        match crate::api::decode("p.yaml", spec)
+            .unwrap()
+            .remove(0)
+            .resource
+        {
             Resource::Pod(p) => p,
             _ => unreachable!(),
         }
@@ -159,7 +196,9 @@ mod tests {
 
     #[test]
     fn secrets_and_config_maps_become_files() {
-        let store = store_with("apiVersion: v1\nkind: Secret\nmetadata: {name: tls, namespace: ns}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: Y2VydA==\n  tls.key: a2V5\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: ns}\ndata:\n  conf.yaml: 'a: 1'\n  other: x\n");
+        let store = store_with(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: tls, namespace: ns}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: Y2VydA==\n  tls.key: a2V5\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: ns}\ndata:\n  conf.yaml: 'a: 1'\n  other: x\n",
+        );
         let files = pod_files(&store, &pod(POD)).unwrap();
         let c = &files["c"];
         assert_eq!(c["/etc/certs/tls.crt"], b"cert");
@@ -170,8 +209,13 @@ mod tests {
 
     #[test]
     fn a_missing_secret_is_a_failed_mount() {
-        let store = store_with("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: ns}\ndata: {conf.yaml: x}\n");
+        let store = store_with(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: ns}\ndata: {conf.yaml: x}\n",
+        );
         let err = pod_files(&store, &pod(POD)).unwrap_err();
-        assert_eq!(err.to_string(), "MountVolume.SetUp failed for volume \"certs\" : secret \"tls\" not found");
+        assert_eq!(
+            err.to_string(),
+            "MountVolume.SetUp failed for volume \"certs\" : secret \"tls\" not found"
+        );
     }
 }
