@@ -12,7 +12,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Log, catalog, httpbin, tcp_echo, webapp};
+use super::files::Files;
+use super::{Log, catalog, fake_service, httpbin, tcp_echo, webapp};
 use crate::net::dial::Dialer;
 
 /// Everything an app instance needs from its pod.
@@ -28,6 +29,8 @@ pub struct AppContext {
     pub bind: IpAddr,
     /// The container's declared `containerPort`s.
     pub ports: Vec<u16>,
+    /// The files its volume mounts show (Secrets, ConfigMaps), by absolute path.
+    pub files: Files,
     /// How to reach other services by name.
     pub dialer: Arc<dyn Dialer>,
     /// The container's stdout (one call per line, no trailing newline).
@@ -51,6 +54,9 @@ pub enum AppKind {
     GoHttpbin,
     /// `cjimti/go-echo`: TCP echo on `TCP_PORT` (default 1025).
     TcpEcho,
+    /// `nicholasjackson/fake-service` (v0.14.1's behaviour, any tag): JSON on the port of
+    /// `LISTEN_ADDR` (default 9090), HTTPS with a mounted certificate.
+    FakeService,
     /// `curlimages/curl`, `nicolaka/netshoot`, `governmentpaas/curl-ssl`: runs nothing, exists
     /// for `mesh exec`.
     Client,
@@ -64,6 +70,7 @@ const IMAGES: &[(&str, AppKind)] = &[
     ("kennethreitz/httpbin", AppKind::KennethreitzHttpbin),
     ("mccutchen/go-httpbin", AppKind::GoHttpbin),
     ("cjimti/go-echo", AppKind::TcpEcho),
+    ("nicholasjackson/fake-service", AppKind::FakeService),
     ("curlimages/curl", AppKind::Client),
     ("nicolaka/netshoot", AppKind::Client),
     ("governmentpaas/curl-ssl", AppKind::Client),
@@ -76,6 +83,7 @@ const KNOWN: &[&str] = &[
     "kennethreitz/httpbin",
     "mccutchen/go-httpbin",
     "cjimti/go-echo",
+    "nicholasjackson/fake-service",
     "curlimages/curl",
     "nicolaka/netshoot",
     "governmentpaas/curl-ssl",
@@ -110,6 +118,8 @@ pub enum AppError {
         var: &'static str,
         value: String,
     },
+    #[error(transparent)]
+    FakeService(#[from] fake_service::StartError),
 }
 
 fn bind_hint(addr: SocketAddr, err: &io::Error) -> &'static str {
@@ -182,7 +192,9 @@ impl RunningApp {
 pub async fn start(kind: AppKind, ctx: AppContext) -> Result<RunningApp, AppError> {
     let AppContext {
         env,
+        pod_ip,
         bind,
+        files,
         dialer,
         log,
         shutdown,
@@ -231,6 +243,16 @@ pub async fn start(kind: AppKind, ctx: AppContext) -> Result<RunningApp, AppErro
             let serving = tcp_echo::serve(listener, banner, log, shutdown);
             (address, spawn(name, serving))
         }
+        AppKind::FakeService => {
+            let app = fake_service::prepare(&env, &files, pod_ip, dialer, log)?;
+            let listener = listen(name, bind, app.port()).inspect_err(|err| {
+                if let AppError::Bind { source, .. } = err {
+                    app.listen_failed(source);
+                }
+            })?;
+            let address = local(&listener);
+            (address, spawn(name, app.serve(listener, shutdown)))
+        }
         AppKind::Client => {
             let task = tokio::spawn(async move { shutdown.cancelled().await });
             (None, task)
@@ -251,6 +273,7 @@ impl AppKind {
             AppKind::Httpbin | AppKind::KennethreitzHttpbin => "httpbin",
             AppKind::GoHttpbin => "go-httpbin",
             AppKind::TcpEcho => "tcp-echo",
+            AppKind::FakeService => "fake-service",
             AppKind::Client => "client",
         }
     }

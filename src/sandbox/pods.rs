@@ -320,6 +320,7 @@ impl PodRuntime {
                     env: environment(c, pod, IpAddr::V4(ip), env),
                     bind,
                     ports: ports.clone(),
+                    files: Default::default(),
                     dialer: dialer.clone(),
                     log: log.sink(),
                     shutdown: stop.child_token(),

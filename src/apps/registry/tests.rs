@@ -26,6 +26,11 @@ fn images_map_to_apps_with_any_tag_or_registry() {
         ),
         ("docker.io/mccutchen/go-httpbin:v2.15.0", AppKind::GoHttpbin),
         ("cjimti/go-echo:latest", AppKind::TcpEcho),
+        ("nicholasjackson/fake-service:v0.14.1", AppKind::FakeService),
+        (
+            "docker.io/nicholasjackson/fake-service",
+            AppKind::FakeService,
+        ),
         ("curlimages/curl:8.7.1", AppKind::Client),
         ("nicolaka/netshoot@sha256:0123abcd", AppKind::Client),
         ("governmentpaas/curl-ssl", AppKind::Client),
@@ -85,6 +90,7 @@ fn context(bind: &str, env: &[(&str, &str)]) -> (AppContext, Arc<std::sync::Mute
             .collect(),
         bind,
         ports: vec![],
+        files: Files::default(),
         dialer: Arc::new(TcpDialer::default()),
         log: Arc::new(move |l: &str| sink.lock().unwrap().push(l.to_owned())),
         shutdown: CancellationToken::new(),
@@ -162,26 +168,100 @@ async fn webapp_and_go_httpbin_use_their_ports() {
 
 #[tokio::test]
 async fn tcp_echo_greets_with_its_environment() {
+    // The book's ch4/echo.yaml environment, as the sandbox resolves its fieldRefs.
     let env = [
         ("TCP_PORT", "2701"),
         ("NODE_NAME", "mesh-control-plane"),
-        ("POD_NAME", "tcp-echo-1"),
+        ("POD_NAME", "tcp-echo-deployment-1"),
+        ("POD_NAMESPACE", "istioinaction"),
+        ("POD_IP", "127.77.0.3"),
+        ("SERVICE_ACCOUNT", "default"),
     ];
-    let (ctx, _) = context("127.77.0.3", &env);
+    let (ctx, lines) = context("127.77.0.3", &env);
     let stop = ctx.shutdown.clone();
     let app = start(AppKind::TcpEcho, ctx).await.unwrap();
     assert_eq!(app.addresses, ["127.77.0.3:2701".parse().unwrap()]);
     let mut stream = TcpStream::connect(app.addresses[0]).await.unwrap();
-    let banner =
-        "Welcome, you are connected to node mesh-control-plane.\nRunning on Pod tcp-echo-1.\n";
+    // cjimti/go-echo's README session, after `telnet … 2701`.
+    let banner = "Welcome, you are connected to node mesh-control-plane.\n\
+                  Running on Pod tcp-echo-deployment-1.\n\
+                  In namespace istioinaction.\n\
+                  With IP address 127.77.0.3.\n\
+                  Service default.\n";
     let mut buf = vec![0u8; banner.len()];
     tokio::time::timeout(LIMIT, stream.read_exact(&mut buf))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(String::from_utf8(buf).unwrap(), banner);
+    stream.write_all(b"hello\r\n").await.unwrap();
+    let mut echo = [0u8; 7];
+    tokio::time::timeout(LIMIT, stream.read_exact(&mut echo))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&echo, b"hello\r\n");
+    assert!(lines.lock().unwrap()[0].ends_with(" Listening on TCP port 2701"));
     stop.cancel();
     tokio::time::timeout(LIMIT, app.stopped()).await.unwrap();
+}
+
+#[tokio::test]
+async fn fake_service_listens_on_the_port_of_listen_addr() {
+    let env = [
+        ("LISTEN_ADDR", "0.0.0.0:8080"),
+        ("NAME", "simple-tls-service-1"),
+        ("MESSAGE", "Hello from simple-tls-service-1!!!"),
+    ];
+    let (ctx, lines) = context("127.77.0.5", &env);
+    let stop = ctx.shutdown.clone();
+    let app = start(AppKind::FakeService, ctx).await.unwrap();
+    assert_eq!(app.addresses, ["127.77.0.5:8080".parse().unwrap()]);
+    let answer = http_get(app.addresses[0], "/").await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(
+        answer.contains("\"ip_addresses\": [\n    \"127.77.0.5\"\n  ],"),
+        "{answer}"
+    );
+    assert!(answer.contains("\"body\": \"Hello from simple-tls-service-1!!!\""));
+
+    // The port is taken: the error names it, and the log says it as fake-service would.
+    let (again, again_lines) = context("127.77.0.5", &env);
+    let err = start(AppKind::FakeService, again).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("fake-service cannot listen on 127.77.0.5:8080: "),
+        "{err}"
+    );
+    let last = again_lines.lock().unwrap().last().cloned().unwrap();
+    assert!(
+        last.ends_with(
+            "[ERROR] Error starting service: address=0.0.0.0:8080 error=\"listen tcp \
+             0.0.0.0:8080: bind: address already in use\""
+        ),
+        "{last}"
+    );
+
+    // TLS asked for, but the Secret is not mounted.
+    let tls = [
+        ("LISTEN_ADDR", "0.0.0.0:8443"),
+        ("TLS_CERT_LOCATION", "/etc/certs/tls.crt"),
+        ("TLS_KEY_LOCATION", "/etc/certs/tls.key"),
+    ];
+    let (ctx, _) = context("127.77.0.5", &tls);
+    let err = start(AppKind::FakeService, ctx).await.unwrap_err();
+    assert!(matches!(err, AppError::FakeService(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains("open /etc/certs/tls.crt: no such file or directory"),
+        "{err}"
+    );
+
+    stop.cancel();
+    tokio::time::timeout(LIMIT, app.stopped()).await.unwrap();
+    assert!(
+        lines.lock().unwrap()[0].contains("[INFO]  Starting service: name=simple-tls-service-1")
+    );
 }
 
 #[tokio::test]
