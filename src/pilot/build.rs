@@ -501,6 +501,17 @@ pub fn virtual_inbound(ports: &[InboundPort]) -> Listener {
             name: format!("{name}-tcp"),
             ..Default::default()
         });
+        // The app's own TLS (not Istio's mTLS) passes through to it untouched.
+        chains.push(FilterChain {
+            filter_chain_match: Some(FilterChainMatch {
+                destination_port: Some(u32::from(p.port)),
+                transport_protocol: "tls".to_owned(),
+                ..Default::default()
+            }),
+            filters: vec![tcp_filter(&cluster, &cluster)],
+            name: format!("{name}-tls"),
+            ..Default::default()
+        });
     }
     chains.push(FilterChain {
         filter_chain_match: Some(FilterChainMatch {
@@ -512,6 +523,18 @@ pub fn virtual_inbound(ports: &[InboundPort]) -> Listener {
             "InboundPassthroughCluster",
         )],
         name: "virtualInbound-catchall-tcp".to_owned(),
+        ..Default::default()
+    });
+    chains.push(FilterChain {
+        filter_chain_match: Some(FilterChainMatch {
+            transport_protocol: "tls".to_owned(),
+            ..Default::default()
+        }),
+        filters: vec![tcp_filter(
+            "InboundPassthroughCluster",
+            "InboundPassthroughCluster",
+        )],
+        name: "virtualInbound-tls".to_owned(),
         ..Default::default()
     });
     let mut listener_filters = vec![ListenerFilter {

@@ -258,16 +258,35 @@ impl Sandbox {
         join_all(stopping).await;
         inner.failures.retain(|k, _| wanted.contains_key(k));
 
-        let mut to_start: Vec<(PodId, Pod, Ipv4Addr, Ipv4Addr)> = Vec::new();
+        let mut to_start: Vec<(PodId, Pod, Ipv4Addr, Ipv4Addr, PodFiles)> = Vec::new();
+        let mut waiting: Vec<(Pod, String)> = Vec::new();
         for (id, pod) in &wanted {
             if inner.pods.contains_key(id) || inner.failures.contains_key(id) {
                 continue;
             }
+            // A volume whose Secret/ConfigMap is missing holds the pod in ContainerCreating
+            // until it appears (the next reconcile tries again).
+            let files = match super::volumes::pod_files(&inner.store, pod) {
+                Ok(f) => f,
+                Err(missing) => {
+                    waiting.push((pod.clone(), missing.to_string()));
+                    continue;
+                }
+            };
             match inner.ipam.pod() {
-                Ok((ip, localhost)) => to_start.push((id.clone(), pod.clone(), ip, localhost)),
+                Ok((ip, localhost)) => {
+                    to_start.push((id.clone(), pod.clone(), ip, localhost, files))
+                }
                 Err(e) => {
                     inner.failures.insert(id.clone(), e.to_string());
                 }
+            }
+        }
+        for (mut pod, reason) in waiting {
+            let status = waiting_status(&pod, &reason);
+            if pod.status.as_ref() != Some(&status) {
+                pod.status = Some(status);
+                inner.store.put(Resource::Pod(pod), true);
             }
         }
         let started = {
@@ -285,8 +304,8 @@ impl Sandbox {
             join_all(
                 to_start
                     .into_iter()
-                    .map(|(id, pod, ip, localhost)| async move {
-                        let result = PodRuntime::start(&pod, ip, localhost, env).await;
+                    .map(|(id, pod, ip, localhost, files)| async move {
+                        let result = PodRuntime::start(&pod, ip, localhost, &files, env).await;
                         (id, pod, ip, result)
                     }),
             )
@@ -488,6 +507,32 @@ fn lookup_value(store: &Store, kind: &str, ns: &str, name: &str, key: &str) -> O
         Resource::ConfigMap(c) => c.data.get(key).cloned(),
         _ => None,
     }
+}
+
+/// Each container's mounted files.
+type PodFiles = BTreeMap<String, super::volumes::MountedFiles>;
+
+/// A pod waiting for its volumes: Pending, `ContainerCreating` (the mount error is an event).
+fn waiting_status(pod: &Pod, reason: &str) -> crate::api::k8s::PodStatus {
+    let containers: Vec<Value> = pod
+        .spec
+        .containers
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name, "ready": false, "restartCount": 0,
+                "image": c.image.clone().unwrap_or_default(), "imageID": "",
+                "state": {"waiting": {"reason": "ContainerCreating"}},
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({
+        "phase": "Pending",
+        "hostIP": "127.0.0.1",
+        "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": reason}],
+        "containerStatuses": containers,
+    }))
+    .unwrap_or_default()
 }
 
 /// A pod that could not start: Pending, with the reason on each container.

@@ -182,10 +182,12 @@ fn environment(c: &Container, pod: &Pod, ip: IpAddr, env: &PodEnv<'_>) -> BTreeM
 }
 
 impl PodRuntime {
+    /// `files`: each container's mounted volumes (see [`super::volumes`]).
     pub async fn start(
         pod: &Pod,
         ip: Ipv4Addr,
         localhost: Ipv4Addr,
+        files: &BTreeMap<String, super::volumes::MountedFiles>,
         env: &PodEnv<'_>,
     ) -> Result<PodRuntime, PodError> {
         let ns = pod.metadata.namespace.clone().unwrap_or_default();
@@ -320,7 +322,7 @@ impl PodRuntime {
                     env: environment(c, pod, IpAddr::V4(ip), env),
                     bind,
                     ports: ports.clone(),
-                    files: Default::default(),
+                    files: files.get(&c.name).cloned().unwrap_or_default().into(),
                     dialer: dialer.clone(),
                     log: log.sink(),
                     shutdown: stop.child_token(),

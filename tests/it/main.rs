@@ -14,4 +14,5 @@ mod lab4;
 mod lab4_l4;
 mod routing;
 mod sandbox;
+mod tlsclient;
 mod util;
