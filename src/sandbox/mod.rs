@@ -16,6 +16,7 @@ pub mod query;
 pub mod registry;
 pub mod routes;
 pub mod scenario;
+pub mod secrets;
 pub mod slots;
 pub mod state_dir;
 pub mod store;

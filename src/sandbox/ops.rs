@@ -123,6 +123,17 @@ fn admit(
                 continue;
             }
         }
+        if let Resource::Secret(secret) = &r {
+            for p in super::secrets::check(secret) {
+                let (line, column) =
+                    find_in(&doc.text, d.line, &format!("{}:", p.key)).unwrap_or((d.line, 1));
+                problems.push(
+                    Diagnostic::new(&doc.source, line, column, p.reason)
+                        .with_object(Some(r.kind()), Some(r.name()))
+                        .with_field(format!("data.{}", p.key)),
+                );
+            }
+        }
         for image in images(&r) {
             let runnable = is_proxy_image(&image)
                 || image.contains("istio/pilot")
