@@ -19,6 +19,8 @@ pub mod xds_apply;
 
 #[cfg(test)]
 mod tests_dynamic;
+#[cfg(test)]
+mod tests_tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

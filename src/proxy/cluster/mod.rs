@@ -83,6 +83,7 @@ pub struct Cluster {
 impl Cluster {
     /// Validates and builds a cluster. `path` locates errors (`static_resources.clusters[0]`).
     /// DNS clusters start empty; [`Cluster::start`] resolves them.
+    #[allow(clippy::too_many_arguments)]
     pub fn build(
         cfg: &XdsCluster,
         path: &str,

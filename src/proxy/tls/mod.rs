@@ -158,14 +158,17 @@ fn build_upstream(
 /// The metadata namespace endpoints use to pick a transport socket.
 pub const MATCH_NAMESPACE: &str = "envoy.transport_socket_match";
 
+/// One `transport_socket_matches` entry: the metadata it wants and its TLS (none: raw).
+type SocketMatch = (
+    serde_json::Map<String, serde_json::Value>,
+    Option<Arc<UpstreamTls>>,
+);
+
 /// A cluster's transport sockets: the default and the per-endpoint matches.
 #[derive(Debug)]
 pub struct ClusterTransport {
     pub default: Option<Arc<UpstreamTls>>,
-    matches: Vec<(
-        serde_json::Map<String, serde_json::Value>,
-        Option<Arc<UpstreamTls>>,
-    )>,
+    matches: Vec<SocketMatch>,
     pub stats: Arc<SslStats>,
 }
 
