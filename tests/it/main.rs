@@ -12,4 +12,5 @@ mod kubectl;
 mod lab4;
 mod routing;
 mod sandbox;
+mod tls;
 mod util;
