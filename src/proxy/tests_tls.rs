@@ -783,3 +783,116 @@ async fn istio_mutual_clusters_pick_tls_by_endpoint_metadata() {
     assert_eq!(http_get(out).await, (200, "plain".to_owned()));
     assert_eq!(counter(&p, "cluster.up.ssl.handshake"), 1);
 }
+
+/// A TLS echo server with `leaf`'s certificate.
+async fn tls_echo(leaf: &Leaf) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let certs = CertificateDer::pem_slice_iter(leaf.cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(leaf.key.as_bytes()).unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut s) = acceptor.accept(s).await else {
+                    return;
+                };
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    let _ = s.flush().await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn tcp_proxy_originates_tls_to_its_cluster() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let ca = TestCa::new("root");
+    let id = "spiffe://cluster.local/ns/default/sa/echo";
+    let echo = tls_echo(&ca.leaf(&[id], 3)).await;
+    let chains = r#"    - filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: tcp
+          cluster: up
+"#;
+    let r = run(bootstrap(chains, &tls_cluster(echo, &ca, id), "[]")).await;
+    let mut s = tokio::net::TcpStream::connect(r.listeners[0].1)
+        .await
+        .unwrap();
+    // A line, so the listener's TLS inspector sees enough to call it plain TCP.
+    s.write_all(b"ping\r\n").await.unwrap();
+    let mut buf = [0u8; 6];
+    tokio::time::timeout(std::time::Duration::from_secs(5), s.read_exact(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&buf, b"ping\r\n");
+    assert_eq!(counter(&r.proxy, "cluster.up.ssl.handshake"), 1);
+}
+
+#[tokio::test]
+async fn an_update_warms_while_the_version_in_service_keeps_serving() {
+    let ca = TestCa::new("root");
+    let leaf = ca.leaf(&["svc.test"], 0x10);
+    let up = upstream("plain", None).await;
+    let yaml = format!("static_resources:\n  clusters:\n{}", plain_cluster(up));
+    let r = run(decode_str("t", &yaml).unwrap()).await;
+    let p = r.proxy.clone();
+    let port = free_port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    // Version 1: an inline certificate, serving at once.
+    let inline = format!("          common_tls_context:\n{}", inline_cert(&leaf));
+    let v1 = format!(
+        "- name: sds\n  address: {{socket_address: {{address: 127.0.0.1, port_value: {port}}}}}\n  filter_chains:\n{}",
+        chain(&[], &inline)
+    );
+    let ack = p
+        .apply(push(
+            "1",
+            Resources::Listeners(decode_str("t", &v1).unwrap()),
+        ))
+        .await;
+    assert!(ack.error_detail.is_none(), "{ack:?}");
+    let client = Client::new(&ca);
+    assert_eq!(client.get(addr, "svc.test").await.unwrap().0, "10");
+    // Version 2 waits for an SDS secret; version 1 keeps serving.
+    let ack = p.apply(push("2", dynamic_listener(port))).await;
+    assert!(ack.error_detail.is_none(), "{ack:?}");
+    assert_eq!(client.get(addr, "svc.test").await.unwrap().0, "10");
+    let dump: Value = serde_json::from_str(&super::admin::config_dump_json(&p)).unwrap();
+    let l = &section(&dump, "ListenersConfigDump")["dynamic_listeners"][0];
+    assert_eq!(l["active_state"]["version_info"], "1");
+    assert_eq!(l["warming_state"]["version_info"], "2");
+    // The secret arrives: version 2 takes over the same socket.
+    let next = ca.leaf(&["svc.test"], 0x20);
+    p.apply(push(
+        "s1",
+        Resources::Secrets(vec![secret("default", &next)]),
+    ))
+    .await;
+    assert_eq!(client.get(addr, "svc.test").await.unwrap().0, "20");
+    let dump: Value = serde_json::from_str(&super::admin::config_dump_json(&p)).unwrap();
+    let l = &section(&dump, "ListenersConfigDump")["dynamic_listeners"][0];
+    assert_eq!(l["active_state"]["version_info"], "2");
+    assert!(l.get("warming_state").is_none());
+}

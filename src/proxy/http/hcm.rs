@@ -581,6 +581,7 @@ async fn handle(
 
     // What the access log and stats need at the end.
     let mut rec = Record::new(conn.peer, conn.local);
+    rec.downstream_tls = conn.tls.clone();
     rec.start = start_time;
     rec.protocol = protocol;
     rec.connection_id = conn.id;
