@@ -10,6 +10,8 @@ pub mod sandbox;
 
 pub mod pilot;
 
+pub mod ca;
+
 pub mod proxy;
 
 pub mod apps;

@@ -73,6 +73,8 @@ pub enum Command {
     /// Takes Envoy's own flags: `-c/--config-path`, `--config-yaml` (merged over the file as
     /// Envoy does), `-l/--log-level`, `--component-log-level`, `--mode validate`, …
     Envoy(Box<cmd::envoy::Args>),
+    /// Generate the book's certificate chains or Istio's plug-in CA files; inspect PEM files.
+    Certs(cmd::certs::Args),
     /// Run the httpbin sample app (the classic `citizenstig/httpbin` JSON shapes).
     Httpbin(cmd::httpbin::Args),
     /// Print a shell completion script: `source <(mesh completion bash)`.
@@ -112,6 +114,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quickstart(args) => cmd::quickstart::run(args),
         Command::Envoy(args) => cmd::envoy::run(*args),
         Command::Httpbin(args) => cmd::httpbin::run(args),
+        Command::Certs(args) => cmd::certs::run(args),
         Command::Completion(args) => cmd::completion::run(args, &mut Cli::command()),
     }
 }

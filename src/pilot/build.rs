@@ -24,7 +24,7 @@ use crate::xds::listener::{
 use crate::xds::route::{
     Decorator, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost,
 };
-use crate::xds::tcp_proxy::TcpProxy;
+use crate::xds::tcp_proxy::{TcpClusterWeight, TcpProxy, TcpWeightedClusters};
 
 use super::names;
 
@@ -327,6 +327,71 @@ pub fn gateway_http_listener(port: u16) -> Listener {
     }
 }
 
+/// A gateway's L4 listener (`TCP` servers and `TLS` `PASSTHROUGH` ones): one filter chain per
+/// route — SNI-matched chains behind the TLS inspector for passthrough, a catch-all for TCP.
+pub fn gateway_tcp_listener(port: u16, chains: Vec<GatewayTcpChain>) -> Listener {
+    let name = names::listener("0.0.0.0", port);
+    let sni = chains.iter().any(|c| !c.server_names.is_empty());
+    let listener_filters = if sni {
+        vec![ListenerFilter {
+            name: "envoy.filters.listener.tls_inspector".to_owned(),
+            typed_config: Some(ListenerFilterConfig::TlsInspector(Map::new())),
+        }]
+    } else {
+        Vec::new()
+    };
+    Listener {
+        name,
+        address: Address::socket("0.0.0.0", u32::from(port)),
+        filter_chains: chains
+            .into_iter()
+            .map(|c| FilterChain {
+                filter_chain_match: (!c.server_names.is_empty()).then(|| FilterChainMatch {
+                    server_names: c.server_names,
+                    ..Default::default()
+                }),
+                filters: vec![c.filter],
+                ..Default::default()
+            })
+            .collect(),
+        listener_filters,
+        traffic_direction: TrafficDirection::Outbound,
+        ..Default::default()
+    }
+}
+
+/// One L4 route on a gateway port: the SNI names it answers (none: every connection) and its
+/// tcp_proxy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayTcpChain {
+    pub server_names: Vec<String>,
+    pub filter: Filter,
+}
+
+/// tcp_proxy to one cluster, or weighted across several (Istio's stat prefix is the cluster
+/// name, or the first one's when weighted).
+pub fn tcp_filter_weighted(clusters: &[(String, u32)]) -> Filter {
+    match clusters {
+        [(only, _)] => tcp_filter(only, only),
+        many => Filter {
+            name: "envoy.filters.network.tcp_proxy".to_owned(),
+            typed_config: NetworkFilterConfig::TcpProxy(Box::new(TcpProxy {
+                stat_prefix: many.first().map(|c| c.0.clone()).unwrap_or_default(),
+                weighted_clusters: Some(TcpWeightedClusters {
+                    clusters: many
+                        .iter()
+                        .map(|(name, weight)| TcpClusterWeight {
+                            name: name.clone(),
+                            weight: *weight,
+                        })
+                        .collect(),
+                }),
+                ..Default::default()
+            })),
+        },
+    }
+}
+
 /// A sidecar's `virtualOutbound` (15001): connections go to the listener of their original
 /// destination, anything else passes through.
 pub fn virtual_outbound() -> Listener {
@@ -459,6 +524,10 @@ pub fn virtual_inbound(ports: &[InboundPort]) -> Listener {
         address: Address::socket("0.0.0.0", 15006),
         filter_chains: chains,
         listener_filters,
+        // istiod's inbound protocol detection (PILOT_INBOUND_PROTOCOL_DETECTION_TIMEOUT, 1s):
+        // a server-first protocol gets its bytes through after a second.
+        listener_filters_timeout: Some(Duration::from_secs(1)),
+        continue_on_listener_filters_timeout: true,
         bind_to_port: Some(false),
         traffic_direction: TrafficDirection::Inbound,
         ..Default::default()

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use crate::api::istio::Gateway;
+use crate::api::istio::{Gateway, RouteDestination, Server, ServerTlsMode, VirtualService};
 use crate::xds::cluster::Cluster;
 use crate::xds::endpoint::ClusterLoadAssignment;
 use crate::xds::listener::Listener;
@@ -16,7 +16,7 @@ use super::bootstrap::ProxyIdentity;
 use super::build::{self, InboundPort, prefix, route_to};
 use super::model::{Model, Workload};
 use super::names::{self, ProxyType};
-use super::vs_routes::{binds_to, binds_to_mesh, host_matches, http_routes};
+use super::vs_routes::{binds_to, binds_to_mesh, destination_cluster, host_matches, http_routes};
 
 /// Everything one proxy gets, by xDS type.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -132,18 +132,24 @@ fn gateway(
         .collect();
     // listener port → (server port, gateway, hosts)
     let mut http: BTreeMap<u16, Vec<ServerOf<'_>>> = BTreeMap::new();
+    let mut l4: BTreeMap<u16, Vec<build::GatewayTcpChain>> = BTreeMap::new();
     for g in &selected {
         for s in &g.spec.servers {
             let Ok(port) = u16::try_from(s.port.number) else {
                 continue;
             };
             let protocol = s.port.protocol.to_ascii_uppercase();
+            let passthrough =
+                s.tls.as_ref().and_then(|t| t.mode) == Some(ServerTlsMode::Passthrough);
             match protocol.as_str() {
                 "HTTP" | "HTTP2" | "GRPC" => http.entry(target_of(port)).or_default().push((port, g, s.hosts.clone())),
+                "TCP" => l4.entry(target_of(port)).or_default().extend(tcp_chains(model, g, s, port)),
+                "TLS" if passthrough => l4.entry(target_of(port)).or_default().extend(passthrough_chains(model, g, s, port)),
                 other => warnings.push(format!(
-                    "Gateway {}/{}: server port {port} protocol {other} is not acted on by mesh yet",
+                    "Gateway {}/{}: server port {port} protocol {other}{} is not acted on by mesh yet",
                     g.metadata.namespace.as_deref().unwrap_or(""),
-                    g.metadata.name
+                    g.metadata.name,
+                    s.tls.as_ref().and_then(|t| t.mode).map(|m| format!(" (tls mode {m:?})")).unwrap_or_default()
                 )),
             }
         }
@@ -189,7 +195,113 @@ fn gateway(
             vhosts,
         ));
     }
+    // istiod builds no listener for an L4 server no route binds to.
+    for (listen, chains) in l4 {
+        if !chains.is_empty() {
+            listeners.push(build::gateway_tcp_listener(listen, chains));
+        }
+    }
     (listeners, routes)
+}
+
+/// The clusters (with weights) a TCP/TLS route sends to.
+fn route_clusters(
+    model: &Model,
+    ns: &str,
+    route: &[RouteDestination],
+    port: u16,
+) -> Vec<(String, u32)> {
+    let n = u32::try_from(route.len()).unwrap_or(1).max(1);
+    route
+        .iter()
+        .map(|d| {
+            let (cluster, _) = destination_cluster(&d.destination, model, ns, port);
+            (
+                cluster,
+                d.weight
+                    .and_then(|w| u32::try_from(w).ok())
+                    .unwrap_or(100 / n),
+            )
+        })
+        .collect()
+}
+
+/// VirtualServices bound to gateway `g` whose hosts overlap the server's.
+fn bound_to<'a>(
+    model: &'a Model,
+    g: &'a Gateway,
+    server: &'a Server,
+) -> impl Iterator<Item = &'a VirtualService> + 'a {
+    let gw_ns = g.metadata.namespace.as_deref().unwrap_or("");
+    model.virtual_services.iter().filter(move |v| {
+        binds_to(v, gw_ns, &g.metadata.name)
+            && v.spec.hosts.iter().any(|h| {
+                server
+                    .hosts
+                    .iter()
+                    .any(|p| host_matches(p, h) || host_matches(h, p))
+            })
+    })
+}
+
+/// A `TCP` server: the first `tcp` route matching the server port takes every connection.
+fn tcp_chains(
+    model: &Model,
+    g: &Gateway,
+    server: &Server,
+    port: u16,
+) -> Vec<build::GatewayTcpChain> {
+    for vs in bound_to(model, g, server) {
+        let ns = vs.metadata.namespace.as_deref().unwrap_or("");
+        for r in &vs.spec.tcp {
+            let matches = r.match_.is_empty()
+                || r.match_
+                    .iter()
+                    .any(|m| m.port.is_none_or(|p| p == u32::from(port)));
+            if matches && !r.route.is_empty() {
+                return vec![build::GatewayTcpChain {
+                    server_names: Vec::new(),
+                    filter: build::tcp_filter_weighted(&route_clusters(model, ns, &r.route, port)),
+                }];
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// A `TLS` `PASSTHROUGH` server: one chain per `tls` route, matched on its SNI hosts.
+fn passthrough_chains(
+    model: &Model,
+    g: &Gateway,
+    server: &Server,
+    port: u16,
+) -> Vec<build::GatewayTcpChain> {
+    let mut out = Vec::new();
+    for vs in bound_to(model, g, server) {
+        let ns = vs.metadata.namespace.as_deref().unwrap_or("");
+        for r in &vs.spec.tls {
+            for m in r
+                .match_
+                .iter()
+                .filter(|m| m.port.is_none_or(|p| p == u32::from(port)))
+            {
+                let names: Vec<String> = m
+                    .sni_hosts
+                    .iter()
+                    .filter(|h| server.hosts.iter().any(|p| host_matches(p, h)))
+                    .cloned()
+                    .collect();
+                if names.is_empty() || r.route.is_empty() {
+                    continue;
+                }
+                out.push(build::GatewayTcpChain {
+                    server_names: names,
+                    filter: build::tcp_filter_weighted(&route_clusters(model, ns, &r.route, port)),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// A sidecar's outbound listeners (one per HTTP port, one per TCP service port) and its

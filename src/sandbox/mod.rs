@@ -18,5 +18,6 @@ pub mod routes;
 pub mod scenario;
 pub mod slots;
 pub mod state_dir;
+pub mod volumes;
 pub mod store;
 pub use instance::{Sandbox, SandboxConfig, StartError};

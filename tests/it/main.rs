@@ -4,12 +4,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod apps;
+mod certs;
 mod cli;
 mod envoy;
 mod golden_xds;
 mod httpbin;
 mod kubectl;
 mod lab4;
+mod lab4_l4;
 mod routing;
 mod sandbox;
 mod tls;

@@ -82,15 +82,26 @@ pub async fn inspect(
     mut stream: BoxStream,
     tls: bool,
     http: bool,
-    timeout: Duration,
-) -> (BoxStream, Detected) {
+    timeout: Option<Duration>,
+) -> (BoxStream, Detected, bool) {
     let mut buf = vec![0u8; 4096];
     let mut n = 0;
-    let deadline = tokio::time::Instant::now() + timeout;
+    // No timeout (`0s`): wait as long as the client does.
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut timed_out = false;
     // Enough bytes to classify: a TLS record header + ClientHello, or an HTTP request line.
     loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf[n..])).await {
-            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+        let read = stream.read(&mut buf[n..]);
+        let got = match deadline {
+            Some(d) => tokio::time::timeout_at(d, read).await,
+            None => Ok(read.await),
+        };
+        match got {
+            Err(_) => {
+                timed_out = true;
+                break;
+            }
+            Ok(Ok(0)) | Ok(Err(_)) => break,
             Ok(Ok(m)) => {
                 n += m;
                 if n >= buf.len() || complete_enough(&buf[..n]) {
@@ -123,7 +134,11 @@ pub async fn inspect(
             }
         }
     }
-    (Box::new(Rewind::new(Bytes::from(buf), stream)), detected)
+    (
+        Box::new(Rewind::new(Bytes::from(buf), stream)),
+        detected,
+        timed_out,
+    )
 }
 
 fn complete_enough(buf: &[u8]) -> bool {
@@ -213,11 +228,33 @@ mod tests {
     async fn detect(bytes: &'static [u8]) -> Detected {
         let (mut a, b) = tokio::io::duplex(8192);
         a.write_all(bytes).await.unwrap();
-        let (mut s, d) = inspect(Box::new(b), true, true, Duration::from_millis(50)).await;
+        let (mut s, d, timed_out) =
+            inspect(Box::new(b), true, true, Some(Duration::from_millis(50))).await;
+        assert!(!timed_out);
         let mut back = vec![0u8; bytes.len()];
         s.read_exact(&mut back).await.unwrap();
         assert_eq!(back, bytes, "inspected bytes are replayed");
         d
+    }
+
+    #[tokio::test]
+    async fn a_silent_client_times_out_or_waits_without_a_timeout() {
+        // Server-first protocols: the client says nothing.
+        let (_a, b) = tokio::io::duplex(8192);
+        let (_, d, timed_out) =
+            inspect(Box::new(b), true, true, Some(Duration::from_millis(20))).await;
+        assert!(timed_out);
+        assert_eq!(d.transport, Some("raw_buffer"));
+        let (_a, b) = tokio::io::duplex(8192);
+        let waited = tokio::time::timeout(
+            Duration::from_millis(100),
+            inspect(Box::new(b), true, true, None),
+        )
+        .await;
+        assert!(
+            waited.is_err(),
+            "`0s` means no timeout: inspection waits for the client"
+        );
     }
 
     #[tokio::test]

@@ -40,6 +40,7 @@ pub struct ListenerStats {
     pub downstream_cx_active: Gauge,
     pub downstream_cx_length_ms: Histogram,
     pub no_filter_chain_match: Counter,
+    pub downstream_pre_cx_timeout: Counter,
 }
 
 impl ListenerStats {
@@ -51,7 +52,6 @@ impl ListenerStats {
             "downstream_global_cx_overflow",
             "downstream_listener_filter_error",
             "downstream_listener_filter_remote_close",
-            "downstream_pre_cx_timeout",
             "extension_config_missing",
             "network_extension_config_missing",
         ] {
@@ -64,6 +64,7 @@ impl ListenerStats {
             downstream_cx_active: s.gauge("downstream_cx_active"),
             downstream_cx_length_ms: s.histogram("downstream_cx_length_ms", Unit::Milliseconds),
             no_filter_chain_match: s.counter("no_filter_chain_match"),
+            downstream_pre_cx_timeout: s.counter("downstream_pre_cx_timeout"),
         }
     }
 }
@@ -115,7 +116,10 @@ pub struct ListenerRt {
     pub default_chain: Option<ChainRt>,
     inspect_tls: bool,
     inspect_http: bool,
-    inspect_timeout: Duration,
+    /// `listener_filters_timeout`: 15 s unset, none when `0s`.
+    inspect_timeout: Option<Duration>,
+    /// What to do when it fires: go on with what was seen, or close.
+    continue_on_timeout: bool,
     pub use_original_dst: bool,
 }
 
@@ -267,11 +271,12 @@ impl ListenerRt {
             default_chain,
             inspect_tls,
             inspect_http,
-            inspect_timeout: cfg
-                .listener_filters_timeout
-                .map(|d| d.get())
-                .filter(|d| !d.is_zero())
-                .unwrap_or(Duration::from_secs(15)),
+            inspect_timeout: match cfg.listener_filters_timeout.map(|d| d.get()) {
+                None => Some(Duration::from_secs(15)),
+                Some(d) if d.is_zero() => None,
+                Some(d) => Some(d),
+            },
+            continue_on_timeout: cfg.continue_on_listener_filters_timeout,
             use_original_dst: cfg.use_original_dst.unwrap_or(false),
         }))
     }
@@ -323,13 +328,19 @@ impl ListenerRt {
             return Box::pin(target.serve(stream, peer, destination, proxy, stop)).await;
         }
         let (stream, detected) = if self.inspect_tls || self.inspect_http {
-            inspect::inspect(
+            let (stream, detected, timed_out) = inspect::inspect(
                 stream,
                 self.inspect_tls,
                 self.inspect_http,
                 self.inspect_timeout,
             )
-            .await
+            .await;
+            if timed_out && !self.continue_on_timeout {
+                // Envoy closes the connection (`downstream_pre_cx_timeout`).
+                self.stats.downstream_pre_cx_timeout.inc();
+                return;
+            }
+            (stream, detected)
         } else {
             (stream, Detected::default())
         };
