@@ -51,6 +51,8 @@ pub struct Record {
     pub connection_id: u64,
     pub stream_id: u64,
     pub local_reply_body: Option<String>,
+    /// The downstream TLS session, when the filter chain terminated TLS.
+    pub downstream_tls: Option<std::sync::Arc<super::tls::ConnTls>>,
 }
 
 impl Record {
@@ -84,6 +86,7 @@ impl Record {
             connection_id: 0,
             stream_id: 0,
             local_reply_body: None,
+            downstream_tls: None,
         }
     }
 }
@@ -120,7 +123,10 @@ enum Cmd {
     ConnectionId,
     StreamId,
     LocalReplyBody,
-    /// TLS and other connection facts that do not apply yet: always `-`.
+    RequestedServerName,
+    DownstreamPeerUriSan,
+    DownstreamTlsVersion,
+    /// Connection facts mesh does not record: always `-`.
     Absent,
 }
 
@@ -293,12 +299,12 @@ fn parse_command(token: &str) -> Result<(Cmd, Option<usize>), String> {
         "CONNECTION_ID" => Cmd::ConnectionId,
         "STREAM_ID" => Cmd::StreamId,
         "LOCAL_REPLY_BODY" => Cmd::LocalReplyBody,
-        "REQUESTED_SERVER_NAME"
-        | "CONNECTION_TERMINATION_DETAILS"
-        | "DOWNSTREAM_PEER_URI_SAN"
+        "REQUESTED_SERVER_NAME" => Cmd::RequestedServerName,
+        "DOWNSTREAM_PEER_URI_SAN" => Cmd::DownstreamPeerUriSan,
+        "DOWNSTREAM_TLS_VERSION" => Cmd::DownstreamTlsVersion,
+        "CONNECTION_TERMINATION_DETAILS"
         | "DOWNSTREAM_LOCAL_URI_SAN"
         | "DOWNSTREAM_PEER_SUBJECT"
-        | "DOWNSTREAM_TLS_VERSION"
         | "DOWNSTREAM_PEER_FINGERPRINT_256"
         | "UPSTREAM_PEER_URI_SAN" => Cmd::Absent,
         other => return Err(format!("Not supported field in StreamInfo: {other}")),
@@ -377,6 +383,21 @@ fn value(cmd: &Cmd, rec: &Record) -> Option<Val> {
         Cmd::ConnectionId => Some(Val::Num(rec.connection_id)),
         Cmd::StreamId => s(rec.stream_id.to_string()),
         Cmd::LocalReplyBody => rec.local_reply_body.clone().map(Val::Str),
+        Cmd::RequestedServerName => rec
+            .downstream_tls
+            .as_ref()
+            .and_then(|t| t.sni.clone())
+            .and_then(s),
+        Cmd::DownstreamPeerUriSan => rec
+            .downstream_tls
+            .as_ref()
+            .and_then(|t| t.peer_uri_san().map(str::to_owned))
+            .and_then(s),
+        Cmd::DownstreamTlsVersion => rec
+            .downstream_tls
+            .as_ref()
+            .and_then(|t| t.version.clone())
+            .and_then(s),
         Cmd::Absent => None,
     }
 }
@@ -721,6 +742,28 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!({"code": 204, "path": "/api/v1/locations", "up": null, "mix": "c=204", "n": 1})
+        );
+    }
+
+    #[test]
+    fn downstream_tls_operators() {
+        let f = Format::parse(
+            "%DOWNSTREAM_PEER_URI_SAN% %DOWNSTREAM_TLS_VERSION% %REQUESTED_SERVER_NAME%",
+        )
+        .unwrap();
+        assert_eq!(f.render(&record()), "- - -");
+        let mut r = record();
+        r.downstream_tls = Some(std::sync::Arc::new(crate::proxy::tls::ConnTls {
+            sni: Some("webapp.test".into()),
+            version: Some("TLSv1.3".into()),
+            peer_sans: vec![crate::proxy::tls::certs::San::Uri(
+                "spiffe://cluster.local/ns/default/sa/sleep".into(),
+            )],
+            ..Default::default()
+        }));
+        assert_eq!(
+            f.render(&r),
+            "spiffe://cluster.local/ns/default/sa/sleep TLSv1.3 webapp.test"
         );
     }
 

@@ -10,6 +10,7 @@ use super::cluster::Cluster;
 use super::listener::{BuildCtx, ListenerRt};
 use super::log::Logger;
 use super::stats::Store;
+use super::tls::secrets::SecretManager;
 use super::{Options, Rejected};
 
 /// The runtime pieces of a static bootstrap, not yet bound.
@@ -25,10 +26,15 @@ pub fn build_static(
     store: &Store,
     log: &Arc<Logger>,
     options: &Options,
+    secrets: &Arc<SecretManager>,
 ) -> Result<Built, Vec<Rejected>> {
     let mut errors = Vec::new();
     let empty = Default::default();
     let sr = bootstrap.static_resources.as_ref().unwrap_or(&empty);
+    // Secrets first: listeners and clusters name them.
+    if let Err(mut e) = secrets.set_static(&sr.secrets) {
+        errors.append(&mut e);
+    }
     let mut clusters = Vec::new();
     let mut cluster_index = HashMap::new();
     for (i, c) in sr.clusters.iter().enumerate() {
@@ -48,6 +54,7 @@ pub fn build_static(
             options.resolver.clone(),
             false,
             "",
+            secrets,
         ) {
             Ok(cluster) => {
                 cluster_index.insert(c.name.clone(), clusters.len());
@@ -92,6 +99,7 @@ pub fn build_static(
             dynamic: false,
             version_info: "",
             bind_ip: options.bind_ip,
+            secrets,
         };
         match ListenerRt::build(l, &path, &ctx) {
             Ok(listener) => listeners.push(listener),

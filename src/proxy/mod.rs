@@ -10,13 +10,17 @@ pub mod flags;
 pub mod http;
 pub mod listener;
 pub mod log;
+mod sds_apply;
 pub mod server_stats;
 pub mod stats;
 pub mod tcp_proxy;
+pub mod tls;
 pub mod xds_apply;
 
 #[cfg(test)]
 mod tests_dynamic;
+#[cfg(test)]
+mod tests_tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -156,6 +160,9 @@ pub struct Applied {
     pub cluster_index: HashMap<String, usize>,
     /// Static listeners first, then dynamic ones.
     pub listeners: Vec<Arc<ListenerSlot>>,
+    /// Pushed listeners waiting for SDS secrets (Envoy's warming listeners): not bound, not
+    /// serving; an active listener of the same name keeps serving until its update warms.
+    pub warming_listeners: Vec<Arc<ListenerRt>>,
     /// Route configurations received by RDS.
     pub routes: HashMap<String, Arc<RdsRoute>>,
     /// The last EDS assignment per cluster name.
@@ -214,6 +221,8 @@ pub struct Proxy {
     admin_addr: std::sync::Mutex<Option<SocketAddr>>,
     /// Pushes are applied one at a time.
     apply_lock: tokio::sync::Mutex<()>,
+    /// Static and SDS secrets, shared by every TLS context.
+    pub secrets: Arc<tls::secrets::SecretManager>,
 }
 
 impl Proxy {
@@ -400,7 +409,8 @@ impl Running {
 /// Checks a bootstrap the way `--mode validate` does: everything but binding sockets.
 pub fn validate(bootstrap: &Bootstrap, options: &Options) -> Result<(), Vec<Rejected>> {
     let log = Arc::new(Logger::new(Level::Off, Sink::Stderr));
-    build::build_static(bootstrap, &Store::new(), &log, options).map(|_| ())
+    let secrets = tls::secrets::SecretManager::new();
+    build::build_static(bootstrap, &Store::new(), &log, options, &secrets).map(|_| ())
 }
 
 /// Builds, binds and starts a proxy from a bootstrap. Must run inside a tokio runtime.
@@ -419,8 +429,9 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
         "initializing epoch 0 (base id={}, hot restart version=disabled)",
         options.base_id
     );
-    let built =
-        build::build_static(&bootstrap, &store, &log, &options).map_err(StartError::Invalid)?;
+    let secrets = tls::secrets::SecretManager::new();
+    let built = build::build_static(&bootstrap, &store, &log, &options, &secrets)
+        .map_err(StartError::Invalid)?;
     let proxy = Arc::new(Proxy {
         log: log.clone(),
         stats: store.clone(),
@@ -437,6 +448,7 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
             clusters: built.clusters.clone(),
             cluster_index: built.cluster_index.clone(),
             listeners: Vec::new(),
+            warming_listeners: Vec::new(),
             routes: HashMap::new(),
             endpoints: HashMap::new(),
             versions: HashMap::new(),
@@ -445,6 +457,7 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
         server_stats,
         admin_addr: std::sync::Mutex::new(None),
         apply_lock: tokio::sync::Mutex::new(()),
+        secrets,
     });
     proxy.set_state(ServerState::Initializing);
 

@@ -171,7 +171,7 @@ impl TcpProxyRt {
             crate::net::dial_tcp(host.address),
         )
         .await;
-        let mut upstream = match connect {
+        let upstream = match connect {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 stats.upstream_cx_connect_fail.inc();
@@ -198,6 +198,31 @@ impl TcpProxyRt {
             }
         };
         rec.upstream_local = upstream.local_addr().ok();
+        // The cluster's transport socket for this host: TLS origination, or plain bytes.
+        let mut upstream: BoxStream = match cluster.tls_for(&host) {
+            Some(tls) => match tls
+                .connect(Box::new(upstream), host.address.ip(), false)
+                .await
+            {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    stats.upstream_cx_connect_fail.inc();
+                    inc(&host.stats.cx_connect_fail);
+                    plog!(
+                        proxy.log,
+                        Level::Debug,
+                        Component::Connection,
+                        "[C{id}] tcp proxy: TLS handshake with {} failed: {e}",
+                        host.address
+                    );
+                    rec.flags = Flags::of(Flag::UpstreamConnectionFailure);
+                    rec.upstream_transport_failure_reason = Some(e.0);
+                    self.finish(&mut rec, started);
+                    return;
+                }
+            },
+            None => Box::new(upstream),
+        };
         stats.upstream_cx_active.inc();
         inc(&host.stats.cx_active);
         let result = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await;

@@ -32,6 +32,7 @@ impl Proxy {
             Resources::Endpoints(e) => self.apply_endpoints(e, &version),
             Resources::Listeners(l) => self.apply_listeners(l, &version).await,
             Resources::Routes(r) => self.apply_routes(r, &version),
+            Resources::Secrets(s) => self.apply_secrets(s, &version).await,
         };
         match result {
             Ok(()) => {
@@ -114,6 +115,7 @@ impl Proxy {
                     self.options.resolver.clone(),
                     true,
                     version,
+                    &self.secrets,
                 ) {
                     Ok(c) => {
                         fresh.push(c.clone());
@@ -223,6 +225,7 @@ impl Proxy {
             dynamic: true,
             version_info: version,
             bind_ip: self.options.bind_ip,
+            secrets: &self.secrets,
         };
         let mut errors = Vec::new();
         let mut built: Vec<Arc<ListenerRt>> = Vec::new();
@@ -252,7 +255,20 @@ impl Proxy {
             .collect();
         let mut slots = Vec::new();
         let mut to_bind = Vec::new();
+        let mut warming = Vec::new();
         for rt in built {
+            let unchanged = old
+                .get(&rt.name)
+                .is_some_and(|s| s.current().config == rt.config);
+            if !unchanged && !rt.missing_secrets().is_empty() {
+                // Warming until its SDS secrets arrive; the version in service (if any)
+                // keeps serving meanwhile, as in Envoy.
+                if let Some(slot) = old.get(&rt.name) {
+                    slots.push(slot.clone());
+                }
+                warming.push(rt);
+                continue;
+            }
             match old.get(&rt.name) {
                 Some(slot) if slot.current().config == rt.config => slots.push(slot.clone()),
                 Some(slot)
@@ -307,9 +323,11 @@ impl Proxy {
             .cloned()
             .chain(slots)
             .collect();
+        applied.warming_listeners = warming;
         self.server_stats
             .total_listeners_active
             .set(applied.listeners.len() as u64);
+        self.count_warming(&applied);
         self.store_applied(applied);
         Ok(())
     }

@@ -7,6 +7,7 @@ use super::core::{Address, Node};
 use super::de::Duration;
 use super::hcm::AccessLog;
 use super::listener::Listener;
+use super::tls::Secret;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +29,9 @@ pub struct StaticResources {
     pub listeners: Vec<Listener>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clusters: Vec<Cluster>,
+    /// Secrets that `tls_certificate_sds_secret_configs` without `sds_config` name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::core::Metadata;
 use super::de::{self, Duration};
 use super::endpoint::ClusterLoadAssignment;
+use super::tls::{TransportSocket, TransportSocketMatch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -78,6 +79,9 @@ pub struct Cluster {
     pub dns_lookup_family: DnsLookupFamily,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub least_request_lb_config: Option<LeastRequestLbConfig>,
+    /// TLS origination (`UpstreamTlsContext`) or raw bytes (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport_socket: Option<TransportSocket>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,6 +91,9 @@ pub struct Cluster {
     pub cleanup_interval: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_dst_lb_config: Option<serde_json::Value>,
+    /// Per-endpoint transport sockets chosen by endpoint metadata (Istio's `tlsMode-istio`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transport_socket_matches: Vec<TransportSocketMatch>,
 }
 
 impl Cluster {

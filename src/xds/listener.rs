@@ -6,6 +6,7 @@ use super::core::{Address, Metadata};
 use super::de::{self, Duration};
 use super::hcm::{AccessLog, HttpConnectionManager};
 use super::tcp_proxy::TcpProxy;
+use super::tls::TransportSocket;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -124,6 +125,9 @@ pub struct FilterChain {
     pub filters: Vec<Filter>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// TLS termination (`DownstreamTlsContext`) or raw bytes (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport_socket: Option<TransportSocket>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
 }

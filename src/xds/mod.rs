@@ -1,6 +1,7 @@
 //! The Envoy-shaped configuration model (Bootstrap, Listener, RouteConfiguration, Cluster,
 //! ClusterLoadAssignment, …), decoded from Envoy's own YAML/JSON with source locations and
-//! serialised back in Envoy's snake_case `config_dump` form. Imports nothing of ours.
+//! serialised back in Envoy's snake_case `config_dump` form. TLS contexts and SDS secrets live
+//! in [`tls`]. Imports nothing of ours.
 
 pub mod bootstrap;
 pub mod cluster;
@@ -15,6 +16,7 @@ pub mod matcher;
 pub mod route;
 pub mod snapshot;
 pub mod tcp_proxy;
+pub mod tls;
 pub mod tree;
 
 pub use bootstrap::Bootstrap;
@@ -26,5 +28,6 @@ pub mod type_url {
     pub const CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
     pub const ROUTE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
     pub const ENDPOINT: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+    pub const SECRET: &str = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
     pub const BOOTSTRAP: &str = "type.googleapis.com/envoy.config.bootstrap.v3.Bootstrap";
 }

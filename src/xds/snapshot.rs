@@ -6,6 +6,7 @@ use super::cluster::Cluster;
 use super::endpoint::ClusterLoadAssignment;
 use super::listener::Listener;
 use super::route::RouteConfiguration;
+use super::tls::Secret;
 use super::type_url;
 
 /// The resources of one type, complete (state of the world).
@@ -15,6 +16,9 @@ pub enum Resources {
     Endpoints(Vec<ClusterLoadAssignment>),
     Listeners(Vec<Listener>),
     Routes(Vec<RouteConfiguration>),
+    /// SDS. Unlike listeners and clusters, a secret left out of a push is not removed while a
+    /// listener or cluster still names it (xDS: omission only deletes LDS/CDS resources).
+    Secrets(Vec<Secret>),
 }
 
 impl Resources {
@@ -24,6 +28,7 @@ impl Resources {
             Resources::Endpoints(_) => type_url::ENDPOINT,
             Resources::Listeners(_) => type_url::LISTENER,
             Resources::Routes(_) => type_url::ROUTE,
+            Resources::Secrets(_) => type_url::SECRET,
         }
     }
 
@@ -33,6 +38,7 @@ impl Resources {
             Resources::Endpoints(v) => v.len(),
             Resources::Listeners(v) => v.len(),
             Resources::Routes(v) => v.len(),
+            Resources::Secrets(v) => v.len(),
         }
     }
 
@@ -72,6 +78,7 @@ pub fn short_name(type_url: &str) -> &'static str {
         type_url::LISTENER => "LDS",
         type_url::ENDPOINT => "EDS",
         type_url::ROUTE => "RDS",
+        type_url::SECRET => "SDS",
         _ => "?",
     }
 }

@@ -186,19 +186,42 @@ impl Node {
         match &mut self.tree {
             Tree::Map(entries) => {
                 for (key, _, value) in entries.iter_mut() {
-                    if key.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-                        && key.chars().any(|c| c.is_ascii_uppercase())
-                        && key.chars().all(|c| c.is_ascii_alphanumeric())
-                    {
+                    if is_camel(key) {
                         *key = camel_to_snake(key);
                     }
-                    if !FREE_FORM_KEYS.contains(&key.as_str()) {
+                    if key == "transport_socket_matches" {
+                        value.normalize_socket_matches();
+                    } else if !FREE_FORM_KEYS.contains(&key.as_str()) {
                         value.normalize_keys();
                     }
                 }
             }
             Tree::Seq(items) => items.iter_mut().for_each(Node::normalize_keys),
             _ => {}
+        }
+    }
+}
+
+impl Node {
+    /// A cluster's `transport_socket_matches[].match` is a Struct compared with endpoint
+    /// metadata (Istio's `tlsMode`), so its keys keep their case; the rest is config.
+    fn normalize_socket_matches(&mut self) {
+        let Tree::Seq(items) = &mut self.tree else {
+            return self.normalize_keys();
+        };
+        for item in items {
+            let Tree::Map(entries) = &mut item.tree else {
+                item.normalize_keys();
+                continue;
+            };
+            for (key, _, value) in entries.iter_mut() {
+                if is_camel(key) {
+                    *key = camel_to_snake(key);
+                }
+                if key != "match" {
+                    value.normalize_keys();
+                }
+            }
         }
     }
 }
@@ -214,6 +237,12 @@ const FREE_FORM_KEYS: &[&str] = &[
     "json_format",
     "fields",
 ];
+
+fn is_camel(key: &str) -> bool {
+    key.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && key.chars().any(|c| c.is_ascii_uppercase())
+        && key.chars().all(|c| c.is_ascii_alphanumeric())
+}
 
 fn camel_to_snake(key: &str) -> String {
     let mut out = String::with_capacity(key.len() + 4);

@@ -14,5 +14,6 @@ mod lab4;
 mod lab4_l4;
 mod routing;
 mod sandbox;
+mod tls;
 mod tlsclient;
 mod util;

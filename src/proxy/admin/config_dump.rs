@@ -11,9 +11,10 @@ use serde_json::{Value, json};
 use crate::xds::listener::NetworkFilterConfig;
 use crate::xds::type_url;
 
-use super::super::Proxy;
 use super::super::access_log::format_time;
 use super::super::http::body::Body;
+use super::super::listener::ListenerRt;
+use super::super::{Applied, Proxy};
 use super::info::{node_json, pretty};
 use super::{json, param, text};
 
@@ -59,6 +60,7 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
     let mut dynamic_clusters = Vec::new();
     for c in &applied.clusters {
         let mut v = json!({"cluster": any(type_url::CLUSTER, &c.config), "last_updated": timestamp(c.last_updated)});
+        redact(&mut v);
         let item = if c.added_via_api {
             v = json!({"version_info": c.version_info, "cluster": v["cluster"].clone(), "last_updated": v["last_updated"].clone()});
             &mut dynamic_clusters
@@ -72,15 +74,22 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
     }
 
     let mut static_listeners = Vec::new();
-    let mut dynamic_listeners = Vec::new();
+    let mut dynamic_listeners: Vec<Item> = Vec::new();
     let mut static_routes = Vec::new();
+    // Inline private keys of TLS contexts are redacted, as in every Envoy dump.
+    let listener_any = |l: &ListenerRt| {
+        let mut v = any(type_url::LISTENER, &l.config);
+        redact(&mut v);
+        v
+    };
+    let state = |l: &ListenerRt| json!({"version_info": l.version_info, "listener": listener_any(l), "last_updated": timestamp(l.last_updated)});
     for slot in &applied.listeners {
         let l = slot.current();
-        let listener = any(type_url::LISTENER, &l.config);
+        let listener = listener_any(&l);
         if l.added_via_api {
             dynamic_listeners.push(Item {
                 name: l.name.clone(),
-                value: json!({"name": l.name, "active_state": {"version_info": l.version_info, "listener": listener, "last_updated": timestamp(l.last_updated)}}),
+                value: json!({"name": l.name, "active_state": state(&l)}),
             });
         } else {
             static_listeners.push(Item {
@@ -105,6 +114,21 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
                     });
                 }
             }
+        }
+    }
+    // A listener waiting for its secrets shows `warming_state` (beside the version in
+    // service, if there is one).
+    for l in &applied.warming_listeners {
+        match dynamic_listeners.iter_mut().find(|i| i.name == l.name) {
+            Some(item) => {
+                if let Value::Object(m) = &mut item.value {
+                    m.insert("warming_state".into(), state(l));
+                }
+            }
+            None => dynamic_listeners.push(Item {
+                name: l.name.clone(),
+                value: json!({"name": l.name, "warming_state": state(l)}),
+            }),
         }
     }
     let mut names: Vec<&String> = applied.routes.keys().collect();
@@ -226,8 +250,114 @@ fn sections(proxy: &Proxy, include_eds: bool) -> Vec<Section> {
             ),
         ],
     ));
-    out.push(("SecretsConfigDump", vec![]));
+    out.push(secrets_section(proxy, &applied));
     out
+}
+
+/// `SecretsConfigDump`: static secrets, pushed ones, and the ones named but not received
+/// yet (warming, `version_info: "uninitialized"`); private keys redacted.
+fn secrets_section(proxy: &Proxy, applied: &Applied) -> Section {
+    let secret_any = |s: &crate::xds::tls::Secret| {
+        let mut v = any(type_url::SECRET, s);
+        redact(&mut v);
+        v
+    };
+    let statics: Vec<Item> = proxy
+        .secrets
+        .statics()
+        .iter()
+        .map(|s| Item {
+            name: s.config.name.clone(),
+            value: json!({"name": s.config.name, "secret": secret_any(&s.config)}),
+        })
+        .collect();
+    let mut dynamics = proxy.secrets.dynamics();
+    // Envoy lists certificate secrets before validation contexts.
+    dynamics.sort_by_key(|s| !s.is_cert());
+    let active: Vec<Item> = dynamics
+        .iter()
+        .map(|s| Item {
+            name: s.config.name.clone(),
+            value: json!({
+                "name": s.config.name,
+                "version_info": s.version_info,
+                "last_updated": timestamp(s.last_updated),
+                "secret": secret_any(&s.config),
+            }),
+        })
+        .collect();
+    let mut warming: Vec<Item> = Vec::new();
+    let mut waiting = |names: Vec<String>, since: SystemTime| {
+        for name in names {
+            if proxy.secrets.dynamic_secret(&name).is_none()
+                && !warming.iter().any(|i| i.name == name)
+            {
+                warming.push(Item {
+                    name: name.clone(),
+                    value: json!({
+                        "name": name,
+                        "version_info": "uninitialized",
+                        "last_updated": timestamp(since),
+                        "secret": {"@type": type_url::SECRET, "name": name},
+                    }),
+                });
+            }
+        }
+    };
+    for c in &applied.clusters {
+        if let Some(t) = &c.transport {
+            waiting(t.sds_names(), c.last_updated);
+        }
+    }
+    for slot in &applied.listeners {
+        let l = slot.current();
+        waiting(l.sds_names(), l.last_updated);
+    }
+    for l in &applied.warming_listeners {
+        waiting(l.sds_names(), l.last_updated);
+    }
+    (
+        "SecretsConfigDump",
+        vec![
+            ("static_secrets", "SecretsConfigDump.StaticSecret", statics),
+            (
+                "dynamic_active_secrets",
+                "SecretsConfigDump.DynamicSecret",
+                active,
+            ),
+            (
+                "dynamic_warming_secrets",
+                "SecretsConfigDump.DynamicSecret",
+                warming,
+            ),
+        ],
+    )
+}
+
+/// Envoy's `MessageUtil::redact` for the sensitive fields of TLS config: every value set in
+/// a `private_key` or `password` data source becomes `[redacted]` (base64 for bytes).
+pub fn redact(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if (k == "private_key" || k == "password")
+                    && let Value::Object(ds) = child
+                {
+                    for (field, value) in ds.iter_mut() {
+                        *value = if field == "inline_bytes" {
+                            json!("W3JlZGFjdGVkXQ==")
+                        } else {
+                            json!("[redacted]")
+                        };
+                    }
+                } else {
+                    redact(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
 }
 
 /// `/config_dump` as text, for callers inside the process (the sandbox's proxy-config).

@@ -2,6 +2,7 @@
 //! `/logging`, `/ready`, `/quitquitquit`, … with Envoy's paths, help text, methods, status
 //! codes and formats. Everything it shows is read from the running proxy itself.
 
+mod certs;
 mod clusters;
 mod config_dump;
 mod info;
@@ -25,6 +26,11 @@ use super::stats::{Counter, Gauge, Query};
 /// The proxy's `/config_dump` (all sections), as the admin API would answer it.
 pub fn config_dump_json(proxy: &Proxy) -> String {
     config_dump::dump(proxy, &[]).unwrap_or_else(|(_, body)| body)
+}
+
+/// The proxy's `/certs`, as the admin API would answer it.
+pub fn certs_json(proxy: &Proxy) -> String {
+    certs::render(proxy)
 }
 
 /// One admin endpoint: path, help text, whether it needs POST, and its parameters.
@@ -465,7 +471,7 @@ async fn handle(proxy: &Arc<Proxy>, req: Request<Incoming>) -> Response<Body> {
         "/clusters" => clusters::render(proxy, param(&params, "format") == Some("json")),
         "/config_dump" => config_dump::render(proxy, &params),
         "/listeners" => info::listeners(proxy, param(&params, "format") == Some("json")),
-        "/certs" => json("{\n \"certificates\": []\n}\n".to_owned()),
+        "/certs" => json(certs::render(proxy)),
         "/logging" => info::logging(proxy, &params),
         "/memory" => json(info::memory()),
         "/runtime" => json("{\n \"entries\": {},\n \"layers\": []\n}\n".to_owned()),

@@ -61,6 +61,8 @@ pub struct Host {
     pub health: HealthStatus,
     pub stats: HostStats,
     pub pool: Pool,
+    /// Index into the cluster's `transport_socket_matches` (`None`: its default socket).
+    pub socket_match: Option<u8>,
 }
 
 impl Host {
@@ -81,7 +83,13 @@ impl Host {
             health,
             stats: HostStats::default(),
             pool: Pool::default(),
+            socket_match: None,
         }
+    }
+
+    pub fn with_socket_match(mut self, socket_match: Option<u8>) -> Host {
+        self.socket_match = socket_match;
+        self
     }
 
     /// Usable for new requests: healthy or of unknown health (Envoy treats UNKNOWN as healthy).

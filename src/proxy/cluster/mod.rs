@@ -25,6 +25,9 @@ use crate::xds::endpoint::{ClusterLoadAssignment, HealthStatus};
 use super::Rejected;
 use super::log::{Component, Level, Logger};
 use super::stats::Store;
+use super::tls::ClusterTransport;
+use super::tls::client::UpstreamTls;
+use super::tls::secrets::SecretManager;
 use host::Host;
 use lb::{Balancer, Choice, HostSet};
 use pool::PoolCtx;
@@ -49,6 +52,8 @@ struct EndpointSpec {
     priority: u32,
     locality: Locality,
     health: HealthStatus,
+    /// The endpoint's metadata (picks its transport socket).
+    metadata: Option<crate::xds::core::Metadata>,
 }
 
 #[derive(Debug)]
@@ -70,11 +75,15 @@ pub struct Cluster {
     /// ORIGINAL_DST: one host per original destination, made on first use.
     original_hosts: std::sync::Mutex<HashMap<SocketAddr, Arc<Host>>>,
     cancel: CancellationToken,
+    /// TLS to the endpoints (`transport_socket`, `transport_socket_matches`); `None` for
+    /// plain TCP.
+    pub transport: Option<Arc<ClusterTransport>>,
 }
 
 impl Cluster {
     /// Validates and builds a cluster. `path` locates errors (`static_resources.clusters[0]`).
     /// DNS clusters start empty; [`Cluster::start`] resolves them.
+    #[allow(clippy::too_many_arguments)]
     pub fn build(
         cfg: &XdsCluster,
         path: &str,
@@ -83,6 +92,7 @@ impl Cluster {
         resolver: Resolver,
         added_via_api: bool,
         version_info: &str,
+        secrets: &Arc<SecretManager>,
     ) -> Result<Arc<Cluster>, Vec<Rejected>> {
         let mut errors = Vec::new();
         if cfg.name.is_empty() {
@@ -164,6 +174,13 @@ impl Cluster {
             return Err(errors);
         }
         let scope = store.scope(&format!("cluster.{}", cfg.stat_name()));
+        let transport = ClusterTransport::build(
+            cfg.transport_socket.as_ref(),
+            &cfg.transport_socket_matches,
+            path,
+            &scope,
+            secrets,
+        )?;
         let stats = Arc::new(ClusterStats::new(scope));
         let cluster = Cluster {
             config: cfg.clone(),
@@ -181,6 +198,7 @@ impl Cluster {
             limits,
             original_hosts: std::sync::Mutex::new(HashMap::new()),
             cancel: CancellationToken::new(),
+            transport,
         };
         if cfg.discovery_type == DiscoveryType::Static {
             let hosts = cluster
@@ -188,7 +206,7 @@ impl Cluster {
                 .iter()
                 .filter_map(|e| {
                     let ip: IpAddr = e.address.parse().ok()?;
-                    Some(Arc::new(host_from(
+                    Some(Arc::new(cluster.host_from(
                         e,
                         SocketAddr::new(ip, e.port),
                         String::new(),
@@ -298,7 +316,7 @@ impl Cluster {
                 by_addr
                     .get(&addr)
                     .cloned()
-                    .unwrap_or_else(|| Arc::new(host_from(spec, addr, spec.hostname.clone())))
+                    .unwrap_or_else(|| Arc::new(self.host_from(spec, addr, spec.hostname.clone())))
             })
             .collect();
         self.set_hosts(hosts);
@@ -322,18 +340,24 @@ impl Cluster {
                     continue;
                 };
                 let weight = lbe.load_balancing_weight.unwrap_or(1);
-                let reuse = by_addr
-                    .get(&addr)
-                    .filter(|h| h.health == lbe.health_status && h.weight == weight.max(1));
+                let socket = self.socket_match(lbe.metadata.as_ref());
+                let reuse = by_addr.get(&addr).filter(|h| {
+                    h.health == lbe.health_status
+                        && h.weight == weight.max(1)
+                        && h.socket_match == socket
+                });
                 hosts.push(reuse.cloned().unwrap_or_else(|| {
-                    Arc::new(Host::new(
-                        addr,
-                        ep.hostname.clone(),
-                        weight,
-                        loc.priority,
-                        loc.locality.clone().unwrap_or_default(),
-                        lbe.health_status,
-                    ))
+                    Arc::new(
+                        Host::new(
+                            addr,
+                            ep.hostname.clone(),
+                            weight,
+                            loc.priority,
+                            loc.locality.clone().unwrap_or_default(),
+                            lbe.health_status,
+                        )
+                        .with_socket_match(socket),
+                    )
                 }));
             }
         }
@@ -431,6 +455,7 @@ impl Cluster {
             max_requests_per_connection: self.config.max_requests_per_connection,
             log: &self.log,
             max_response_headers: MAX_RESPONSE_HEADERS,
+            tls: None,
         }
     }
 
@@ -552,15 +577,40 @@ impl Drop for RetrySlot {
     }
 }
 
-fn host_from(e: &EndpointSpec, addr: SocketAddr, hostname: String) -> Host {
-    Host::new(
-        addr,
-        hostname,
-        e.weight,
-        e.priority,
-        e.locality.clone(),
-        e.health,
-    )
+impl Cluster {
+    fn host_from(&self, e: &EndpointSpec, addr: SocketAddr, hostname: String) -> Host {
+        Host::new(
+            addr,
+            hostname,
+            e.weight,
+            e.priority,
+            e.locality.clone(),
+            e.health,
+        )
+        .with_socket_match(self.socket_match(e.metadata.as_ref()))
+    }
+
+    /// Which of `transport_socket_matches` an endpoint with `metadata` uses.
+    fn socket_match(&self, metadata: Option<&crate::xds::core::Metadata>) -> Option<u8> {
+        self.transport
+            .as_ref()
+            .and_then(|t| t.match_index(metadata))
+    }
+
+    /// The TLS context for connections to `host` (`None`: plain TCP).
+    pub fn tls_for(&self, host: &Host) -> Option<Arc<UpstreamTls>> {
+        self.transport
+            .as_ref()
+            .and_then(|t| t.for_index(host.socket_match))
+            .cloned()
+    }
+
+    /// The pool settings for `host`, with its TLS context.
+    pub fn pool_ctx_for<'a>(&'a self, host: &Host) -> PoolCtx<'a> {
+        let mut ctx = self.pool_ctx();
+        ctx.tls = self.tls_for(host);
+        ctx
+    }
 }
 
 fn endpoint_specs(cfg: &XdsCluster, path: &str) -> Result<Vec<EndpointSpec>, Vec<Rejected>> {
@@ -611,6 +661,7 @@ fn endpoint_specs(cfg: &XdsCluster, path: &str) -> Result<Vec<EndpointSpec>, Vec
                 priority: loc.priority,
                 locality: loc.locality.clone().unwrap_or_default(),
                 health: lbe.health_status,
+                metadata: lbe.metadata.clone(),
             });
         }
     }

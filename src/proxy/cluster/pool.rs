@@ -19,8 +19,10 @@ use crate::plog;
 use super::super::http::body::Body;
 use super::super::log::{Component, Level, Logger};
 use super::super::stats::Counter;
+use super::super::tls::client::UpstreamTls;
 use super::host::{Host, dec, inc};
 use super::stats::ClusterStats;
+use crate::net::dial::BoxStream;
 
 /// Idle connections of one host.
 #[derive(Debug, Default)]
@@ -42,6 +44,8 @@ pub struct PoolCtx<'a> {
     pub log: &'a Arc<Logger>,
     /// Upstream response headers larger than this fail the request (Envoy's 60 KiB default).
     pub max_response_headers: usize,
+    /// TLS to this host (the cluster's transport socket for it).
+    pub tls: Option<Arc<UpstreamTls>>,
 }
 
 /// A connection checked out for one request.
@@ -175,6 +179,41 @@ async fn connect(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectErr
                 return Err(ConnectError::Timeout);
             }
         };
+    // A TLS connection is connected once its handshake is done, within the same timeout.
+    let stream: BoxStream = match &ctx.tls {
+        Some(tls) => {
+            let left = ctx.connect_timeout.saturating_sub(started.elapsed());
+            let handshake =
+                tokio::time::timeout(left, tls.connect(Box::new(stream), host.address.ip(), true))
+                    .await;
+            match handshake {
+                Ok(Ok((s, _))) => s,
+                Ok(Err(e)) => {
+                    stats.upstream_cx_connect_fail.inc();
+                    inc(&host.stats.cx_connect_fail);
+                    stats.upstream_cx_destroy.inc();
+                    stats.upstream_cx_destroy_remote.inc();
+                    plog!(
+                        ctx.log,
+                        Level::Debug,
+                        Component::Connection,
+                        "TLS handshake with {} failed: {e}",
+                        host.address
+                    );
+                    return Err(ConnectError::Failed { transport: e.0 });
+                }
+                Err(_) => {
+                    stats.upstream_cx_connect_fail.inc();
+                    stats.upstream_cx_connect_timeout.inc();
+                    inc(&host.stats.cx_connect_fail);
+                    stats.upstream_cx_destroy.inc();
+                    stats.upstream_cx_destroy_local.inc();
+                    return Err(ConnectError::Timeout);
+                }
+            }
+        }
+        None => Box::new(stream),
+    };
     stats
         .upstream_cx_connect_ms
         .record(started.elapsed().as_millis() as u64);

@@ -25,6 +25,7 @@ use super::super::cluster::pool::CountingIo;
 use super::super::listener::BuildCtx;
 use super::super::log::{Component, Level, Logger};
 use super::super::stats::{Counter, Gauge, Histogram, Scope, Unit};
+use super::super::tls::ConnTls;
 use super::super::{Proxy, Rejected};
 use super::body::{self, Body, End, Observed};
 use super::local_reply::LocalReply;
@@ -375,9 +376,12 @@ pub struct ConnInfo {
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub requests: std::sync::atomic::AtomicU32,
+    /// The TLS session, when the filter chain terminated TLS.
+    pub tls: Option<Arc<ConnTls>>,
 }
 
 /// Serves one downstream connection until it closes, or until draining ends it gracefully.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve_connection(
     stream: BoxStream,
     peer: SocketAddr,
@@ -386,6 +390,7 @@ pub async fn serve_connection(
     proxy: Arc<Proxy>,
     hcm: Arc<HcmRt>,
     stop: CancellationToken,
+    tls: Option<Arc<ConnTls>>,
 ) {
     let opened = Instant::now();
     let stats = &hcm.stats;
@@ -403,6 +408,7 @@ pub async fn serve_connection(
         peer,
         local,
         requests: Default::default(),
+        tls,
     });
     let (p, h, c) = (proxy.clone(), hcm.clone(), conn.clone());
     let service = service_fn(move |req: Request<Incoming>| {
@@ -575,6 +581,7 @@ async fn handle(
 
     // What the access log and stats need at the end.
     let mut rec = Record::new(conn.peer, conn.local);
+    rec.downstream_tls = conn.tls.clone();
     rec.start = start_time;
     rec.protocol = protocol;
     rec.connection_id = conn.id;
@@ -586,7 +593,8 @@ async fn handle(
     let outcome = if authority.is_empty() && parts.version == http::Version::HTTP_11 {
         Err(LocalReply::missing_host())
     } else {
-        let internal = mutate_request_headers(&mut parts.headers, &hcm, conn.peer);
+        let internal =
+            mutate_request_headers(&mut parts.headers, &hcm, conn.peer, conn.tls.is_some());
         if hcm.config.always_set_request_id_in_response {
             request_id = parts.headers.get("x-request-id").cloned();
         }
@@ -672,7 +680,12 @@ async fn handle(
 
 /// Envoy's `mutateRequestHeaders`: hop-by-hop removal, XFF, x-forwarded-proto, internal vs
 /// external, x-request-id, via. Returns whether the request is internal.
-fn mutate_request_headers(headers: &mut HeaderMap, hcm: &HcmRt, peer: SocketAddr) -> bool {
+fn mutate_request_headers(
+    headers: &mut HeaderMap,
+    hcm: &HcmRt,
+    peer: SocketAddr,
+    secure: bool,
+) -> bool {
     // One pass over the names (no hashing) tells which of the costly cases apply.
     let (mut hop_by_hop, mut envoy) = (false, false);
     for name in headers.keys() {
@@ -727,12 +740,12 @@ fn mutate_request_headers(headers: &mut HeaderMap, hcm: &HcmRt, peer: SocketAddr
     };
     let internal = trusted_checks && final_address.is_some_and(is_internal_ip);
     let edge = hcm.use_remote_address && !internal;
+    // The scheme the client used with us: https when the chain terminated TLS.
+    let proto = HeaderValue::from_static(if secure { "https" } else { "http" });
     if hcm.use_remote_address {
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+        headers.insert(X_FORWARDED_PROTO, proto);
     } else {
-        headers
-            .entry(X_FORWARDED_PROTO)
-            .or_insert(HeaderValue::from_static("http"));
+        headers.entry(X_FORWARDED_PROTO).or_insert(proto);
     }
     if internal {
         headers.insert(X_ENVOY_INTERNAL, HeaderValue::from_static("true"));

@@ -723,7 +723,7 @@ async fn send(
     host: &Arc<Host>,
     mut req: Request<Body>,
 ) -> Result<(Response<Incoming>, Conn), Failure> {
-    let ctx = cluster.pool_ctx();
+    let ctx = cluster.pool_ctx_for(host);
     for _ in 0..2 {
         let mut conn = Pool::acquire(host, &ctx).await.map_err(Failure::Connect)?;
         if conn.fresh {

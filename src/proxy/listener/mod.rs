@@ -25,6 +25,9 @@ use super::http::hcm::HcmRt;
 use super::log::{Component, Level, Logger};
 use super::stats::{Counter, Gauge, Histogram, Store, Unit};
 use super::tcp_proxy::TcpProxyRt;
+use super::tls::secrets::SecretManager;
+use super::tls::server::DownstreamTls;
+use super::tls::stats::SslStats;
 use super::{Proxy, Rejected};
 use chain::{ChainMatch, ConnView};
 use inspect::Detected;
@@ -78,6 +81,8 @@ pub struct ChainRt {
     pub name: String,
     matcher: ChainMatch,
     pub kind: ChainKind,
+    /// TLS termination, when the chain's transport socket is a `DownstreamTlsContext`.
+    pub tls: Option<Arc<DownstreamTls>>,
 }
 
 /// What building config needs from the proxy around it.
@@ -92,6 +97,8 @@ pub struct BuildCtx<'a> {
     pub version_info: &'a str,
     /// Replaces `0.0.0.0`/`::` in listener addresses (a sidecar binds its pod IP).
     pub bind_ip: Option<IpAddr>,
+    /// Secrets that TLS contexts name.
+    pub secrets: &'a Arc<SecretManager>,
 }
 
 /// One listener, compiled.
@@ -168,9 +175,26 @@ impl ListenerRt {
                 ));
             }
         }
+        // `listener.<address>.ssl.*` exists only when some chain terminates TLS.
+        let ssl_cell: std::sync::OnceLock<Arc<SslStats>> = std::sync::OnceLock::new();
+        let ssl = || {
+            ssl_cell
+                .get_or_init(|| {
+                    Arc::new(SslStats::new(
+                        &ctx.store.scope(&format!("listener.{stat_name}")),
+                    ))
+                })
+                .clone()
+        };
         let mut chains = Vec::new();
         for (i, c) in cfg.filter_chains.iter().enumerate() {
-            match build_chain(c, &format!("{path}.filter_chains[{i}]"), ctx, &stat_name) {
+            match build_chain(
+                c,
+                &format!("{path}.filter_chains[{i}]"),
+                ctx,
+                &stat_name,
+                &ssl,
+            ) {
                 Ok(chain) => {
                     if let Some(dup) = chains
                         .iter()
@@ -188,7 +212,13 @@ impl ListenerRt {
         }
         let default_chain = match &cfg.default_filter_chain {
             Some(c) => {
-                match build_chain(c, &format!("{path}.default_filter_chain"), ctx, &stat_name) {
+                match build_chain(
+                    c,
+                    &format!("{path}.default_filter_chain"),
+                    ctx,
+                    &stat_name,
+                    &ssl,
+                ) {
                     Ok(chain) => Some(chain),
                     Err(mut e) => {
                         errors.append(&mut e);
@@ -249,6 +279,28 @@ impl ListenerRt {
             continue_on_timeout: cfg.continue_on_listener_filters_timeout,
             use_original_dst: cfg.use_original_dst.unwrap_or(false),
         }))
+    }
+
+    /// The SDS secrets this listener's TLS contexts name.
+    pub fn sds_names(&self) -> Vec<String> {
+        self.tls_contexts()
+            .flat_map(|t| t.common.sds_names())
+            .collect()
+    }
+
+    /// SDS secrets not received yet: while any is missing the listener warms.
+    pub fn missing_secrets(&self) -> Vec<String> {
+        self.tls_contexts()
+            .flat_map(|t| t.common.missing())
+            .collect()
+    }
+
+    /// Every chain's TLS context, in chain order (the default chain last).
+    pub fn tls_contexts(&self) -> impl Iterator<Item = &Arc<DownstreamTls>> {
+        self.chains
+            .iter()
+            .chain(self.default_chain.iter())
+            .filter_map(|c| c.tls.as_ref())
     }
 
     /// Serves one connection: listener filters, chain selection, then HTTP or TCP proxying.
@@ -318,8 +370,25 @@ impl ListenerRt {
         self.stats.downstream_cx_total.inc();
         self.stats.downstream_cx_active.inc();
         proxy.server_stats.total_connections.inc();
-        match &chain.kind {
-            ChainKind::Http(hcm) => {
+        // The chosen chain's transport socket: its TLS context serves its own certificate.
+        let handshake = match &chain.tls {
+            Some(tls) => match tls.accept(stream).await {
+                Ok((s, facts)) => Some((s, Some(facts))),
+                Err(e) => {
+                    plog!(
+                        proxy.log,
+                        Level::Debug,
+                        Component::Connection,
+                        "[C{id}] closing connection from {peer}: {e}"
+                    );
+                    None
+                }
+            },
+            None => Some((stream, None)),
+        };
+        match (&chain.kind, handshake) {
+            (_, None) => {}
+            (ChainKind::Http(hcm), Some((stream, tls))) => {
                 super::http::hcm::serve_connection(
                     stream,
                     peer,
@@ -328,10 +397,11 @@ impl ListenerRt {
                     proxy.clone(),
                     hcm.clone(),
                     stop,
+                    tls,
                 )
                 .await;
             }
-            ChainKind::Tcp(tcp) => {
+            (ChainKind::Tcp(tcp), Some((stream, _))) => {
                 tcp.clone()
                     .serve(stream, peer, destination, id, proxy.clone())
                     .await
@@ -351,8 +421,10 @@ fn build_chain(
     path: &str,
     ctx: &BuildCtx<'_>,
     stat_name: &str,
+    ssl: &dyn Fn() -> Arc<SslStats>,
 ) -> Result<ChainRt, Vec<Rejected>> {
     let matcher = ChainMatch::build(c.filter_chain_match.as_ref(), path).map_err(|e| vec![e])?;
+    let tls = super::tls::build_downstream(c.transport_socket.as_ref(), path, ctx.secrets, ssl)?;
     let kind = match c.filters.as_slice() {
         [filter] => {
             let fpath = format!("{path}.filters[0].typed_config");
@@ -382,6 +454,7 @@ fn build_chain(
         name: c.name.clone(),
         matcher,
         kind,
+        tls,
     })
 }
 
