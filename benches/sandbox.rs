@@ -84,6 +84,7 @@ fn child(n: Option<usize>) {
             ephemeral_ports: true,
             resolver: Default::default(),
             fresh: true,
+            workload_cert_ttl: mesh::ca::DEFAULT_WORKLOAD_TTL,
         })
         .await
         .unwrap();

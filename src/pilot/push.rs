@@ -214,6 +214,20 @@ impl Connections {
     }
 }
 
+/// Now, as `2025-04-18T14:24:16Z`.
+pub fn rfc3339_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
 /// Kubernetes' `HumanDuration` (what proxy-status' `SYNCED (5m1s)` uses).
 pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs();

@@ -18,6 +18,7 @@ use crate::pilot::Pilot;
 
 use super::controllers;
 use super::dialers::{Directory, DirectoryState};
+use super::identity::Identity;
 use super::ipam::Ipam;
 use super::node_ports::NodePort;
 use super::pods::{PodEnv, PodRuntime};
@@ -41,6 +42,8 @@ pub struct SandboxConfig {
     pub resolver: Resolver,
     /// Ignore what an earlier run of this sandbox applied.
     pub fresh: bool,
+    /// Workload certificate lifetime (istio-agent's `SECRET_TTL`, 24 h); renewed at half.
+    pub workload_cert_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +70,8 @@ pub enum StartError {
     Restore { path: String, reason: String },
     #[error("the local API did not start: {0}")]
     Api(std::io::Error),
+    #[error(transparent)]
+    Identity(#[from] super::identity::IdentityError),
 }
 
 /// One running pod's identity in the sandbox's maps.
@@ -90,6 +95,8 @@ pub struct Sandbox {
     pub pilot: Pilot,
     pub directory: Arc<Directory>,
     pub resolver: Resolver,
+    /// The mesh CA and workload certificates.
+    pub identity: Arc<Identity>,
     pub state: StateDir,
     pub node_ports: Vec<Arc<NodePort>>,
     pub started_at: SystemTime,
@@ -179,6 +186,7 @@ impl Sandbox {
             r.default_namespace("default");
             store.put(r, false);
         }
+        let identity = Arc::new(Identity::new(&state, &store, config.workload_cert_ttl)?);
         let (versions_tx, versions) = watch::channel(0);
         let sandbox = Arc::new(Sandbox {
             node: format!("{}-control-plane", config.name),
@@ -187,6 +195,7 @@ impl Sandbox {
             pilot: Pilot::new(),
             directory: Arc::new(Directory::default()),
             resolver: config.resolver,
+            identity,
             state,
             node_ports,
             started_at: SystemTime::now(),
@@ -212,6 +221,19 @@ impl Sandbox {
     /// Brings everything in line with the store: controllers, pods, endpoints, the node's
     /// DNS and node ports, the control plane's pushes, and the saved state.
     pub(crate) async fn reconcile(&self, inner: &mut Inner) {
+        // A plug-in CA (`istio-system/cacerts`) applied or changed: every proxy gets a
+        // certificate from it now (istiod would need a restart; the sandbox does it for you).
+        match self.identity.refresh(&self.state, &inner.store) {
+            Ok(true) => {
+                for p in inner.pods.values() {
+                    if let Some(rt) = &p.proxy {
+                        rt.reissue.notify_one();
+                    }
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!("{e}"),
+        }
         controllers::deployments(&mut inner.store, &self.node);
         controllers::service_ips(&mut inner.store, &mut inner.ipam);
         self.sync_pods(inner).await;
@@ -296,6 +318,7 @@ impl Sandbox {
             };
             let env = PodEnv {
                 connections: &self.pilot.connections,
+                identity: self.identity.clone(),
                 directory: self.directory.clone(),
                 resolver: self.resolver.clone(),
                 lookup: &lookup,

@@ -80,6 +80,8 @@ pub struct PodEnv<'a> {
     pub connections: &'a Connections,
     pub directory: Arc<Directory>,
     pub resolver: Resolver,
+    /// The CA, for each proxy's workload certificate.
+    pub identity: Arc<super::identity::Identity>,
     /// `(kind, namespace, name, key)` → value, for `secretKeyRef` and `configMapKeyRef`.
     pub lookup: &'a (dyn Fn(&str, &str, &str, &str) -> Option<String> + Sync),
 }
@@ -248,6 +250,7 @@ impl PodRuntime {
                     env.connections,
                     proxy_log,
                     env.resolver.clone(),
+                    env.identity.clone(),
                 )
                 .await?;
                 runtime.proxy = Some(p);
@@ -259,6 +262,7 @@ impl PodRuntime {
                     env.connections,
                     proxy_log,
                     env.resolver.clone(),
+                    env.identity.clone(),
                 )
                 .await?;
                 runtime.proxy = Some(p);

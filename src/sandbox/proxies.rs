@@ -19,6 +19,7 @@ use crate::pilot::push::{Connection, Connections};
 use crate::proxy::log::{Level, Sink};
 use crate::proxy::{self, Options, Proxy, StartError};
 
+use super::identity::Identity;
 use super::logs::ContainerLog;
 
 /// A running `istio-proxy` container.
@@ -29,15 +30,18 @@ pub struct ProxyRuntime {
     pub connection: Arc<Connection>,
     stop: CancellationToken,
     running: proxy::Running,
+    /// Wakes the agent to re-issue the workload certificate now (the CA changed).
+    pub reissue: Arc<tokio::sync::Notify>,
 }
 
 impl ProxyRuntime {
     /// Starts the proxy, its agent, and its xDS stream.
     pub async fn start(
-        identity: ProxyIdentity,
+        identity_of: ProxyIdentity,
         connections: &Connections,
         log: Arc<ContainerLog>,
         resolver: Resolver,
+        identity: Arc<Identity>,
     ) -> Result<ProxyRuntime, StartError> {
         let sink = {
             let log = log.clone();
@@ -53,14 +57,32 @@ impl ProxyRuntime {
             },
             resolver,
             concurrency: 2,
-            bind_ip: Some(identity.ip),
-            service_node: Some(identity.node_id()),
+            bind_ip: Some(identity_of.ip),
+            service_node: Some(identity_of.node_id()),
             ..Options::default()
         };
-        let running = proxy::start(bootstrap(&identity), options).await?;
+        let running = proxy::start(bootstrap(&identity_of), options).await?;
         let proxy = running.proxy.clone();
-        let (connection, mut pushes) = connections.connect(identity.clone());
         let stop = CancellationToken::new();
+        let reissue = Arc::new(tokio::sync::Notify::new());
+        // The agent's SDS first, so listeners and clusters naming `default`/`ROOTCA` warm
+        // straight away.
+        let workload = crate::ca::WorkloadId::new(
+            crate::ca::DEFAULT_TRUST_DOMAIN,
+            identity_of.namespace.clone(),
+            identity_of.service_account.clone(),
+        );
+        let renew_in = agent_sds(&proxy, &identity, &workload, &log).await;
+        spawn_rotation(
+            proxy.clone(),
+            identity,
+            workload,
+            log.clone(),
+            renew_in,
+            reissue.clone(),
+            stop.clone(),
+        );
+        let (connection, mut pushes) = connections.connect(identity_of.clone());
         {
             let (proxy, connection, stop) = (proxy.clone(), connection.clone(), stop.clone());
             tokio::spawn(async move {
@@ -77,7 +99,7 @@ impl ProxyRuntime {
                 }
             });
         }
-        let agent = SocketAddr::new(identity.ip, AGENT_PORT);
+        let agent = SocketAddr::new(identity_of.ip, AGENT_PORT);
         serve_agent(agent, proxy.clone(), connection.clone(), stop.clone())
             .await
             .map_err(|source| StartError::Bind {
@@ -86,11 +108,12 @@ impl ProxyRuntime {
                 source,
             })?;
         Ok(ProxyRuntime {
-            identity,
+            identity: identity_of,
             proxy,
             connection,
             stop,
             running,
+            reissue,
         })
     }
 
@@ -100,6 +123,63 @@ impl ProxyRuntime {
         self.stop.cancel();
         self.running.stop(grace).await;
     }
+}
+
+/// Issues the proxy's certificate and applies it as SDS secrets; returns when to renew.
+async fn agent_sds(
+    proxy: &Arc<Proxy>,
+    identity: &Identity,
+    workload: &crate::ca::WorkloadId,
+    log: &ContainerLog,
+) -> Duration {
+    match identity.secrets_for(workload) {
+        Ok((secrets, renew_in)) => {
+            let version = crate::pilot::push::rfc3339_now();
+            let push = crate::xds::snapshot::DiscoveryResponse {
+                version_info: version.clone(),
+                nonce: format!("{:016x}", rand::random::<u64>()),
+                resources: crate::xds::snapshot::Resources::Secrets(secrets),
+            };
+            let ack = proxy.apply(push).await;
+            match &ack.error_detail {
+                None => log.write(&format!(
+                    "info\tcache\tgenerated new workload certificate\tresourceName=default latency=0s ttl={}",
+                    crate::pilot::push::human_duration(identity.ttl)
+                )),
+                Some(e) => log.write(&format!("error\tsds\tthe proxy refused its certificate: {e}")),
+            }
+            renew_in
+        }
+        Err(e) => {
+            log.write(&format!(
+                "error\tcache\tfailed to generate the workload certificate: {e}"
+            ));
+            Duration::from_secs(5)
+        }
+    }
+}
+
+/// istio-agent's rotation: re-issue at the grace point (or when told), without touching
+/// connections already open.
+fn spawn_rotation(
+    proxy: Arc<Proxy>,
+    identity: Arc<Identity>,
+    workload: crate::ca::WorkloadId,
+    log: Arc<ContainerLog>,
+    mut renew_in: Duration,
+    reissue: Arc<tokio::sync::Notify>,
+    stop: CancellationToken,
+) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(renew_in) => {}
+                _ = reissue.notified() => {}
+            }
+            renew_in = agent_sds(&proxy, &identity, &workload, &log).await;
+        }
+    });
 }
 
 /// pilot-agent's `/healthz/ready`: 200 once the proxy is live and has its first config.

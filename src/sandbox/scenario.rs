@@ -46,6 +46,9 @@ pub struct Header {
     pub metadata: HeaderMeta,
     #[serde(default)]
     pub extra_port_mappings: Vec<PortMapping>,
+    /// Workload certificate lifetime (istio-agent's `SECRET_TTL`), e.g. `24h`, `90s`.
+    #[serde(default)]
+    pub workload_cert_ttl: Option<String>,
 }
 
 #[derive(Debug, Clone)]

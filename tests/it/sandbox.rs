@@ -288,6 +288,7 @@ fn a_node_port_in_use_names_the_port_and_its_service() {
         ephemeral_ports: false,
         resolver: Default::default(),
         fresh: true,
+        workload_cert_ttl: mesh::ca::DEFAULT_WORKLOAD_TTL,
     };
     let err = rt
         .block_on(mesh::sandbox::Sandbox::start(config))

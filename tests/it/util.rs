@@ -521,6 +521,7 @@ impl TestSandbox {
             ephemeral_ports: true,
             resolver: Default::default(),
             fresh,
+            workload_cert_ttl: mesh::ca::DEFAULT_WORKLOAD_TTL,
         };
         match rt.block_on(mesh::sandbox::Sandbox::start(config)) {
             Ok(sandbox) => Ok(TestSandbox {

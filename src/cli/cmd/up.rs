@@ -32,6 +32,10 @@ pub struct Args {
     /// addresses are printed and shown by `mesh list`).
     #[arg(long)]
     pub random_ports: bool,
+    /// Workload certificate lifetime (default: the scenario header's `workloadCertTtl`, else
+    /// 24h); proxies renew theirs at half of it.
+    #[arg(long, value_name = "DURATION")]
+    pub workload_cert_ttl: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -52,7 +56,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .clone()
         .or_else(|| parsed.header.metadata.name.clone())
         .unwrap_or_else(|| DEFAULT_NAME.to_owned());
+    let ttl_text = args
+        .workload_cert_ttl
+        .clone()
+        .or_else(|| parsed.header.workload_cert_ttl.clone());
+    let workload_cert_ttl = match ttl_text {
+        Some(t) => crate::api::parse_duration(&t).map_err(|e| {
+            Exit::new(
+                BAD_INPUT,
+                format!("error: workload certificate TTL {t:?}: {e}"),
+            )
+        })?,
+        None => crate::ca::DEFAULT_WORKLOAD_TTL,
+    };
     let config = SandboxConfig {
+        workload_cert_ttl,
         name: name.clone(),
         state_root: state_root()?,
         scenario: parsed,
