@@ -171,7 +171,6 @@ impl Identity {
             tls_certificate: Some(TlsCertificate {
                 certificate_chain: Some(inline(&cert.cert_chain_pem)),
                 private_key: Some(inline(&cert.key_pem)),
-                ..Default::default()
             }),
             ..Default::default()
         };
