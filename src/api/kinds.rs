@@ -257,7 +257,7 @@ pub static KINDS: &[KindInfo] = &[
         "destinationrule",
         &["dr"],
         true,
-        false,
+        true,
     ),
     kind(
         "ServiceEntry",
@@ -328,7 +328,7 @@ pub static KINDS: &[KindInfo] = &[
         "peerauthentication",
         &["pa"],
         true,
-        false,
+        true,
     ),
     kind(
         "AuthorizationPolicy",

@@ -25,7 +25,9 @@ use crate::xds::route::{
     Decorator, RetryPolicy, Route, RouteAction, RouteConfiguration, RouteMatch, VirtualHost,
 };
 use crate::xds::tcp_proxy::{TcpClusterWeight, TcpProxy, TcpWeightedClusters};
+use crate::xds::tls::TransportSocket;
 
+use super::mtls::{self, INBOUND_ALPN, MtlsMode};
 use super::names;
 
 /// istiod's default `connectTimeout` (mesh config).
@@ -127,6 +129,15 @@ pub fn passthrough(name: &str) -> Cluster {
 
 /// A `ClusterLoadAssignment` with every address healthy.
 pub fn assignment(cluster: &str, endpoints: &[SocketAddr]) -> ClusterLoadAssignment {
+    let plain: Vec<(SocketAddr, Option<Metadata>)> = endpoints.iter().map(|a| (*a, None)).collect();
+    assignment_with_metadata(cluster, &plain)
+}
+
+/// Endpoints with their metadata (istiod's `tlsMode` and workload identity).
+pub fn assignment_with_metadata(
+    cluster: &str,
+    endpoints: &[(SocketAddr, Option<Metadata>)],
+) -> ClusterLoadAssignment {
     ClusterLoadAssignment {
         cluster_name: cluster.to_owned(),
         endpoints: if endpoints.is_empty() {
@@ -136,13 +147,13 @@ pub fn assignment(cluster: &str, endpoints: &[SocketAddr]) -> ClusterLoadAssignm
                 locality: None,
                 lb_endpoints: endpoints
                     .iter()
-                    .map(|a| LbEndpoint {
+                    .map(|(a, metadata)| LbEndpoint {
                         endpoint: Some(Endpoint {
                             address: Address::socket(a.ip().to_string(), u32::from(a.port())),
                             hostname: String::new(),
                         }),
                         health_status: HealthStatus::Healthy,
-                        metadata: None,
+                        metadata: metadata.clone(),
                         load_balancing_weight: Some(1),
                     })
                     .collect(),
@@ -455,88 +466,198 @@ pub fn outbound_tcp_listener(vip: IpAddr, port: u16, cluster: &str) -> Listener 
     }
 }
 
-/// One port the sidecar serves inbound: HTTP or TCP.
+/// One port the sidecar serves inbound: HTTP or TCP, and its PeerAuthentication mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InboundPort {
     pub port: u16,
     pub http: bool,
+    /// Unnamed port: Istio sniffs, so mTLS clients of either kind are served (by ALPN).
+    pub auto: bool,
+    pub mode: MtlsMode,
 }
 
-/// A sidecar's `virtualInbound` (15006): a chain per served port to `inbound|<port>||`, and
-/// passthrough for the rest.
-pub fn virtual_inbound(ports: &[InboundPort]) -> Listener {
-    let mut chains = Vec::new();
-    for p in ports {
-        let cluster = names::inbound_cluster(p.port);
-        let name = names::listener("0.0.0.0", p.port);
-        if p.http {
-            let routes = route_config(
-                &cluster,
-                vec![VirtualHost {
-                    name: "inbound|http|".to_owned() + &p.port.to_string(),
-                    domains: vec!["*".to_owned()],
-                    routes: vec![Route {
-                        name: "default".to_owned(),
-                        ..route_to(&cluster, prefix("/"), &format!(":{}/*", p.port), None)
-                    }],
-                    ..Default::default()
-                }],
-            );
-            let mut hcm = hcm_inline(&format!("inbound_{name}"), routes);
-            hcm.use_remote_address = Some(false);
-            chains.push(FilterChain {
-                filter_chain_match: Some(http_match(Some(p.port))),
-                filters: vec![hcm_filter(hcm)],
-                name: name.clone(),
-                ..Default::default()
-            });
-        }
-        chains.push(FilterChain {
-            filter_chain_match: Some(FilterChainMatch {
-                destination_port: Some(u32::from(p.port)),
-                transport_protocol: "raw_buffer".to_owned(),
-                ..Default::default()
-            }),
-            filters: vec![tcp_filter(&cluster, &cluster)],
-            name: format!("{name}-tcp"),
-            ..Default::default()
-        });
-        // The app's own TLS (not Istio's mTLS) passes through to it untouched.
-        chains.push(FilterChain {
-            filter_chain_match: Some(FilterChainMatch {
-                destination_port: Some(u32::from(p.port)),
-                transport_protocol: "tls".to_owned(),
-                ..Default::default()
-            }),
-            filters: vec![tcp_filter(&cluster, &cluster)],
-            name: format!("{name}-tls"),
-            ..Default::default()
-        });
+/// The filters that hand a port's traffic to the app: an HCM for HTTP, tcp_proxy otherwise.
+fn inbound_filters(p: &InboundPort, mtls: bool) -> Vec<Filter> {
+    let cluster = names::inbound_cluster(p.port);
+    let name = names::listener("0.0.0.0", p.port);
+    if !p.http {
+        return vec![tcp_filter(&cluster, &cluster)];
     }
-    chains.push(FilterChain {
-        filter_chain_match: Some(FilterChainMatch {
+    let routes = route_config(
+        &cluster,
+        vec![VirtualHost {
+            name: "inbound|http|".to_owned() + &p.port.to_string(),
+            domains: vec!["*".to_owned()],
+            routes: vec![Route {
+                name: "default".to_owned(),
+                ..route_to(&cluster, prefix("/"), &format!(":{}/*", p.port), None)
+            }],
+            ..Default::default()
+        }],
+    );
+    let mut hcm = hcm_inline(&format!("inbound_{name}"), routes);
+    hcm.use_remote_address = Some(false);
+    // Over mTLS the peer's identity is known; istiod forwards it to the app as XFCC. (The
+    // proxy does not implement forward_client_cert_details yet, so it is left out.)
+    let _ = mtls;
+    vec![hcm_filter(hcm)]
+}
+
+fn chain(
+    name: String,
+    m: FilterChainMatch,
+    filters: Vec<Filter>,
+    tls: Option<TransportSocket>,
+) -> FilterChain {
+    FilterChain {
+        filter_chain_match: Some(m),
+        filters,
+        transport_socket: tls,
+        name,
+        ..Default::default()
+    }
+}
+
+/// A sidecar's `virtualInbound` (15006): per served port, an mTLS chain (unless DISABLE) and
+/// plain-text chains (unless STRICT) — HTTP to an HCM, the rest to tcp_proxy, the app's own TLS
+/// passed through — then the catch-all passthrough chains in the workload's mode.
+pub fn virtual_inbound(ports: &[InboundPort], workload_mode: MtlsMode) -> Listener {
+    let mut chains = Vec::new();
+    let istio_alpn = || {
+        INBOUND_ALPN
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>()
+    };
+    for p in ports {
+        let name = names::listener("0.0.0.0", p.port);
+        let port = Some(u32::from(p.port));
+        if p.mode != MtlsMode::Disable {
+            let tls_match = |alpn: Vec<String>| FilterChainMatch {
+                destination_port: port,
+                transport_protocol: "tls".to_owned(),
+                application_protocols: alpn,
+                ..Default::default()
+            };
+            let strict = p.mode == MtlsMode::Strict;
+            let tcp_port = InboundPort { http: false, ..*p };
+            if p.auto {
+                // Sniffed port: HTTP clients say istio-http/*, TCP clients istio.
+                let http_alpn = INBOUND_ALPN[2..].iter().map(|s| (*s).to_owned()).collect();
+                let tcp_alpn = INBOUND_ALPN[..2].iter().map(|s| (*s).to_owned()).collect();
+                chains.push(chain(
+                    format!("{name}-mtls-http"),
+                    tls_match(http_alpn),
+                    inbound_filters(p, true),
+                    Some(mtls::inbound_tls(true)),
+                ));
+                chains.push(chain(
+                    format!("{name}-mtls-tcp"),
+                    tls_match(tcp_alpn),
+                    inbound_filters(&tcp_port, true),
+                    Some(mtls::inbound_tls(false)),
+                ));
+                if strict {
+                    chains.push(chain(
+                        format!("{name}-mtls"),
+                        tls_match(Vec::new()),
+                        inbound_filters(&tcp_port, true),
+                        Some(mtls::inbound_tls(false)),
+                    ));
+                }
+            } else {
+                // STRICT: any TLS client is an mTLS client (openssl s_client sees the workload
+                // certificate); PERMISSIVE: only Istio's ALPN, other TLS belongs to the app.
+                let alpn = if strict { Vec::new() } else { istio_alpn() };
+                chains.push(chain(
+                    format!("{name}-mtls"),
+                    tls_match(alpn),
+                    inbound_filters(p, true),
+                    Some(mtls::inbound_tls(p.http)),
+                ));
+            }
+        }
+        if p.mode == MtlsMode::Strict {
+            continue;
+        }
+        if p.http {
+            chains.push(chain(
+                name.clone(),
+                http_match(Some(p.port)),
+                inbound_filters(p, false),
+                None,
+            ));
+        }
+        let cluster = names::inbound_cluster(p.port);
+        let raw = FilterChainMatch {
+            destination_port: port,
             transport_protocol: "raw_buffer".to_owned(),
             ..Default::default()
-        }),
-        filters: vec![tcp_filter(
-            "InboundPassthroughCluster",
-            "InboundPassthroughCluster",
-        )],
-        name: "virtualInbound-catchall-tcp".to_owned(),
-        ..Default::default()
-    });
-    chains.push(FilterChain {
-        filter_chain_match: Some(FilterChainMatch {
+        };
+        chains.push(chain(
+            format!("{name}-tcp"),
+            raw,
+            vec![tcp_filter(&cluster, &cluster)],
+            None,
+        ));
+        // The app's own TLS (not Istio's mTLS) passes through to it untouched.
+        let tls = FilterChainMatch {
+            destination_port: port,
             transport_protocol: "tls".to_owned(),
             ..Default::default()
-        }),
-        filters: vec![tcp_filter(
+        };
+        chains.push(chain(
+            format!("{name}-tls"),
+            tls,
+            vec![tcp_filter(&cluster, &cluster)],
+            None,
+        ));
+    }
+    let passthrough = || {
+        vec![tcp_filter(
             "InboundPassthroughCluster",
             "InboundPassthroughCluster",
-        )],
-        name: "virtualInbound-tls".to_owned(),
-        ..Default::default()
-    });
+        )]
+    };
+    if workload_mode != MtlsMode::Disable {
+        let m = FilterChainMatch {
+            transport_protocol: "tls".to_owned(),
+            application_protocols: if workload_mode == MtlsMode::Strict {
+                Vec::new()
+            } else {
+                istio_alpn()
+            },
+            ..Default::default()
+        };
+        chains.push(chain(
+            "virtualInbound-mtls".to_owned(),
+            m,
+            passthrough(),
+            Some(mtls::inbound_tls(false)),
+        ));
+    }
+    if workload_mode != MtlsMode::Strict {
+        let raw = FilterChainMatch {
+            transport_protocol: "raw_buffer".to_owned(),
+            ..Default::default()
+        };
+        chains.push(chain(
+            "virtualInbound-catchall-tcp".to_owned(),
+            raw,
+            passthrough(),
+            None,
+        ));
+        let tls = FilterChainMatch {
+            transport_protocol: "tls".to_owned(),
+            ..Default::default()
+        };
+        chains.push(chain(
+            "virtualInbound-tls".to_owned(),
+            tls,
+            passthrough(),
+            None,
+        ));
+    }
     let mut listener_filters = vec![ListenerFilter {
         name: "envoy.filters.listener.original_dst".to_owned(),
         typed_config: Some(ListenerFilterConfig::OriginalDst(Map::new())),

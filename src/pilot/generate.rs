@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 use crate::api::istio::{Gateway, RouteDestination, Server, ServerTlsMode, VirtualService};
 use crate::xds::cluster::Cluster;
+use crate::xds::core::Metadata;
 use crate::xds::endpoint::ClusterLoadAssignment;
 use crate::xds::listener::Listener;
 use crate::xds::route::{Route, RouteAction, RouteConfiguration, VirtualHost};
@@ -15,6 +16,7 @@ use crate::xds::route::{Route, RouteAction, RouteConfiguration, VirtualHost};
 use super::bootstrap::ProxyIdentity;
 use super::build::{self, InboundPort, prefix, route_to};
 use super::model::{Model, Workload};
+use super::mtls;
 use super::names::{self, ProxyType};
 use super::vs_routes::{binds_to, binds_to_mesh, destination_cluster, host_matches, http_routes};
 
@@ -30,7 +32,7 @@ pub struct ProxyConfig {
 /// A gateway server bound to a listener port: (server port, gateway, hosts).
 type ServerOf<'a> = (u16, &'a Gateway, Vec<String>);
 pub fn generate(model: &Model, proxy: &ProxyIdentity, warnings: &mut Vec<String>) -> ProxyConfig {
-    let (mut clusters, endpoints) = outbound(model);
+    let (mut clusters, endpoints) = outbound(model, &proxy.namespace, warnings);
     clusters.push(build::black_hole());
     match proxy.kind {
         ProxyType::Router => {
@@ -58,7 +60,10 @@ pub fn generate(model: &Model, proxy: &ProxyIdentity, warnings: &mut Vec<String>
             }
             let (mut listeners, routes) = sidecar_outbound(model, proxy, warnings);
             listeners.insert(0, build::virtual_outbound());
-            listeners.insert(1, build::virtual_inbound(&inbound));
+            let workload_mode = me.map_or(mtls::MtlsMode::Permissive, |w| {
+                mtls::inbound_mode(model, w, 0)
+            });
+            listeners.insert(1, build::virtual_inbound(&inbound, workload_mode));
             ProxyConfig {
                 clusters,
                 endpoints,
@@ -69,34 +74,150 @@ pub fn generate(model: &Model, proxy: &ProxyIdentity, warnings: &mut Vec<String>
     }
 }
 
-/// An EDS cluster and its endpoints for every Service port in the mesh.
-fn outbound(model: &Model) -> (Vec<Cluster>, Vec<ClusterLoadAssignment>) {
+/// An EDS cluster and its endpoints for every Service port in the mesh, with auto mTLS (or
+/// the DestinationRule's `tls`) as a client in `client_ns` gets it.
+fn outbound(
+    model: &Model,
+    client_ns: &str,
+    warnings: &mut Vec<String>,
+) -> (Vec<Cluster>, Vec<ClusterLoadAssignment>) {
     let mut clusters = Vec::new();
     let mut endpoints = Vec::new();
     for s in &model.services {
+        let sans = model.service_identities(s);
+        let dr = model.destination_rule_for(&s.fqdn, client_ns, &s.namespace);
+        if let Some(dr) = dr {
+            note_unacted_destination_rule(dr, warnings);
+        }
         for p in &s.ports {
-            let c = build::outbound_cluster(p.port, "", &s.fqdn, &s.name, &s.namespace);
-            endpoints.push(build::assignment(&c.name, &model.endpoints_of(s, p)));
+            let mut c = build::outbound_cluster(p.port, "", &s.fqdn, &s.name, &s.namespace);
+            let dr_tls = dr
+                .and_then(|d| d.spec.traffic_policy.as_ref())
+                .and_then(|t| {
+                    t.port_level_settings
+                        .iter()
+                        .find(|pl| {
+                            pl.port.as_ref().and_then(|ps| ps.number) == Some(u32::from(p.port))
+                        })
+                        .and_then(|pl| pl.tls.clone())
+                        .or_else(|| t.tls.clone())
+                });
+            let tls = match &dr_tls {
+                Some(tls) => mtls::destination_rule_tls(tls, &sans, p.port, &s.fqdn, warnings),
+                None => mtls::auto_mtls(
+                    &sans,
+                    &mtls::istio_sni(p.port, "", &s.fqdn),
+                    mtls::client_alpn(p.protocol),
+                ),
+            };
+            c.transport_socket = tls.transport_socket;
+            c.transport_socket_matches = tls.transport_socket_matches;
+            let eps: Vec<(SocketAddr, Option<Metadata>)> = model
+                .endpoints_of(s, p)
+                .into_iter()
+                .map(|a| {
+                    let meshed = model.workload_at(a.ip()).is_some_and(|w| {
+                        w.labels
+                            .get("security.istio.io/tlsMode")
+                            .map(String::as_str)
+                            == Some("istio")
+                    });
+                    let mut fm: serde_json::Map<String, serde_json::Value> =
+                        mtls::endpoint_metadata(meshed).into_iter().collect();
+                    if let Some(w) = model.workload_at(a.ip()) {
+                        fm.insert(
+                            "istio".into(),
+                            serde_json::json!({"workload": workload_metadata(w)}),
+                        );
+                    }
+                    (
+                        a,
+                        Some(Metadata {
+                            filter_metadata: fm,
+                        }),
+                    )
+                })
+                .collect();
+            endpoints.push(build::assignment_with_metadata(&c.name, &eps));
             clusters.push(c);
         }
     }
     (clusters, endpoints)
 }
 
+/// istiod's endpoint workload metadata: `name;namespace;canonical name;revision;cluster`.
+fn workload_metadata(w: &Workload) -> String {
+    let name = w.workload_name();
+    let canonical = w
+        .labels
+        .get("service.istio.io/canonical-name")
+        .or_else(|| w.labels.get("app"))
+        .cloned()
+        .unwrap_or_else(|| name.clone());
+    let revision = w
+        .labels
+        .get("service.istio.io/canonical-revision")
+        .or_else(|| w.labels.get("version"))
+        .cloned()
+        .unwrap_or_else(|| "latest".to_owned());
+    format!("{name};{};{canonical};{revision};Kubernetes", w.namespace)
+}
+
+/// The parts of a DestinationRule mesh does not translate yet are reported, never dropped
+/// silently.
+fn note_unacted_destination_rule(
+    dr: &crate::api::istio::DestinationRule,
+    warnings: &mut Vec<String>,
+) {
+    let mut unacted = Vec::new();
+    if !dr.spec.subsets.is_empty() {
+        unacted.push("subsets");
+    }
+    if let Some(t) = &dr.spec.traffic_policy {
+        if t.load_balancer.is_some() {
+            unacted.push("trafficPolicy.loadBalancer");
+        }
+        if t.connection_pool.is_some() {
+            unacted.push("trafficPolicy.connectionPool");
+        }
+        if t.outlier_detection.is_some() {
+            unacted.push("trafficPolicy.outlierDetection");
+        }
+    }
+    if !unacted.is_empty() {
+        let w = format!(
+            "DestinationRule {}/{}: {} not acted on by mesh yet (tls is)",
+            dr.metadata.namespace.as_deref().unwrap_or(""),
+            dr.metadata.name,
+            unacted.join(", ")
+        );
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
+}
+
 /// The ports a workload serves: target ports of the Services that select it.
 fn inbound_ports(model: &Model, w: &Workload) -> Vec<InboundPort> {
-    let mut ports: BTreeMap<u16, bool> = BTreeMap::new();
+    // port → (HTTP-capable, explicitly named)
+    let mut ports: BTreeMap<u16, (bool, bool)> = BTreeMap::new();
     for s in model.services_of(w) {
         for p in &s.ports {
             if let Some(target) = super::model::resolve_target(&p.target, &w.spec) {
-                let http = ports.get(&target).copied().unwrap_or(false) || p.protocol.is_http();
-                ports.insert(target, http);
+                let (http, named) = ports.get(&target).copied().unwrap_or((false, false));
+                let explicit = p.protocol != super::model::Protocol::Unknown;
+                ports.insert(target, (http || p.protocol.is_http(), named || explicit));
             }
         }
     }
     ports
         .into_iter()
-        .map(|(port, http)| InboundPort { port, http })
+        .map(|(port, (http, named))| InboundPort {
+            port,
+            http,
+            auto: !named,
+            mode: mtls::inbound_mode(model, w, port),
+        })
         .collect()
 }
 

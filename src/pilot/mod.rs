@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod build;
 pub mod generate;
 pub mod model;
+pub mod mtls;
 pub mod names;
 pub mod push;
 pub mod vs_routes;

@@ -84,6 +84,19 @@ pub struct Workload {
     pub spec: Pod,
 }
 
+impl Workload {
+    /// The Deployment the pod belongs to (its ReplicaSet's name without the hash), else the pod.
+    pub fn workload_name(&self) -> String {
+        self.spec
+            .metadata
+            .owner_references
+            .iter()
+            .find(|o| o.kind == "ReplicaSet")
+            .and_then(|o| o.name.rsplit_once('-').map(|(w, _)| w.to_owned()))
+            .unwrap_or_else(|| self.pod.clone())
+    }
+}
+
 /// Everything translation reads.
 #[derive(Debug, Clone, Default)]
 pub struct Model {
@@ -95,6 +108,53 @@ pub struct Model {
     pub destination_rules: Vec<DestinationRule>,
     /// `(namespace, service name)` → its Endpoints.
     pub endpoints: BTreeMap<(String, String), Endpoints>,
+    pub peer_authentications: Vec<PeerAuth>,
+    /// `(namespace, name)` → the Secret's data, decoded (gateway credentials).
+    pub secrets: BTreeMap<(String, String), BTreeMap<String, Vec<u8>>>,
+}
+
+/// Istio's `PeerAuthentication`, as far as mTLS modes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerAuth {
+    pub namespace: String,
+    pub name: String,
+    /// `selector.matchLabels`; empty: the whole namespace (or mesh, in `istio-system`).
+    pub selector: BTreeMap<String, String>,
+    /// `STRICT`, `PERMISSIVE`, `DISABLE`; `None` (`UNSET`) inherits.
+    pub mode: Option<String>,
+    /// `portLevelMtls`: port → mode.
+    pub port_modes: BTreeMap<u16, String>,
+}
+
+fn peer_auth(u: &crate::api::Unstructured) -> PeerAuth {
+    let spec = u.rest.get("spec").cloned().unwrap_or_default();
+    let mode = |v: &serde_json::Value| {
+        v["mode"]
+            .as_str()
+            .filter(|m| *m != "UNSET")
+            .map(str::to_owned)
+    };
+    PeerAuth {
+        namespace: u.metadata.namespace.clone().unwrap_or_default(),
+        name: u.metadata.name.clone(),
+        selector: spec["selector"]["matchLabels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        mode: mode(&spec["mtls"]),
+        port_modes: spec["portLevelMtls"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(p, v)| Some((p.parse().ok()?, mode(v)?)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
 }
 
 impl Model {
@@ -115,6 +175,25 @@ impl Model {
                     let ns = e.metadata.namespace.clone().unwrap_or_default();
                     m.endpoints.insert((ns, e.metadata.name.clone()), e.clone());
                 }
+                Resource::Unstructured(u) if u.kind == "PeerAuthentication" => {
+                    m.peer_authentications.push(peer_auth(u));
+                }
+                Resource::Secret(s) => {
+                    let mut data: BTreeMap<String, Vec<u8>> = s
+                        .data
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            crate::api::base64::decode(v).ok().map(|b| (k.clone(), b))
+                        })
+                        .collect();
+                    data.extend(
+                        s.string_data
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.as_bytes().to_vec())),
+                    );
+                    let ns = s.metadata.namespace.clone().unwrap_or_default();
+                    m.secrets.insert((ns, s.metadata.name.clone()), data);
+                }
                 _ => {}
             }
         }
@@ -122,6 +201,54 @@ impl Model {
         m.workloads
             .sort_by(|a, b| (&a.namespace, &a.pod).cmp(&(&b.namespace, &b.pod)));
         m
+    }
+
+    /// The workload at a pod IP.
+    pub fn workload_at(&self, ip: IpAddr) -> Option<&Workload> {
+        self.workloads.iter().find(|w| w.ip == ip)
+    }
+
+    /// The service accounts of a Service's pods, as SPIFFE IDs (what a client checks).
+    pub fn service_identities(&self, svc: &ServiceInfo) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .workloads
+            .iter()
+            .filter(|w| {
+                w.namespace == svc.namespace
+                    && !svc.selector.is_empty()
+                    && crate::api::meta::labels_match(&svc.selector, &w.labels)
+            })
+            .map(|w| {
+                format!(
+                    "spiffe://{}/ns/{}/sa/{}",
+                    crate::ca::DEFAULT_TRUST_DOMAIN,
+                    w.namespace,
+                    w.service_account
+                )
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// The DestinationRule for a host, as a client in `client_ns` sees it: its own namespace's
+    /// first, then the Service's, then the root namespace's (istio-system).
+    pub fn destination_rule_for(
+        &self,
+        fqdn: &str,
+        client_ns: &str,
+        svc_ns: &str,
+    ) -> Option<&DestinationRule> {
+        let matching = |ns: &str| {
+            self.destination_rules.iter().find(|d| {
+                let dns = d.metadata.namespace.as_deref().unwrap_or("");
+                dns == ns && names::resolve_shortname(&d.spec.host, dns) == fqdn
+            })
+        };
+        matching(client_ns)
+            .or_else(|| matching(svc_ns))
+            .or_else(|| matching("istio-system"))
     }
 
     /// A host as written in a VirtualService or DestinationRule in `namespace` → the Service
