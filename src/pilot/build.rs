@@ -371,6 +371,47 @@ pub fn gateway_tcp_listener(port: u16, chains: Vec<GatewayTcpChain>) -> Listener
     }
 }
 
+/// One HTTPS server of a gateway port: the SNI names it answers, its route configuration and
+/// the TLS it terminates with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayTlsChain {
+    pub server_names: Vec<String>,
+    pub route: String,
+    pub transport_socket: TransportSocket,
+}
+
+/// A gateway's HTTPS listener: TLS terminated per server (chosen by SNI), then HTTP routed by
+/// the server's own route configuration.
+pub fn gateway_https_listener(port: u16, chains: Vec<GatewayTlsChain>) -> Listener {
+    let name = names::listener("0.0.0.0", port);
+    Listener {
+        name: name.clone(),
+        address: Address::socket("0.0.0.0", u32::from(port)),
+        filter_chains: chains
+            .into_iter()
+            .map(|c| FilterChain {
+                filter_chain_match: (!c.server_names.is_empty()).then(|| FilterChainMatch {
+                    server_names: c.server_names,
+                    ..Default::default()
+                }),
+                filters: vec![hcm_filter(hcm_rds(
+                    &format!("outbound_{name}"),
+                    &c.route,
+                    true,
+                ))],
+                transport_socket: Some(c.transport_socket),
+                ..Default::default()
+            })
+            .collect(),
+        listener_filters: vec![ListenerFilter {
+            name: "envoy.filters.listener.tls_inspector".to_owned(),
+            typed_config: Some(ListenerFilterConfig::TlsInspector(Map::new())),
+        }],
+        traffic_direction: TrafficDirection::Outbound,
+        ..Default::default()
+    }
+}
+
 /// One L4 route on a gateway port: the SNI names it answers (none: every connection) and its
 /// tcp_proxy.
 #[derive(Debug, Clone, PartialEq)]

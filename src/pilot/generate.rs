@@ -8,10 +8,12 @@ use std::net::SocketAddr;
 
 use crate::api::istio::{Gateway, RouteDestination, Server, ServerTlsMode, VirtualService};
 use crate::xds::cluster::Cluster;
+use crate::xds::core::DataSource;
 use crate::xds::core::Metadata;
 use crate::xds::endpoint::ClusterLoadAssignment;
 use crate::xds::listener::Listener;
-use crate::xds::route::{Route, RouteAction, RouteConfiguration, VirtualHost};
+use crate::xds::route::{Route, RouteAction, RouteConfiguration, TlsRequirement, VirtualHost};
+use crate::xds::tls::{CertificateValidationContext, Secret, TlsCertificate};
 
 use super::bootstrap::ProxyIdentity;
 use super::build::{self, InboundPort, prefix, route_to};
@@ -27,21 +29,24 @@ pub struct ProxyConfig {
     pub endpoints: Vec<ClusterLoadAssignment>,
     pub listeners: Vec<Listener>,
     pub routes: Vec<RouteConfiguration>,
+    /// Gateway credentials istiod serves over ADS (`kubernetes://NAME`).
+    pub secrets: Vec<Secret>,
 }
 
-/// A gateway server bound to a listener port: (server port, gateway, hosts).
-type ServerOf<'a> = (u16, &'a Gateway, Vec<String>);
+/// A gateway server bound to a listener port: (server port, gateway, hosts, httpsRedirect).
+type ServerOf<'a> = (u16, &'a Gateway, Vec<String>, bool);
 pub fn generate(model: &Model, proxy: &ProxyIdentity, warnings: &mut Vec<String>) -> ProxyConfig {
     let (mut clusters, endpoints) = outbound(model, &proxy.namespace, warnings);
     clusters.push(build::black_hole());
     match proxy.kind {
         ProxyType::Router => {
-            let (listeners, routes) = gateway(model, proxy, warnings);
+            let (listeners, routes, secrets) = gateway(model, proxy, warnings);
             ProxyConfig {
                 clusters,
                 endpoints,
                 listeners,
                 routes,
+                secrets,
             }
         }
         ProxyType::Sidecar => {
@@ -69,6 +74,7 @@ pub fn generate(model: &Model, proxy: &ProxyIdentity, warnings: &mut Vec<String>
                 endpoints,
                 listeners,
                 routes,
+                secrets: Vec::new(),
             }
         }
     }
@@ -227,7 +233,7 @@ fn gateway(
     model: &Model,
     proxy: &ProxyIdentity,
     warnings: &mut Vec<String>,
-) -> (Vec<Listener>, Vec<RouteConfiguration>) {
+) -> (Vec<Listener>, Vec<RouteConfiguration>, Vec<Secret>) {
     let me = model
         .workloads
         .iter()
@@ -253,6 +259,7 @@ fn gateway(
         .collect();
     // listener port → (server port, gateway, hosts)
     let mut http: BTreeMap<u16, Vec<ServerOf<'_>>> = BTreeMap::new();
+    let mut https: BTreeMap<u16, Vec<(u16, &Gateway, &Server)>> = BTreeMap::new();
     let mut l4: BTreeMap<u16, Vec<build::GatewayTcpChain>> = BTreeMap::new();
     for g in &selected {
         for s in &g.spec.servers {
@@ -260,10 +267,16 @@ fn gateway(
                 continue;
             };
             let protocol = s.port.protocol.to_ascii_uppercase();
-            let passthrough =
-                s.tls.as_ref().and_then(|t| t.mode) == Some(ServerTlsMode::Passthrough);
+            let tls_mode = s.tls.as_ref().and_then(|t| t.mode);
+            let passthrough = tls_mode == Some(ServerTlsMode::Passthrough);
+            let terminates = matches!(
+                tls_mode,
+                Some(ServerTlsMode::Simple | ServerTlsMode::Mutual)
+            );
+            let redirect = s.tls.as_ref().is_some_and(|t| t.https_redirect);
             match protocol.as_str() {
-                "HTTP" | "HTTP2" | "GRPC" => http.entry(target_of(port)).or_default().push((port, g, s.hosts.clone())),
+                "HTTP" | "HTTP2" | "GRPC" => http.entry(target_of(port)).or_default().push((port, g, s.hosts.clone(), redirect)),
+                "HTTPS" if terminates => https.entry(target_of(port)).or_default().push((port, g, s)),
                 "TCP" => l4.entry(target_of(port)).or_default().extend(tcp_chains(model, g, s, port)),
                 "TLS" if passthrough => l4.entry(target_of(port)).or_default().extend(passthrough_chains(model, g, s, port)),
                 other => warnings.push(format!(
@@ -279,8 +292,127 @@ fn gateway(
     let mut routes = Vec::new();
     for (listen, servers) in http {
         listeners.push(build::gateway_http_listener(listen));
+        let vhosts = gateway_vhosts(model, &servers, listen, warnings);
+        routes.push(build::route_config(
+            &names::gateway_http_route(listen),
+            vhosts,
+        ));
+    }
+    let mut secrets = Vec::new();
+    for (listen, servers) in https {
+        let mut chains = Vec::new();
+        for (port, g, server) in servers {
+            let gw_ns = g.metadata.namespace.as_deref().unwrap_or("");
+            let port_name = server.port.name.as_str();
+            let route = names::gateway_https_route(port, port_name, &g.metadata.name, gw_ns);
+            let vhosts = gateway_vhosts(
+                model,
+                &[(port, g, server.hosts.clone(), false)],
+                port,
+                warnings,
+            );
+            routes.push(build::route_config(&route, vhosts));
+            let tls = server.tls.clone().unwrap_or_default();
+            let mutual = tls.mode == Some(ServerTlsMode::Mutual);
+            let credential = tls.credential_name.clone().unwrap_or_default();
+            if credential.is_empty() {
+                warnings.push(format!(
+                    "Gateway {gw_ns}/{}: server {port_name} has no credentialName (file-mounted certificates are not supported by mesh)",
+                    g.metadata.name
+                ));
+                continue;
+            }
+            secrets.extend(gateway_secrets(
+                model,
+                &proxy.namespace,
+                &credential,
+                mutual,
+            ));
+            let server_names: Vec<String> = server
+                .hosts
+                .iter()
+                .filter(|h| *h != "*")
+                .map(|h| h.rsplit('/').next().unwrap_or(h).to_owned())
+                .collect();
+            chains.push(build::GatewayTlsChain {
+                server_names,
+                route,
+                transport_socket: mtls::gateway_tls(&credential, mutual),
+            });
+        }
+        if !chains.is_empty() {
+            listeners.push(build::gateway_https_listener(listen, chains));
+        }
+    }
+    secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    secrets.dedup_by(|a, b| a.name == b.name);
+    // istiod builds no listener for an L4 server no route binds to.
+    for (listen, chains) in l4 {
+        if !chains.is_empty() {
+            listeners.push(build::gateway_tcp_listener(listen, chains));
+        }
+    }
+    (listeners, routes, secrets)
+}
+
+/// `kubernetes://NAME` (certificate and key) and, for MUTUAL, `kubernetes://NAME-cacert` (the
+/// CA that signs client certificates: the Secret's `ca.crt`/`cacert`, or a `NAME-cacert`
+/// Secret). A Secret that does not exist is simply not sent: the listener waits for it.
+fn gateway_secrets(model: &Model, ns: &str, credential: &str, mutual: bool) -> Vec<Secret> {
+    let inline = |b: &[u8]| DataSource {
+        inline_bytes: Some(crate::api::base64::encode(b)),
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let data = model.secrets.get(&(ns.to_owned(), credential.to_owned()));
+    if let Some(d) = data {
+        let cert = d.get("tls.crt").or_else(|| d.get("cert"));
+        let key = d.get("tls.key").or_else(|| d.get("key"));
+        if let (Some(c), Some(k)) = (cert, key) {
+            out.push(Secret {
+                name: format!("kubernetes://{credential}"),
+                tls_certificate: Some(TlsCertificate {
+                    certificate_chain: Some(inline(c)),
+                    private_key: Some(inline(k)),
+                }),
+                ..Default::default()
+            });
+        }
+    }
+    if mutual {
+        let ca = data
+            .and_then(|d| d.get("ca.crt").or_else(|| d.get("cacert")))
+            .or_else(|| {
+                model
+                    .secrets
+                    .get(&(ns.to_owned(), format!("{credential}-cacert")))
+                    .and_then(|d| d.get("ca.crt").or_else(|| d.get("cacert")))
+            });
+        if let Some(ca) = ca {
+            out.push(Secret {
+                name: format!("kubernetes://{credential}-cacert"),
+                validation_context: Some(CertificateValidationContext {
+                    trusted_ca: Some(inline(ca)),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+        }
+    }
+    out
+}
+
+/// The virtual hosts of one gateway route configuration: every host of the bound
+/// VirtualServices that the servers accept (`blackhole:<port>` when none).
+fn gateway_vhosts(
+    model: &Model,
+    servers: &[ServerOf<'_>],
+    listen: u16,
+    warnings: &mut Vec<String>,
+) -> Vec<VirtualHost> {
+    {
         let mut vhosts: BTreeMap<String, VirtualHost> = BTreeMap::new();
-        for (server_port, g, hosts) in &servers {
+        for (server_port, g, hosts, redirect) in servers {
             let gw_ns = g.metadata.namespace.as_deref().unwrap_or("");
             for vs in model
                 .virtual_services
@@ -300,6 +432,10 @@ fn gateway(
                         include_request_attempt_count: true,
                         ..Default::default()
                     });
+                    if *redirect {
+                        // httpsRedirect: Envoy answers 301 to https://host/path.
+                        entry.require_tls = TlsRequirement::All;
+                    }
                     entry
                         .routes
                         .extend(http_routes(vs, model, *server_port, warnings));
@@ -308,21 +444,11 @@ fn gateway(
         }
         let mut vhosts: Vec<VirtualHost> = vhosts.into_values().collect();
         if vhosts.is_empty() {
-            let port = servers.first().map(|(p, _, _)| *p).unwrap_or(listen);
+            let port = servers.first().map(|(p, _, _, _)| *p).unwrap_or(listen);
             vhosts.push(build::blackhole_vhost(port));
         }
-        routes.push(build::route_config(
-            &names::gateway_http_route(listen),
-            vhosts,
-        ));
+        vhosts
     }
-    // istiod builds no listener for an L4 server no route binds to.
-    for (listen, chains) in l4 {
-        if !chains.is_empty() {
-            listeners.push(build::gateway_tcp_listener(listen, chains));
-        }
-    }
-    (listeners, routes)
 }
 
 /// The clusters (with weights) a TCP/TLS route sends to.

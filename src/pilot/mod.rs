@@ -80,6 +80,11 @@ impl Pilot {
         let cfg = self.config_for(&c.identity);
         c.push(version, Resources::Clusters(cfg.clusters));
         c.push(version, Resources::Endpoints(cfg.endpoints));
+        // Credentials before the listeners that name them, so they need not warm.
+        let secrets_before = c.last_sent_version(crate::xds::type_url::SECRET).is_some();
+        if !cfg.secrets.is_empty() || secrets_before {
+            c.push(version, Resources::Secrets(cfg.secrets));
+        }
         c.push(version, Resources::Listeners(cfg.listeners));
         let sent_before = c.last_sent_version(crate::xds::type_url::ROUTE).is_some();
         if !cfg.routes.is_empty() || sent_before {

@@ -830,6 +830,26 @@ async fn route_and_forward(
     };
     let method = parts.method.to_string();
     let scheme = scheme_header(&parts.headers);
+    // Envoy checks the virtual host's TLS requirement before any route, by x-forwarded-proto.
+    if let Some(vh) = table.virtual_host(host_for_match) {
+        use crate::xds::route::TlsRequirement;
+        let redirect = scheme != "https"
+            && match vh.require_tls {
+                TlsRequirement::All => true,
+                TlsRequirement::ExternalOnly => !internal,
+                TlsRequirement::None => false,
+            };
+        if redirect {
+            let mut resp = Response::new(body::empty());
+            *resp.status_mut() = http::StatusCode::MOVED_PERMANENTLY;
+            if let Ok(v) = HeaderValue::try_from(format!("https://{authority}{path}")) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(0));
+            return Ok(Forwarded::local(resp, "ssl_redirect"));
+        }
+    }
     let matched = table.route(&RequestView {
         host: host_for_match,
         path,

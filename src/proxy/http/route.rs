@@ -42,6 +42,8 @@ pub struct RouteTable {
 #[derive(Debug)]
 pub struct VirtualHostRt {
     pub name: String,
+    /// `require_tls`: plain-text requests get a 301 to `https://` instead of a route.
+    pub require_tls: crate::xds::route::TlsRequirement,
     pub routes: Vec<RouteRt>,
     pub request_headers: HeaderMutation,
     pub response_headers: HeaderMutation,
@@ -397,6 +399,7 @@ fn build_vhost(
     }
     Ok(VirtualHostRt {
         name: vh.name.clone(),
+        require_tls: vh.require_tls,
         routes,
         request_headers,
         response_headers,
