@@ -13,6 +13,7 @@ mod kubectl;
 mod lab4;
 mod lab4_l4;
 mod lab4_tls;
+mod mtls;
 mod routing;
 mod sandbox;
 mod tls;

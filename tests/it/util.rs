@@ -506,6 +506,16 @@ impl TestSandbox {
         state: TempDir,
         fresh: bool,
     ) -> Result<TestSandbox, (TempDir, String)> {
+        Self::start_with(scenario, state, fresh, mesh::ca::DEFAULT_WORKLOAD_TTL)
+    }
+
+    /// With a workload certificate lifetime (short ones make rotations watchable).
+    pub fn start_with(
+        scenario: Option<&str>,
+        state: TempDir,
+        fresh: bool,
+        workload_cert_ttl: Duration,
+    ) -> Result<TestSandbox, (TempDir, String)> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -521,7 +531,7 @@ impl TestSandbox {
             ephemeral_ports: true,
             resolver: Default::default(),
             fresh,
-            workload_cert_ttl: mesh::ca::DEFAULT_WORKLOAD_TTL,
+            workload_cert_ttl,
         };
         match rt.block_on(mesh::sandbox::Sandbox::start(config)) {
             Ok(sandbox) => Ok(TestSandbox {
