@@ -445,6 +445,54 @@ fn labs_4_1_to_4_7_with_the_books_files() {
         );
     }
 
+    // 4.6 — the sidecar's certificates, istioctl's way.
+    let secrets = sb.ok(&[
+        "proxy-config",
+        "secret",
+        "deploy/webapp",
+        "-n",
+        "istioinaction",
+    ]);
+    assert!(
+        has_row(
+            &secrets[..secrets.find('\n').unwrap_or(0)],
+            &[
+                "RESOURCE", "NAME", "TYPE", "STATUS", "VALID", "CERT", "SERIAL", "NUMBER", "NOT",
+                "AFTER", "NOT", "BEFORE"
+            ]
+        ),
+        "{secrets}"
+    );
+    assert!(
+        secrets
+            .lines()
+            .any(|l| l.starts_with("default ") && l.contains("Cert Chain     ACTIVE     true")),
+        "{secrets}"
+    );
+    assert!(
+        secrets
+            .lines()
+            .any(|l| l.starts_with("ROOTCA ") && l.contains("CA             ACTIVE     true")),
+        "{secrets}"
+    );
+    let dump: Value = serde_json::from_str(&sb.ok(&[
+        "proxy-config",
+        "secret",
+        "deploy/webapp",
+        "-n",
+        "istioinaction",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let names: Vec<&str> = dump["dynamicActiveSecrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["default", "ROOTCA"], "{dump}");
+
     // 4.7 — from outside: no Host → 404 from the gateway; the right Host → catalog JSON.
     let r = get(gw, "/api/catalog");
     assert_eq!(r.status, 404);

@@ -260,3 +260,60 @@ fn a_plug_in_ca_from_the_cacerts_secret_signs_every_workload() {
         &sb
     ) == 200));
 }
+
+#[test]
+fn bad_tls_secrets_are_refused_at_apply_with_their_position() {
+    let sb = TestSandbox::start(None);
+    let b64 = |s: &str| mesh::api::base64::encode(s.as_bytes());
+    let book = |p: &str| {
+        std::fs::read_to_string(
+            repo_root()
+                .join("scenarios/istio-in-action/ch4/certs")
+                .join(p),
+        )
+        .unwrap()
+    };
+    let cert = book("3_application/certs/webapp.istioinaction.io.cert.pem");
+    let other_key = book("4_client/private/webapp.istioinaction.io.key.pem");
+    // A key that belongs to another certificate.
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: webapp-credential\n  namespace: istio-system\ntype: kubernetes.io/tls\ndata:\n  tls.crt: {}\n  tls.key: {}\n",
+        b64(&cert),
+        b64(&other_key)
+    );
+    let err = sb.apply_text(&text, None).unwrap_err();
+    assert!(err.starts_with("-:9:3: Secret/webapp-credential: data.tls.key: the private key does not match the certificate in tls.crt"), "{err}");
+    // Malformed PEM.
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: broken\n  namespace: istio-system\ntype: kubernetes.io/tls\ndata:\n  tls.crt: {}\n  tls.key: {}\n",
+        b64("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+        b64(&other_key)
+    );
+    let err = sb.apply_text(&text, None).unwrap_err();
+    assert!(err.contains("-:8:3: Secret/broken: data.tls.crt:"), "{err}");
+    // An expired CA bundle.
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(30);
+    params.not_after = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let expired = params.self_signed(&key).unwrap().pem();
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: old-ca\n  namespace: istio-system\ndata:\n  ca.crt: {}\n",
+        b64(&expired)
+    );
+    let err = sb.apply_text(&text, None).unwrap_err();
+    assert!(
+        err.contains("data.ca.crt: CA bundle: certificate 1") && err.contains("expired"),
+        "{err}"
+    );
+    // Nothing was stored.
+    let secrets = sb
+        .rt
+        .block_on(
+            sb.sandbox
+                .get("secret", None, Some("istio-system"), false, None),
+        )
+        .unwrap();
+    assert!(secrets[0].items.is_empty());
+}
