@@ -369,3 +369,86 @@ fn replaced_credentials_are_served_at_once_and_missing_ones_leave_other_servers_
         "the old chain is gone"
     );
 }
+
+#[test]
+fn mutual_tls_refuses_an_expired_client_certificate() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
+    let dir = TempDir::new("expired");
+    // Our own client CA, and two client certificates it signed: one valid, one expired.
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "client CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let client = |name: &str, expired: bool| {
+        let mut p = CertificateParams::new(vec!["client.example".to_owned()]).unwrap();
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        if expired {
+            p.not_before = time::OffsetDateTime::now_utc() - time::Duration::days(10);
+            p.not_after = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &issuer).unwrap();
+        (
+            dir.write(&format!("{name}.crt"), &cert.pem()),
+            dir.write(&format!("{name}.key"), &key.serialize_pem()),
+        )
+    };
+    let (good, good_key) = client("good", false);
+    let (old, old_key) = client("old", true);
+    let ca_file = dir.write("ca.crt", &ca_pem);
+    let sb = ch4();
+    let mtls = secret(
+        "webapp-credential-mtls",
+        "Opaque",
+        &[
+            (
+                "tls.crt",
+                book("certs/3_application/certs/webapp.istioinaction.io.cert.pem"),
+            ),
+            (
+                "tls.key",
+                book("certs/3_application/private/webapp.istioinaction.io.key.pem"),
+            ),
+            ("ca.crt", ca_file),
+        ],
+    );
+    sb.apply_text(&mtls, None).unwrap();
+    sb.apply(
+        &[&format!("{CH4}/coolstore-gw-mtls.yaml")],
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.synced();
+    let gw = sb.node_port(30005);
+    let ca = book("certs/2_intermediate/certs/ca-chain.cert.pem");
+    let r = https(
+        gw,
+        HOST,
+        &ca,
+        Some((&good, &good_key)),
+        "GET",
+        "/api/catalog",
+        HOST,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(
+        https(
+            gw,
+            HOST,
+            &ca,
+            Some((&old, &old_key)),
+            "GET",
+            "/api/catalog",
+            HOST
+        )
+        .is_err(),
+        "an expired client certificate is refused"
+    );
+}
