@@ -317,3 +317,55 @@ fn bad_tls_secrets_are_refused_at_apply_with_their_position() {
         .unwrap();
     assert!(secrets[0].items.is_empty());
 }
+
+#[test]
+fn a_destination_rule_originates_simple_tls_to_an_app_that_serves_tls_itself() {
+    let sb = TestSandbox::start(Some(&ch4_text()));
+    let sni = "scenarios/istio-in-action/ch4/sni";
+    sb.apply(
+        &[&format!("{sni}/simple-tls-service-1.yaml")],
+        Some("istioinaction"),
+    )
+    .unwrap();
+    let ca = repo_root().join(format!(
+        "{sni}/simple-sni-1/2_intermediate/certs/ca-chain.cert.pem"
+    ));
+    let dr = format!(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: simple-tls\n  namespace: istioinaction\nspec:\n  host: simple-tls-service-1\n  trafficPolicy:\n    tls:\n      mode: SIMPLE\n      caCertificates: {}\n      sni: simple-sni-1.istioinaction.io\n",
+        ca.display()
+    );
+    sb.apply_text(&dr, None).unwrap();
+    sb.synced();
+    // webapp's plain-text request leaves its sidecar as TLS, which the app itself terminates.
+    let (_, _, fwd) = sb
+        .rt
+        .block_on(
+            sb.sandbox
+                .exec_proxy("deploy/webapp", Some("istioinaction")),
+        )
+        .unwrap();
+    let ask = || {
+        raw_request(fwd, b"GET http://simple-tls-service-1.istioinaction/ HTTP/1.1\r\nHost: simple-tls-service-1.istioinaction\r\nConnection: close\r\n\r\n")
+    };
+    let r = ask().unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["name"], "simple-tls-service-1");
+    // With the wrong CA the sidecar refuses the app's certificate.
+    let wrong = repo_root().join(format!(
+        "{sni}/simple-sni-2/2_intermediate/certs/ca-chain.cert.pem"
+    ));
+    sb.apply_text(
+        &dr.replace(&ca.display().to_string(), &wrong.display().to_string()),
+        None,
+    )
+    .unwrap();
+    sb.synced();
+    // The port is TCP (named `https`): the sidecar's tcp_proxy closes the connection.
+    assert!(ask().is_err());
+    let webapp = sb.admin("deploy/webapp", Some("istioinaction"));
+    let failed = stat(
+        webapp,
+        "cluster.outbound|80||simple-tls-service-1.istioinaction.svc.cluster.local.ssl.fail_verify_error",
+    );
+    assert!(failed >= 1, "the sidecar refused the app's certificate");
+}
