@@ -358,7 +358,7 @@ pub static KINDS: &[KindInfo] = &[
         "telemetry",
         &["telemetry"],
         true,
-        false,
+        true,
     ),
     kind(
         "WasmPlugin",

@@ -20,6 +20,7 @@ use super::build::{self, InboundPort, prefix, route_to};
 use super::model::{Model, Workload};
 use super::mtls;
 use super::names::{self, ProxyType};
+use super::settings::{self, MeshSettings};
 use super::vs_routes::{binds_to, binds_to_mesh, destination_cluster, host_matches, http_routes};
 
 /// Everything one proxy gets, by xDS type.
@@ -35,12 +36,36 @@ pub struct ProxyConfig {
 
 /// A gateway server bound to a listener port: (server port, gateway, hosts, httpsRedirect).
 type ServerOf<'a> = (u16, &'a Gateway, Vec<String>, bool);
-pub fn generate(model: &Model, proxy: &ProxyIdentity, warnings: &mut Vec<String>) -> ProxyConfig {
-    let (mut clusters, endpoints) = outbound(model, &proxy.namespace, warnings);
+pub fn generate(
+    model: &Model,
+    settings: &MeshSettings,
+    proxy: &ProxyIdentity,
+    warnings: &mut Vec<String>,
+) -> ProxyConfig {
+    let mut config = generate_config(model, settings, proxy, warnings);
+    if settings::access_logging_on(model, settings, proxy, warnings) {
+        settings::attach_access_logs(&mut config.listeners, &settings::access_log(settings));
+    }
+    config
+}
+
+fn generate_config(
+    model: &Model,
+    settings: &MeshSettings,
+    proxy: &ProxyIdentity,
+    warnings: &mut Vec<String>,
+) -> ProxyConfig {
+    let (mut clusters, mut endpoints) = outbound(model, &proxy.namespace, warnings);
     clusters.push(build::black_hole());
     match proxy.kind {
         ProxyType::Router => {
             let (listeners, routes, secrets) = gateway(model, proxy, warnings);
+            if settings.filter_gateway_clusters {
+                // Only what the gateway's routes and tcp_proxies name (and the specials).
+                let used = referenced_clusters(&listeners, &routes);
+                clusters.retain(|c| used.contains(&c.name) || c.name == "BlackHoleCluster");
+                endpoints.retain(|e| used.contains(&e.cluster_name));
+            }
             ProxyConfig {
                 clusters,
                 endpoints,
@@ -149,6 +174,41 @@ fn outbound(
         }
     }
     (clusters, endpoints)
+}
+
+/// Every cluster a gateway's routes or tcp_proxies send to.
+fn referenced_clusters(listeners: &[Listener], routes: &[RouteConfiguration]) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    for r in routes {
+        for vh in &r.virtual_hosts {
+            for route in &vh.routes {
+                if let Some(RouteAction {
+                    cluster,
+                    weighted_clusters,
+                    ..
+                }) = &route.route
+                {
+                    used.extend(cluster.clone());
+                    if let Some(w) = weighted_clusters {
+                        used.extend(w.clusters.iter().map(|c| c.name.clone()));
+                    }
+                }
+            }
+        }
+    }
+    for l in listeners {
+        for chain in &l.filter_chains {
+            for f in &chain.filters {
+                if let crate::xds::listener::NetworkFilterConfig::TcpProxy(t) = &f.typed_config {
+                    used.extend(t.cluster.clone());
+                    if let Some(w) = &t.weighted_clusters {
+                        used.extend(w.clusters.iter().map(|c| c.name.clone()));
+                    }
+                }
+            }
+        }
+    }
+    used
 }
 
 /// istiod's endpoint workload metadata: `name;namespace;canonical name;revision;cluster`.

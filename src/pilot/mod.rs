@@ -8,6 +8,7 @@ pub mod model;
 pub mod mtls;
 pub mod names;
 pub mod push;
+pub mod settings;
 pub mod vs_routes;
 
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ use push::{Connection, Connections};
 pub struct Pilot {
     pub connections: Connections,
     model: Mutex<Arc<Model>>,
+    settings: Mutex<Arc<settings::MeshSettings>>,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -42,6 +44,18 @@ impl Pilot {
         self.push_all();
     }
 
+    /// New mesh settings (`mesh install`): every proxy gets what they change.
+    pub fn set_settings(&self, s: settings::MeshSettings) {
+        if let Ok(mut cur) = self.settings.lock() {
+            *cur = Arc::new(s);
+        }
+        self.push_all();
+    }
+
+    pub fn settings(&self) -> Arc<settings::MeshSettings> {
+        self.settings.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     pub fn model(&self) -> Arc<Model> {
         self.model.lock().map(|m| m.clone()).unwrap_or_default()
     }
@@ -54,7 +68,7 @@ impl Pilot {
     /// What a proxy should run now.
     pub fn config_for(&self, proxy: &ProxyIdentity) -> ProxyConfig {
         let mut warnings = Vec::new();
-        let config = generate(&self.model(), proxy, &mut warnings);
+        let config = generate(&self.model(), &self.settings(), proxy, &mut warnings);
         if let Ok(mut w) = self.warnings.lock() {
             for warning in warnings {
                 if !w.contains(&warning) {

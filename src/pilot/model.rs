@@ -109,6 +109,8 @@ pub struct Model {
     /// `(namespace, service name)` → its Endpoints.
     pub endpoints: BTreeMap<(String, String), Endpoints>,
     pub peer_authentications: Vec<PeerAuth>,
+    /// Telemetry resources' access logging.
+    pub telemetries: Vec<super::settings::TelemetryLogging>,
     /// `(namespace, name)` → the Secret's data, decoded (gateway credentials).
     pub secrets: BTreeMap<(String, String), BTreeMap<String, Vec<u8>>>,
 }
@@ -177,6 +179,10 @@ impl Model {
                 }
                 Resource::Unstructured(u) if u.kind == "PeerAuthentication" => {
                     m.peer_authentications.push(peer_auth(u));
+                }
+                Resource::Unstructured(u) if u.kind == "Telemetry" => {
+                    m.telemetries
+                        .push(super::settings::TelemetryLogging::from_unstructured(u));
                 }
                 Resource::Secret(s) => {
                     let mut data: BTreeMap<String, Vec<u8>> = s

@@ -279,7 +279,8 @@ fn parse_command(token: &str) -> Result<(Cmd, Option<usize>), String> {
         "RESPONSE_DURATION" => Cmd::ResponseDuration,
         "RESPONSE_TX_DURATION" => Cmd::ResponseTxDuration,
         "UPSTREAM_HOST" | "UPSTREAM_REMOTE_ADDRESS" => Cmd::UpstreamHost,
-        "UPSTREAM_CLUSTER" => Cmd::UpstreamCluster,
+        // RAW: the cluster's name without alt_stat_name (mesh has no alt stat names).
+        "UPSTREAM_CLUSTER" | "UPSTREAM_CLUSTER_RAW" => Cmd::UpstreamCluster,
         "UPSTREAM_LOCAL_ADDRESS" => Cmd::UpstreamLocalAddress,
         "UPSTREAM_TRANSPORT_FAILURE_REASON" => Cmd::UpstreamTransportFailureReason,
         "UPSTREAM_REQUEST_ATTEMPT_COUNT" => Cmd::UpstreamRequestAttemptCount,

@@ -279,15 +279,14 @@ impl Proxy {
         &self,
         dst: SocketAddr,
         except: &str,
-    ) -> Option<Arc<ListenerRt>> {
+    ) -> Option<Arc<ListenerSlot>> {
         let applied = self.applied();
-        let candidates: Vec<Arc<ListenerRt>> = applied
+        let candidates: Vec<&Arc<ListenerSlot>> = applied
             .listeners
             .iter()
-            .map(|s| s.current())
-            .filter(|l| l.name != except)
+            .filter(|s| s.current().name != except)
             .collect();
-        let configured = |l: &ListenerRt| l.config.address.ip_socket_addr();
+        let configured = |l: &ListenerSlot| l.current().config.address.ip_socket_addr();
         candidates
             .iter()
             .find(|l| configured(l) == Some(dst))
@@ -296,7 +295,7 @@ impl Proxy {
                     configured(l).is_some_and(|a| a.ip().is_unspecified() && a.port() == dst.port())
                 })
             })
-            .cloned()
+            .map(|s| (*s).clone())
     }
 
     /// Hands over an outbound connection an app made, with the address it was going to (what

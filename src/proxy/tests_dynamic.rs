@@ -325,3 +325,50 @@ async fn captured_inbound_ports_are_served_by_the_inbound_listener() {
     assert!(ack.error_detail.is_none(), "{ack:?}");
     assert_eq!(get(captured, "anything").await, (200, "app".to_owned()));
 }
+
+#[tokio::test]
+async fn a_modified_listener_drains_the_keep_alive_connections_of_its_old_config() {
+    let p = proxy().await;
+    let a = upstream("a").await;
+    p.apply(push("1", clusters(EDS_CLUSTER))).await;
+    p.apply(push("1", endpoints(&eds(a)))).await;
+    p.apply(push("1", routes(ROUTE_80))).await;
+    let lds = |prefix: &str| {
+        format!(
+            "- name: 0.0.0.0_80\n  address: {{socket_address: {{address: 127.0.0.1, port_value: 0}}}}\n  filter_chains:\n  - filters:\n{}",
+            HCM_RDS.replace("outbound_0.0.0.0_80", prefix)
+        )
+    };
+    assert!(
+        p.apply(push("1", listeners(&lds("one"))))
+            .await
+            .error_detail
+            .is_none()
+    );
+    let addr = p.applied().listeners[0].bound_address();
+    let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(s))
+        .await
+        .unwrap();
+    let closed = tokio::spawn(conn);
+    let req = || {
+        hyper::Request::get("/")
+            .header("host", "svc")
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let resp = send.send_request(req()).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let _ = resp.into_body().collect().await;
+    // The HCM changes: the idle keep-alive connection of the old config is closed, new
+    // connections get the new one.
+    assert!(
+        p.apply(push("2", listeners(&lds("two"))))
+            .await
+            .error_detail
+            .is_none()
+    );
+    let ended = tokio::time::timeout(Duration::from_secs(5), closed).await;
+    assert!(ended.is_ok(), "the old connection was drained");
+    assert_eq!(get(addr, "svc").await.0, 200);
+}

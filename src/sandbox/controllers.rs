@@ -106,8 +106,76 @@ pub fn is_proxy_image(image: &str) -> bool {
     image.contains("istio/proxyv2") || image == "auto"
 }
 
-/// Adds what Istio's injector adds: `istio-init`, `istio-proxy`, labels and annotations.
+/// Istio's injection templates: `inject.istio.io/templates: gateway` turns the pod's own
+/// `istio-proxy` container (image `auto`) into a gateway; anything else gets a sidecar.
 fn inject(pod: &mut Pod, workload: &str) {
+    let template = pod
+        .metadata
+        .annotations
+        .get("inject.istio.io/templates")
+        .cloned();
+    if template.as_deref() == Some("gateway") {
+        inject_gateway(pod, workload);
+    } else {
+        inject_sidecar(pod, workload);
+    }
+}
+
+/// The `gateway` template: the `istio-proxy` container becomes `proxy router` on Istio's
+/// image, with the gateway's labels; no init container, no second proxy.
+fn inject_gateway(pod: &mut Pod, workload: &str) {
+    let app = pod
+        .metadata
+        .labels
+        .get("app")
+        .cloned()
+        .unwrap_or_else(|| workload.to_owned());
+    let labels = &mut pod.metadata.labels;
+    labels
+        .entry("service.istio.io/canonical-name".into())
+        .or_insert(app);
+    labels
+        .entry("service.istio.io/canonical-revision".into())
+        .or_insert_with(|| "latest".into());
+    labels
+        .entry("istio.io/rev".into())
+        .or_insert_with(|| "default".into());
+    pod.metadata.annotations.insert(
+        "sidecar.istio.io/status".into(),
+        r#"{"initContainers":null,"containers":["istio-proxy"],"volumes":["workload-socket","credential-socket","workload-certs","istio-envoy","istio-data","istio-podinfo","istio-token","istiod-ca-cert"],"imagePullSecrets":null,"revision":"default"}"#.into(),
+    );
+    if let Some(c) = pod
+        .spec
+        .containers
+        .iter_mut()
+        .find(|c| c.name == "istio-proxy")
+    {
+        c.image = Some(PROXY_IMAGE.into());
+        c.args = [
+            "proxy",
+            "router",
+            "--domain",
+            "$(POD_NAMESPACE).svc.cluster.local",
+            "--proxyLogLevel=warning",
+            "--proxyComponentLogLevel=misc:error",
+            "--log_output_level=default:info",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if c.ports.iter().all(|p| p.container_port != 15090) {
+            c.ports.push(ContainerPort {
+                name: Some("http-envoy-prom".into()),
+                container_port: 15090,
+                protocol: Some("TCP".into()),
+                ..Default::default()
+            });
+        }
+    }
+}
+
+/// Adds what Istio's sidecar injector adds: `istio-init`, `istio-proxy`, labels and annotations.
+fn inject_sidecar(pod: &mut Pod, workload: &str) {
     let app = pod
         .metadata
         .labels

@@ -193,14 +193,20 @@ fn kubectl_commands_against_a_running_sandbox() {
     assert_eq!(crt, std::fs::read(repo_root().join(&cert)).unwrap());
 
     // Kinds mesh stores without acting on them say so.
-    let telemetry = "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata:\n  name: logs\n  namespace: istio-system\nspec:\n  accessLogging:\n  - providers:\n    - name: envoy\n";
-    let (code, out, err) = sb.run_stdin(&["apply", "-f", "-"], telemetry);
+    let policy = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: deny-all\n  namespace: istio-system\nspec: {}\n";
+    let (code, out, err) = sb.run_stdin(&["apply", "-f", "-"], policy);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, "telemetry.telemetry.istio.io/logs created\n");
-    assert!(err.contains("Warning: telemetry.telemetry.istio.io/logs is stored, but mesh does not act on Telemetry yet"), "{err}");
+    assert_eq!(
+        out,
+        "authorizationpolicy.security.istio.io/deny-all created\n"
+    );
     assert!(
-        sb.ok(&["get", "telemetry", "-n", "istio-system"])
-            .contains("logs")
+        err.contains("Warning: authorizationpolicy.security.istio.io/deny-all is stored, but mesh does not act on AuthorizationPolicy yet"),
+        "{err}"
+    );
+    assert!(
+        sb.ok(&["get", "ap", "-n", "istio-system"])
+            .contains("deny-all")
     );
 
     // delete by file and by name; a namespace takes its objects along.

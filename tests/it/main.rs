@@ -12,6 +12,7 @@ mod httpbin;
 mod kubectl;
 mod lab4;
 mod lab4_l4;
+mod lab4_ops;
 mod lab4_tls;
 mod mtls;
 mod routing;

@@ -34,6 +34,7 @@ pub struct Pool {
 struct Idle {
     sender: SendRequest<Body>,
     uses: u32,
+    local: Option<std::net::SocketAddr>,
 }
 
 /// What the pool needs from its cluster.
@@ -54,6 +55,8 @@ pub struct Conn {
     /// True when dialled for this request (a stale reused connection may be retried once).
     pub fresh: bool,
     uses: u32,
+    /// The connection's own address (`%UPSTREAM_LOCAL_ADDRESS%`).
+    pub local: Option<std::net::SocketAddr>,
 }
 
 /// Why no connection could be made; the strings are Envoy's reset and transport reasons.
@@ -94,6 +97,7 @@ impl Pool {
                     sender: idle.sender,
                     fresh: false,
                     uses: idle.uses,
+                    local: idle.local,
                 });
             }
         }
@@ -117,6 +121,7 @@ impl Pool {
         }
         if let Ok(mut idle) = host.pool.idle.lock() {
             idle.push(Idle {
+                local: conn.local,
                 sender: conn.sender,
                 uses: conn.uses,
             });
@@ -179,6 +184,7 @@ async fn connect(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectErr
                 return Err(ConnectError::Timeout);
             }
         };
+    let local = stream.local_addr().ok();
     // A TLS connection is connected once its handshake is done, within the same timeout.
     let stream: BoxStream = match &ctx.tls {
         Some(tls) => {
@@ -269,6 +275,7 @@ async fn connect(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectErr
         sender,
         fresh: true,
         uses: 0,
+        local,
     })
 }
 

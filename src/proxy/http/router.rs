@@ -467,6 +467,7 @@ pub async fn forward(
         };
         match outcome {
             Ok((response, conn)) => {
+                rec.upstream_local = conn.local;
                 let status = response.status().as_u16();
                 if attempt > 1 {
                     stats.retry_code(status);

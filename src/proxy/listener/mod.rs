@@ -325,6 +325,7 @@ impl ListenerRt {
         if self.use_original_dst
             && let Some(target) = proxy.listener_for_destination(destination, &self.name)
         {
+            let (target, stop) = (target.current(), target.generation());
             return Box::pin(target.serve(stream, peer, destination, proxy, stop)).await;
         }
         let (stream, detected) = if self.inspect_tls || self.inspect_http {
@@ -463,15 +464,20 @@ fn build_chain(
 pub struct ListenerSlot {
     current: ArcSwap<ListenerRt>,
     stop: CancellationToken,
+    /// Cancelled when `current` is replaced: HTTP connections of the old config drain
+    /// (finish the request in flight, then close), as Envoy drains a modified listener.
+    generation: std::sync::Mutex<CancellationToken>,
     active: Arc<AtomicU64>,
     bound: std::sync::Mutex<Option<SocketAddr>>,
 }
 
 impl ListenerSlot {
     pub fn new(listener: Arc<ListenerRt>) -> Arc<ListenerSlot> {
+        let stop = CancellationToken::new();
         Arc::new(ListenerSlot {
             current: ArcSwap::new(listener),
-            stop: CancellationToken::new(),
+            generation: std::sync::Mutex::new(stop.child_token()),
+            stop,
             active: Arc::new(AtomicU64::new(0)),
             bound: std::sync::Mutex::new(None),
         })
@@ -481,9 +487,21 @@ impl ListenerSlot {
         self.current.load_full()
     }
 
-    /// New connections get `listener`; open ones finish on the old one.
+    /// New connections get `listener`; open ones finish on the old one and drain.
     pub fn swap(&self, listener: Arc<ListenerRt>) {
         self.current.store(listener);
+        if let Ok(mut g) = self.generation.lock() {
+            let old = std::mem::replace(&mut *g, self.stop.child_token());
+            old.cancel();
+        }
+    }
+
+    /// The token connections of the current config stop on.
+    pub fn generation(&self) -> CancellationToken {
+        self.generation
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_else(|_| self.stop.child_token())
     }
 
     /// The address actually bound (differs from the config when the port was 0).
@@ -562,7 +580,7 @@ impl ListenerSlot {
     ) {
         let listener = self.current();
         let active = self.active.clone();
-        let stop = self.stop.clone();
+        let stop = self.generation();
         active.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             listener.serve(stream, peer, destination, proxy, stop).await;
