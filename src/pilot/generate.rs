@@ -9,19 +9,18 @@ use std::net::SocketAddr;
 use crate::api::istio::{Gateway, RouteDestination, Server, ServerTlsMode, VirtualService};
 use crate::xds::cluster::Cluster;
 use crate::xds::core::DataSource;
-use crate::xds::core::Metadata;
 use crate::xds::endpoint::ClusterLoadAssignment;
 use crate::xds::listener::Listener;
-use crate::xds::route::{Route, RouteAction, RouteConfiguration, TlsRequirement, VirtualHost};
+use crate::xds::route::{RouteAction, RouteConfiguration, TlsRequirement, VirtualHost};
 use crate::xds::tls::{CertificateValidationContext, Secret, TlsCertificate};
 
 use super::bootstrap::ProxyIdentity;
-use super::build::{self, InboundPort, prefix, route_to};
+use super::build::{self, InboundPort};
 use super::model::{Model, Workload};
 use super::mtls;
 use super::names::{self, ProxyType};
 use super::settings::{self, MeshSettings};
-use super::vs_routes::{binds_to, binds_to_mesh, destination_cluster, host_matches, http_routes};
+use super::vs_routes::{RouteScope, binds_to, destination_cluster, host_matches, http_routes};
 
 /// Everything one proxy gets, by xDS type.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -55,7 +54,8 @@ fn generate_config(
     proxy: &ProxyIdentity,
     warnings: &mut Vec<String>,
 ) -> ProxyConfig {
-    let (mut clusters, mut endpoints) = outbound(model, &proxy.namespace, warnings);
+    let (mut clusters, mut endpoints) =
+        super::outbound::outbound(model, &proxy.namespace, warnings);
     clusters.push(build::black_hole());
     match proxy.kind {
         ProxyType::Router => {
@@ -88,8 +88,12 @@ fn generate_config(
                     SocketAddr::new(proxy.app_ip, p.port),
                 ));
             }
-            let (mut listeners, routes) = sidecar_outbound(model, proxy, warnings);
-            listeners.insert(0, build::virtual_outbound());
+            let (mut listeners, routes) =
+                super::sidecar::outbound(model, settings, proxy, warnings);
+            listeners.insert(
+                0,
+                build::virtual_outbound(super::sidecar::catch_all_cluster(settings)),
+            );
             let workload_mode = me.map_or(mtls::MtlsMode::Permissive, |w| {
                 mtls::inbound_mode(model, w, 0)
             });
@@ -103,77 +107,6 @@ fn generate_config(
             }
         }
     }
-}
-
-/// An EDS cluster and its endpoints for every Service port in the mesh, with auto mTLS (or
-/// the DestinationRule's `tls`) as a client in `client_ns` gets it.
-fn outbound(
-    model: &Model,
-    client_ns: &str,
-    warnings: &mut Vec<String>,
-) -> (Vec<Cluster>, Vec<ClusterLoadAssignment>) {
-    let mut clusters = Vec::new();
-    let mut endpoints = Vec::new();
-    for s in &model.services {
-        let sans = model.service_identities(s);
-        let dr = model.destination_rule_for(&s.fqdn, client_ns, &s.namespace);
-        if let Some(dr) = dr {
-            note_unacted_destination_rule(dr, warnings);
-        }
-        for p in &s.ports {
-            let mut c = build::outbound_cluster(p.port, "", &s.fqdn, &s.name, &s.namespace);
-            let dr_tls = dr
-                .and_then(|d| d.spec.traffic_policy.as_ref())
-                .and_then(|t| {
-                    t.port_level_settings
-                        .iter()
-                        .find(|pl| {
-                            pl.port.as_ref().and_then(|ps| ps.number) == Some(u32::from(p.port))
-                        })
-                        .and_then(|pl| pl.tls.clone())
-                        .or_else(|| t.tls.clone())
-                });
-            let tls = match &dr_tls {
-                Some(tls) => mtls::destination_rule_tls(tls, &sans, p.port, &s.fqdn, warnings),
-                None => mtls::auto_mtls(
-                    &sans,
-                    &mtls::istio_sni(p.port, "", &s.fqdn),
-                    mtls::client_alpn(p.protocol),
-                ),
-            };
-            c.transport_socket = tls.transport_socket;
-            c.transport_socket_matches = tls.transport_socket_matches;
-            let eps: Vec<(SocketAddr, Option<Metadata>)> = model
-                .endpoints_of(s, p)
-                .into_iter()
-                .map(|a| {
-                    let meshed = model.workload_at(a.ip()).is_some_and(|w| {
-                        w.labels
-                            .get("security.istio.io/tlsMode")
-                            .map(String::as_str)
-                            == Some("istio")
-                    });
-                    let mut fm: serde_json::Map<String, serde_json::Value> =
-                        mtls::endpoint_metadata(meshed).into_iter().collect();
-                    if let Some(w) = model.workload_at(a.ip()) {
-                        fm.insert(
-                            "istio".into(),
-                            serde_json::json!({"workload": workload_metadata(w)}),
-                        );
-                    }
-                    (
-                        a,
-                        Some(Metadata {
-                            filter_metadata: fm,
-                        }),
-                    )
-                })
-                .collect();
-            endpoints.push(build::assignment_with_metadata(&c.name, &eps));
-            clusters.push(c);
-        }
-    }
-    (clusters, endpoints)
 }
 
 /// Every cluster a gateway's routes or tcp_proxies send to.
@@ -209,58 +142,6 @@ fn referenced_clusters(listeners: &[Listener], routes: &[RouteConfiguration]) ->
         }
     }
     used
-}
-
-/// istiod's endpoint workload metadata: `name;namespace;canonical name;revision;cluster`.
-fn workload_metadata(w: &Workload) -> String {
-    let name = w.workload_name();
-    let canonical = w
-        .labels
-        .get("service.istio.io/canonical-name")
-        .or_else(|| w.labels.get("app"))
-        .cloned()
-        .unwrap_or_else(|| name.clone());
-    let revision = w
-        .labels
-        .get("service.istio.io/canonical-revision")
-        .or_else(|| w.labels.get("version"))
-        .cloned()
-        .unwrap_or_else(|| "latest".to_owned());
-    format!("{name};{};{canonical};{revision};Kubernetes", w.namespace)
-}
-
-/// The parts of a DestinationRule mesh does not translate yet are reported, never dropped
-/// silently.
-fn note_unacted_destination_rule(
-    dr: &crate::api::istio::DestinationRule,
-    warnings: &mut Vec<String>,
-) {
-    let mut unacted = Vec::new();
-    if !dr.spec.subsets.is_empty() {
-        unacted.push("subsets");
-    }
-    if let Some(t) = &dr.spec.traffic_policy {
-        if t.load_balancer.is_some() {
-            unacted.push("trafficPolicy.loadBalancer");
-        }
-        if t.connection_pool.is_some() {
-            unacted.push("trafficPolicy.connectionPool");
-        }
-        if t.outlier_detection.is_some() {
-            unacted.push("trafficPolicy.outlierDetection");
-        }
-    }
-    if !unacted.is_empty() {
-        let w = format!(
-            "DestinationRule {}/{}: {} not acted on by mesh yet (tls is)",
-            dr.metadata.namespace.as_deref().unwrap_or(""),
-            dr.metadata.name,
-            unacted.join(", ")
-        );
-        if !warnings.contains(&w) {
-            warnings.push(w);
-        }
-    }
 }
 
 /// The ports a workload serves: target ports of the Services that select it.
@@ -496,9 +377,13 @@ fn gateway_vhosts(
                         // httpsRedirect: Envoy answers 301 to https://host/path.
                         entry.require_tls = TlsRequirement::All;
                     }
-                    entry
-                        .routes
-                        .extend(http_routes(vs, model, *server_port, warnings));
+                    entry.routes.extend(http_routes(
+                        vs,
+                        model,
+                        *server_port,
+                        RouteScope::Gateway(gw_ns, &g.metadata.name),
+                        warnings,
+                    ));
                 }
             }
         }
@@ -609,98 +494,4 @@ fn passthrough_chains(
         }
     }
     out
-}
-
-/// A sidecar's outbound listeners (one per HTTP port, one per TCP service port) and its
-/// port-named route configurations.
-fn sidecar_outbound(
-    model: &Model,
-    proxy: &ProxyIdentity,
-    warnings: &mut Vec<String>,
-) -> (Vec<Listener>, Vec<RouteConfiguration>) {
-    let mut http_ports: BTreeSet<u16> = BTreeSet::new();
-    let mut listeners = Vec::new();
-    for s in &model.services {
-        for p in &s.ports {
-            if p.protocol.is_http() {
-                http_ports.insert(p.port);
-            } else if let Some(vip) = s.vip {
-                let cluster = names::outbound_cluster(p.port, "", &s.fqdn);
-                listeners.push(build::outbound_tcp_listener(vip, p.port, &cluster));
-            }
-        }
-    }
-    let mut routes = Vec::new();
-    for port in &http_ports {
-        listeners.push(build::outbound_http_listener(*port));
-        let mut vhosts = Vec::new();
-        for s in &model.services {
-            if !s.port(*port).is_some_and(|sp| sp.protocol.is_http()) {
-                continue;
-            }
-            let cluster = names::outbound_cluster(*port, "", &s.fqdn);
-            let bound: Vec<Route> = model
-                .virtual_services
-                .iter()
-                .filter(|v| binds_to_mesh(v))
-                .filter(|v| {
-                    let ns = v.metadata.namespace.as_deref().unwrap_or("");
-                    v.spec.hosts.iter().any(|h| {
-                        model
-                            .service_for_host(h, ns)
-                            .is_some_and(|t| t.fqdn == s.fqdn)
-                    })
-                })
-                .flat_map(|v| http_routes(v, model, *port, warnings))
-                .collect();
-            let routes = if bound.is_empty() {
-                vec![Route {
-                    name: "default".to_owned(),
-                    ..route_to(&cluster, prefix("/"), &format!("{}:{port}/*", s.fqdn), None)
-                }]
-            } else {
-                bound
-            };
-            vhosts.push(VirtualHost {
-                name: format!("{}:{port}", s.fqdn),
-                domains: domains(s, &proxy.namespace),
-                routes,
-                include_request_attempt_count: true,
-                ..Default::default()
-            });
-        }
-        vhosts.push(VirtualHost {
-            name: "allow_any".to_owned(),
-            domains: vec!["*".to_owned()],
-            routes: vec![Route {
-                name: "allow_any".to_owned(),
-                route_match: prefix("/"),
-                route: Some(RouteAction {
-                    cluster: Some("PassthroughCluster".to_owned()),
-                    timeout: Some(crate::xds::de::Duration::ZERO),
-                    max_grpc_timeout: Some(crate::xds::de::Duration::ZERO),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }],
-            include_request_attempt_count: true,
-            ..Default::default()
-        });
-        routes.push(build::route_config(&port.to_string(), vhosts));
-    }
-    (listeners, routes)
-}
-
-/// The names a Service answers to from a proxy in `namespace` (`generateVirtualHostDomains`).
-fn domains(s: &super::model::ServiceInfo, namespace: &str) -> Vec<String> {
-    let mut d = vec![s.fqdn.clone()];
-    if s.namespace == namespace {
-        d.push(s.name.clone());
-    }
-    d.push(format!("{}.{}.svc", s.name, s.namespace));
-    d.push(format!("{}.{}", s.name, s.namespace));
-    if let Some(vip) = s.vip {
-        d.push(vip.to_string());
-    }
-    d
 }

@@ -17,12 +17,21 @@ use super::build::{default_retry_policy, route_to};
 use super::model::Model;
 use super::names;
 
+/// Where routes are being built: a sidecar (`mesh`) or the gateway `(namespace, name)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteScope<'a> {
+    Mesh,
+    Gateway(&'a str, &'a str),
+}
+
 /// Routes for one VirtualService on a listener port (`port` picks the destination port when a
-/// destination names none and its Service has several).
+/// destination names none and its Service has several). Matches that name other gateways
+/// (`gateways`) or another port (`port`) are left out, as istiod leaves them out.
 pub fn http_routes(
     vs: &VirtualService,
     model: &Model,
     port: u16,
+    scope: RouteScope<'_>,
     warnings: &mut Vec<String>,
 ) -> Vec<Route> {
     let ns = vs.metadata.namespace.clone().unwrap_or_default();
@@ -33,7 +42,16 @@ pub fn http_routes(
         let matches: Vec<Option<&HttpMatchRequest>> = if http.match_.is_empty() {
             vec![None]
         } else {
-            http.match_.iter().map(Some).collect()
+            let here: Vec<Option<&HttpMatchRequest>> = http
+                .match_
+                .iter()
+                .filter(|m| match_applies(m, &ns, scope, port))
+                .map(Some)
+                .collect();
+            if here.is_empty() {
+                continue;
+            }
+            here
         };
         for m in matches {
             let route_match = m.map(convert_match).unwrap_or_else(|| RouteMatch {
@@ -330,6 +348,19 @@ pub fn binds_to(vs: &VirtualService, gateway_ns: &str, gateway_name: &str) -> bo
         Some((ns, name)) => ns == gateway_ns && name == gateway_name,
         None => g == gateway_name && vs_ns == gateway_ns,
     })
+}
+
+/// Whether a match's `gateways` and `port` (when given) select this scope and port.
+fn match_applies(m: &HttpMatchRequest, vs_ns: &str, scope: RouteScope<'_>, port: u16) -> bool {
+    let gateway_ok = m.gateways.is_empty()
+        || m.gateways.iter().any(|g| match scope {
+            RouteScope::Mesh => g == "mesh",
+            RouteScope::Gateway(gw_ns, gw_name) => match g.split_once('/') {
+                Some((ns, name)) => ns == gw_ns && name == gw_name,
+                None => g == gw_name && vs_ns == gw_ns,
+            },
+        });
+    gateway_ok && m.port.is_none_or(|p| p == u32::from(port))
 }
 
 pub fn binds_to_mesh(vs: &VirtualService) -> bool {

@@ -1,0 +1,254 @@
+//! A sidecar's outbound side, for the services it sees (Kubernetes Services and exported
+//! ServiceEntry hosts): HTTP ports share `0.0.0.0_<port>` and the route configuration `<port>`
+//! (a virtual host per service, VirtualServices bound to `mesh` applied); TCP ports with an
+//! address get `<address>_<port>`; TLS ports of hosts without one get `0.0.0.0_<port>` with a
+//! chain per host chosen by SNI, and plain TCP ports `0.0.0.0_<port>` to the first such host.
+//! What matches nothing goes where `outboundTrafficPolicy` says: PassthroughCluster
+//! (ALLOW_ANY) or BlackHoleCluster and a 502 (REGISTRY_ONLY).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr};
+
+use serde_json::Map;
+
+use crate::xds::core::Address;
+use crate::xds::listener::{
+    FilterChain, FilterChainMatch, Listener, ListenerFilter, ListenerFilterConfig, TrafficDirection,
+};
+use crate::xds::route::{
+    DirectResponseAction, Route, RouteAction, RouteConfiguration, VirtualHost,
+};
+
+use super::bootstrap::ProxyIdentity;
+use super::build::{self, prefix, route_to};
+use super::model::{Model, Protocol, ServiceInfo};
+use super::names;
+use super::settings::{MeshSettings, OutboundPolicy};
+use super::vs_routes::{RouteScope, binds_to_mesh, http_routes};
+
+/// Where connections to unknown destinations go.
+pub fn catch_all_cluster(settings: &MeshSettings) -> &'static str {
+    match settings.outbound_policy {
+        OutboundPolicy::AllowAny => "PassthroughCluster",
+        OutboundPolicy::RegistryOnly => "BlackHoleCluster",
+    }
+}
+
+/// The outbound listeners and the port-named route configurations of a sidecar.
+pub fn outbound(
+    model: &Model,
+    settings: &MeshSettings,
+    proxy: &ProxyIdentity,
+    warnings: &mut Vec<String>,
+) -> (Vec<Listener>, Vec<RouteConfiguration>) {
+    let catch_all = catch_all_cluster(settings);
+    let visible: Vec<&ServiceInfo> = model
+        .services
+        .iter()
+        .filter(|s| s.visible_from(&proxy.namespace))
+        .collect();
+    let mut http_ports: BTreeSet<u16> = BTreeSet::new();
+    let mut listeners = Vec::new();
+    // Hosts without an address: port → (SNI host, cluster) for TLS, the cluster for TCP.
+    let mut by_sni: BTreeMap<u16, Vec<(String, String)>> = BTreeMap::new();
+    let mut tcp_any: BTreeMap<u16, String> = BTreeMap::new();
+    for s in &visible {
+        for p in &s.ports {
+            let cluster = names::outbound_cluster(p.port, "", &s.fqdn);
+            if p.protocol.is_http() {
+                http_ports.insert(p.port);
+            } else if let Some(vip) = s.vip {
+                listeners.push(build::outbound_tcp_listener(vip, p.port, &cluster));
+            } else if s.entry.is_some() {
+                if matches!(p.protocol, Protocol::Tls | Protocol::Https) {
+                    by_sni
+                        .entry(p.port)
+                        .or_default()
+                        .push((s.fqdn.clone(), cluster));
+                } else if let Some(first) = tcp_any.get(&p.port) {
+                    note(
+                        warnings,
+                        format!(
+                            "ServiceEntry host {} port {}: TCP without addresses; port {} already goes to {first} (give the entry addresses to tell them apart)",
+                            s.fqdn, p.port, p.port
+                        ),
+                    );
+                } else {
+                    tcp_any.insert(p.port, cluster);
+                }
+            }
+        }
+    }
+    for (port, hosts) in by_sni {
+        if http_ports.contains(&port) {
+            note(
+                warnings,
+                format!(
+                    "ServiceEntry TLS port {port} is also an HTTP port of another service; the HTTP listener wins"
+                ),
+            );
+            continue;
+        }
+        tcp_any.remove(&port);
+        listeners.push(sni_listener(port, &hosts, catch_all));
+    }
+    for (port, cluster) in tcp_any {
+        if http_ports.contains(&port) {
+            note(
+                warnings,
+                format!(
+                    "ServiceEntry TCP port {port} is also an HTTP port of another service; the HTTP listener wins"
+                ),
+            );
+            continue;
+        }
+        listeners.push(build::outbound_tcp_listener(
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port,
+            &cluster,
+        ));
+    }
+    let mut routes = Vec::new();
+    for port in &http_ports {
+        listeners.push(build::outbound_http_listener(*port, catch_all));
+        let mut vhosts: Vec<VirtualHost> = visible
+            .iter()
+            .filter(|s| s.port(*port).is_some_and(|sp| sp.protocol.is_http()))
+            .map(|s| service_vhost(model, s, *port, &proxy.namespace, warnings))
+            .collect();
+        vhosts.push(catch_all_vhost(settings));
+        routes.push(build::route_config(&port.to_string(), vhosts));
+    }
+    (listeners, routes)
+}
+
+fn note(warnings: &mut Vec<String>, w: String) {
+    if !warnings.contains(&w) {
+        warnings.push(w);
+    }
+}
+
+/// A service's virtual host on one port: the routes of VirtualServices bound to `mesh` for
+/// its host, or the default route to its cluster.
+fn service_vhost(
+    model: &Model,
+    s: &ServiceInfo,
+    port: u16,
+    namespace: &str,
+    warnings: &mut Vec<String>,
+) -> VirtualHost {
+    let cluster = names::outbound_cluster(port, "", &s.fqdn);
+    let bound: Vec<Route> = model
+        .virtual_services
+        .iter()
+        .filter(|v| binds_to_mesh(v))
+        .filter(|v| {
+            let ns = v.metadata.namespace.as_deref().unwrap_or("");
+            v.spec.hosts.iter().any(|h| {
+                model
+                    .service_for_host(h, ns)
+                    .is_some_and(|t| t.fqdn == s.fqdn)
+            })
+        })
+        .flat_map(|v| http_routes(v, model, port, RouteScope::Mesh, warnings))
+        .collect();
+    let routes = if bound.is_empty() {
+        vec![Route {
+            name: "default".to_owned(),
+            ..route_to(&cluster, prefix("/"), &format!("{}:{port}/*", s.fqdn), None)
+        }]
+    } else {
+        bound
+    };
+    VirtualHost {
+        name: format!("{}:{port}", s.fqdn),
+        domains: domains(s, namespace),
+        routes,
+        include_request_attempt_count: true,
+        ..Default::default()
+    }
+}
+
+/// What matches no service: `allow_any` to PassthroughCluster, or `block_all`, a 502.
+fn catch_all_vhost(settings: &MeshSettings) -> VirtualHost {
+    let route = match settings.outbound_policy {
+        OutboundPolicy::AllowAny => Route {
+            name: "allow_any".to_owned(),
+            route_match: prefix("/"),
+            route: Some(RouteAction {
+                cluster: Some("PassthroughCluster".to_owned()),
+                timeout: Some(crate::xds::de::Duration::ZERO),
+                max_grpc_timeout: Some(crate::xds::de::Duration::ZERO),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        OutboundPolicy::RegistryOnly => Route {
+            name: "block_all".to_owned(),
+            route_match: prefix("/"),
+            direct_response: Some(DirectResponseAction {
+                status: 502,
+                body: None,
+            }),
+            ..Default::default()
+        },
+    };
+    VirtualHost {
+        name: route.name.clone(),
+        domains: vec!["*".to_owned()],
+        routes: vec![route],
+        include_request_attempt_count: true,
+        ..Default::default()
+    }
+}
+
+/// The names a service answers to from a proxy in `namespace` (`generateVirtualHostDomains`):
+/// a Kubernetes Service's short and partial names, a ServiceEntry host only as written; and
+/// the address.
+fn domains(s: &ServiceInfo, namespace: &str) -> Vec<String> {
+    let mut d = vec![s.fqdn.clone()];
+    if s.entry.is_none() {
+        if s.namespace == namespace {
+            d.push(s.name.clone());
+        }
+        d.push(format!("{}.{}.svc", s.name, s.namespace));
+        d.push(format!("{}.{}", s.name, s.namespace));
+    }
+    if let Some(vip) = s.vip {
+        d.push(vip.to_string());
+    }
+    d
+}
+
+/// `0.0.0.0_<port>` for TLS hosts without addresses: the TLS inspector reads the SNI, each
+/// host's chain proxies to its cluster, anything else goes to `catch_all`.
+fn sni_listener(port: u16, hosts: &[(String, String)], catch_all: &str) -> Listener {
+    let mut chains: Vec<FilterChain> = hosts
+        .iter()
+        .map(|(host, cluster)| FilterChain {
+            filter_chain_match: Some(FilterChainMatch {
+                server_names: vec![host.clone()],
+                ..Default::default()
+            }),
+            filters: vec![build::tcp_filter(cluster, cluster)],
+            ..Default::default()
+        })
+        .collect();
+    chains.push(FilterChain {
+        name: "PassthroughFilterChain".to_owned(),
+        filters: vec![build::tcp_filter(catch_all, catch_all)],
+        ..Default::default()
+    });
+    Listener {
+        name: names::listener("0.0.0.0", port),
+        address: Address::socket("0.0.0.0", u32::from(port)),
+        filter_chains: chains,
+        listener_filters: vec![ListenerFilter {
+            name: "envoy.filters.listener.tls_inspector".to_owned(),
+            typed_config: Some(ListenerFilterConfig::TlsInspector(Map::new())),
+        }],
+        bind_to_port: Some(false),
+        traffic_direction: TrafficDirection::Outbound,
+        ..Default::default()
+    }
+}
