@@ -1,0 +1,248 @@
+//! Egress (issue 6, challenge C4): ServiceEntry hosts reached from a sidecar (DNS and STATIC
+//! resolution), outboundTrafficPolicy REGISTRY_ONLY, and Istio's egress gateway pattern end
+//! to end — sidecar → istio-egressgateway → the (simulated) external host.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use mesh::pilot::settings::{MeshSettings, OutboundPolicy};
+
+use crate::util::*;
+
+const NS: &str = "istioinaction";
+const EGRESS: &str = "scenarios/egress";
+
+/// The egress scenario, with example.com also answering on a port no service declares.
+fn egress() -> TestSandbox {
+    let text = std::fs::read_to_string(repo_root().join("scenarios/egress.yaml")).unwrap();
+    let text = text.replace(
+        "- host: example.com\n  ports: [80]\n",
+        "- host: example.com\n  ports: [80, 7070]\n",
+    );
+    let sb = TestSandbox::start(Some(&text));
+    sb.synced();
+    sb
+}
+
+/// `mesh exec deploy/sleep -- …`'s way into the pod: its forward proxy.
+fn sleep_proxy(sb: &TestSandbox) -> SocketAddr {
+    sb.rt
+        .block_on(sb.sandbox.exec_proxy("deploy/sleep", Some(NS)))
+        .unwrap()
+        .2
+}
+
+/// `curl http://{host}{path}` from the sleep pod (absolute form, as curl does with a proxy).
+fn curl(sb: &TestSandbox, host: &str, path: &str) -> Response {
+    curl_as(sb, host, host, path)
+}
+
+/// The same, dialling `dial` with `Host: host`.
+fn curl_as(sb: &TestSandbox, dial: &str, host: &str, path: &str) -> Response {
+    let raw = format!(
+        "GET http://{dial}{path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: curl/8.7.1\r\nConnection: close\r\n\r\n"
+    );
+    raw_request(sleep_proxy(sb), raw.as_bytes()).unwrap()
+}
+
+fn stat(admin: SocketAddr, name: &str) -> u64 {
+    let text = get(admin, "/stats").text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn external_ip(sb: &TestSandbox, host: &str) -> IpAddr {
+    sb.sandbox
+        .external_hosts
+        .iter()
+        .find(|h| h.host == host)
+        .unwrap()
+        .ip
+}
+
+fn cluster_dump(admin: SocketAddr, name: &str) -> serde_json::Value {
+    let dump = get(admin, "/config_dump?resource=dynamic_active_clusters").json();
+    dump["configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cluster"].clone())
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no cluster {name}"))
+}
+
+#[test]
+fn a_dns_service_entry_host_is_reached_through_its_own_cluster() {
+    let sb = egress();
+    let sleep = sb.admin("deploy/sleep", Some(NS));
+    sb.apply(&[&format!("{EGRESS}/httpbin-se.yaml")], Some(NS))
+        .unwrap();
+    sb.synced();
+    let c = cluster_dump(sleep, "outbound|80||httpbin.org");
+    assert_eq!(c["type"], "STRICT_DNS");
+    assert_eq!(c["dns_lookup_family"], "V4_ONLY");
+    assert_eq!(
+        c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
+            ["address"],
+        "httpbin.org"
+    );
+    assert_eq!(c["metadata"]["filter_metadata"]["istio"]["external"], true);
+    let r = curl(&sb, "httpbin.org", "/headers");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["headers"]["Host"], "httpbin.org");
+    assert!(
+        stat(sleep, "cluster.outbound|80||httpbin.org.upstream_rq_200") >= 1,
+        "the request went through the ServiceEntry's cluster, not PassthroughCluster"
+    );
+    // The sidecar's route for port 80 has the host's virtual host.
+    let routes = get(sleep, "/config_dump?resource=dynamic_route_configs").json();
+    let text = routes.to_string();
+    assert!(text.contains("\"name\":\"httpbin.org:80\""), "{text}");
+}
+
+#[test]
+fn a_static_service_entry_sends_to_its_endpoints() {
+    let sb = egress();
+    let ip = external_ip(&sb, "example.com");
+    let se = format!(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: legacy\n  namespace: {NS}\nspec:\n  hosts: [legacy.internal]\n  ports:\n  - {{number: 80, name: http, protocol: HTTP}}\n  resolution: STATIC\n  location: MESH_EXTERNAL\n  endpoints:\n  - address: {ip}\n"
+    );
+    sb.apply_text(&se, None).unwrap();
+    sb.synced();
+    let sleep = sb.admin("deploy/sleep", Some(NS));
+    let c = cluster_dump(sleep, "outbound|80||legacy.internal");
+    assert_eq!(c["type"], "EDS");
+    // The app dials an address; the Host header picks the entry's virtual host, whose EDS
+    // endpoint is the external host.
+    let r = curl_as(&sb, &ip.to_string(), "legacy.internal", "/status/418");
+    assert_eq!(r.status, 418, "{}", r.text());
+    assert!(
+        stat(
+            sleep,
+            "cluster.outbound|80||legacy.internal.upstream_rq_418"
+        ) >= 1
+    );
+}
+
+/// CONNECT through the sleep pod's proxy to `host:port`, send a request, read everything.
+fn tunnel(sb: &TestSandbox, host: &str, port: u16) -> String {
+    let mut s = TcpStream::connect(sleep_proxy(sb)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\nGET /status/200 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn registry_only_blocks_unknown_hosts_and_allows_service_entries() {
+    let sb = egress();
+    sb.apply(&[&format!("{EGRESS}/httpbin-se.yaml")], Some(NS))
+        .unwrap();
+    sb.synced();
+    // ALLOW_ANY (the default): unknown hosts pass through, HTTP and TCP.
+    assert_eq!(curl(&sb, "example.com", "/status/200").status, 200);
+    let through = tunnel(&sb, "example.com", 7070);
+    assert!(through.contains("HTTP/1.1 200 OK"), "{through}");
+
+    sb.sandbox.pilot.set_settings(MeshSettings {
+        outbound_policy: OutboundPolicy::RegistryOnly,
+        access_log_file: "/dev/stdout".into(),
+        ..Default::default()
+    });
+    sb.synced();
+    let sleep = sb.admin("deploy/sleep", Some(NS));
+    let r = curl(&sb, "example.com", "/status/200");
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert!(r.body.is_empty(), "Envoy's direct response has no body");
+    // TCP to an unknown destination: BlackHoleCluster, the connection is closed.
+    let blocked = tunnel(&sb, "example.com", 7070);
+    assert!(!blocked.contains("HTTP/1.1 200 OK"), "{blocked}");
+    assert!(stat(sleep, "cluster.BlackHoleCluster.upstream_cx_none_healthy") >= 1);
+    // The ServiceEntry host is still allowed.
+    assert_eq!(curl(&sb, "httpbin.org", "/status/200").status, 200);
+    // The sidecar's access log says why: the block_all route's direct response.
+    let logs = || {
+        sb.rt
+            .block_on(
+                sb.sandbox
+                    .logs("deploy/sleep", Some(NS), Some("istio-proxy"), None, false),
+            )
+            .unwrap()
+            .0
+    };
+    let found = eventually(Duration::from_secs(5), || {
+        logs().iter().any(|l| {
+            l.contains("\"GET /status/200 HTTP/1.1\" 502 - direct_response")
+                && l.ends_with("block_all")
+        })
+    });
+    assert!(found, "{:#?}", logs());
+    let found = eventually(Duration::from_secs(5), || {
+        logs()
+            .iter()
+            .any(|l| l.contains(" UH ") && l.contains("BlackHoleCluster"))
+    });
+    assert!(found, "{:#?}", logs());
+}
+
+#[test]
+fn the_egress_gateway_carries_mesh_traffic_to_the_external_host() {
+    let sb = egress();
+    sb.apply(
+        &[
+            &format!("{EGRESS}/httpbin-se.yaml"),
+            &format!("{EGRESS}/egress-gateway-httpbin.yaml"),
+        ],
+        Some(NS),
+    )
+    .unwrap();
+    sb.sandbox.pilot.set_settings(MeshSettings {
+        access_log_file: "/dev/stdout".into(),
+        ..Default::default()
+    });
+    sb.synced();
+    let gw = sb.admin("deploy/istio-egressgateway", Some("istio-system"));
+    let sleep = sb.admin("deploy/sleep", Some(NS));
+    let external = "cluster.outbound|80||httpbin.org.upstream_rq_200";
+    let via_gateway = "cluster.outbound|80|httpbin|istio-egressgateway.istio-system.svc.cluster.local.upstream_rq_200";
+    let before = stat(gw, external);
+    let r = curl(&sb, "httpbin.org", "/headers");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["headers"]["Host"], "httpbin.org");
+    assert_eq!(stat(sleep, via_gateway), 1, "sidecar → egress gateway");
+    assert_eq!(stat(sleep, external), 0, "the sidecar did not go direct");
+    assert_eq!(
+        stat(gw, external),
+        before + 1,
+        "egress gateway → httpbin.org"
+    );
+    // The gateway's access log shows the hop to the external host.
+    let logs = || {
+        sb.rt
+            .block_on(sb.sandbox.logs(
+                "deploy/istio-egressgateway",
+                Some("istio-system"),
+                Some("istio-proxy"),
+                None,
+                false,
+            ))
+            .unwrap()
+            .0
+    };
+    let ip = external_ip(&sb, "httpbin.org");
+    let found = eventually(Duration::from_secs(5), || {
+        logs().iter().any(|l| {
+            l.contains("\"GET /headers HTTP/1.1\" 200")
+                && l.contains(&format!("\"{ip}:80\" outbound|80||httpbin.org "))
+        })
+    });
+    assert!(found, "{:#?}", logs());
+}
