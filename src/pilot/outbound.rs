@@ -301,3 +301,121 @@ fn note_unacted_destination_rule(dr: &DestinationRule, warnings: &mut Vec<String
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(text: &str) -> Model {
+        let docs = crate::api::decode("t.yaml", text).unwrap();
+        Model::from_resources(docs.iter().map(|d| &d.resource))
+    }
+
+    fn find<'a>(clusters: &'a [Cluster], name: &str) -> &'a Cluster {
+        clusters
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    }
+
+    #[test]
+    fn resolution_picks_the_cluster_type() {
+        let m = model(
+            "\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: dns, namespace: default}
+spec:
+  hosts: [httpbin.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: rr, namespace: default}
+spec:
+  hosts: [rr.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS_ROUND_ROBIN
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: static, namespace: default}
+spec:
+  hosts: [legacy.internal]
+  ports: [{number: 8080, name: http, protocol: HTTP}]
+  resolution: STATIC
+  location: MESH_INTERNAL
+  endpoints:
+  - {address: 127.0.0.5, labels: {version: v1}}
+  - {address: 127.0.0.6, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: none, namespace: default}
+spec:
+  hosts: ['*.wild.example.com']
+  ports: [{number: 443, name: tls, protocol: TLS}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: legacy, namespace: default}
+spec:
+  host: legacy.internal
+  subsets:
+  - {name: v1, labels: {version: v1}}
+",
+        );
+        let mut w = Vec::new();
+        let (clusters, eds) = outbound(&m, "default", &mut w);
+        let dns = find(&clusters, "outbound|80||httpbin.org");
+        assert_eq!(dns.discovery_type, DiscoveryType::StrictDns);
+        assert_eq!(dns.dns_lookup_family, DnsLookupFamily::V4Only);
+        assert!(dns.eds_cluster_config.is_none());
+        assert!(
+            dns.transport_socket_matches.is_empty(),
+            "no auto mTLS outside the mesh"
+        );
+        let la = dns.load_assignment.as_ref().unwrap();
+        let ep = la.endpoints[0].lb_endpoints[0].endpoint.as_ref().unwrap();
+        assert_eq!(ep.address, Address::socket("httpbin.org", 80));
+        assert_eq!(
+            dns.metadata.as_ref().unwrap().filter_metadata["istio"]["external"],
+            true
+        );
+        assert_eq!(
+            find(&clusters, "outbound|80||rr.example.com").discovery_type,
+            DiscoveryType::LogicalDns
+        );
+        let none = find(&clusters, "outbound|443||*.wild.example.com");
+        assert_eq!(none.discovery_type, DiscoveryType::OriginalDst);
+        assert_eq!(none.lb_policy, LbPolicy::ClusterProvided);
+        // STATIC: EDS, with the subset's endpoints only in the subset cluster.
+        let st = find(&clusters, "outbound|8080||legacy.internal");
+        assert_eq!(st.discovery_type, DiscoveryType::Eds);
+        let addrs = |name: &str| -> Vec<Address> {
+            eds.iter()
+                .find(|e| e.cluster_name == name)
+                .unwrap()
+                .endpoints
+                .iter()
+                .flat_map(|l| l.lb_endpoints.iter())
+                .filter_map(|e| e.endpoint.as_ref().map(|e| e.address.clone()))
+                .collect()
+        };
+        assert_eq!(addrs("outbound|8080||legacy.internal").len(), 2);
+        assert_eq!(
+            addrs("outbound|8080|v1|legacy.internal"),
+            [Address::socket("127.0.0.5", 8080)]
+        );
+        let v1 = find(&clusters, "outbound|8080|v1|legacy.internal");
+        let istio = &v1.metadata.as_ref().unwrap().filter_metadata["istio"];
+        assert_eq!(istio["subset"], "v1");
+        assert_eq!(
+            istio["config"],
+            "/apis/networking.istio.io/v1/namespaces/default/destination-rule/legacy"
+        );
+        // MESH_INTERNAL keeps auto mTLS.
+        assert!(!st.transport_socket_matches.is_empty());
+    }
+}

@@ -252,3 +252,167 @@ fn sni_listener(port: u16, hosts: &[(String, String)], catch_all: &str) -> Liste
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pilot::names::ProxyType;
+    use crate::xds::listener::NetworkFilterConfig;
+
+    const ENTRIES: &str = "\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: web, namespace: default}
+spec:
+  hosts: [httpbin.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: tls, namespace: default}
+spec:
+  hosts: [a.example.com, b.example.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: db, namespace: default}
+spec:
+  hosts: [db.example.com]
+  ports: [{number: 5432, name: tcp, protocol: TCP}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: private, namespace: other}
+spec:
+  hosts: [private.example.com]
+  exportTo: [.]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+";
+
+    fn model(text: &str) -> Model {
+        let docs = crate::api::decode("t.yaml", text).unwrap();
+        Model::from_resources(docs.iter().map(|d| &d.resource))
+    }
+
+    fn proxy(namespace: &str) -> ProxyIdentity {
+        ProxyIdentity {
+            kind: ProxyType::Sidecar,
+            pod: "sleep-1".into(),
+            namespace: namespace.into(),
+            ip: "127.10.0.9".parse().unwrap(),
+            labels: Default::default(),
+            service_account: "sleep".into(),
+            workload: "sleep".into(),
+            app_ip: "127.20.0.9".parse().unwrap(),
+        }
+    }
+
+    fn tcp_cluster(c: &FilterChain) -> String {
+        match &c.filters[0].typed_config {
+            NetworkFilterConfig::TcpProxy(t) => t.cluster.clone().unwrap_or_default(),
+            NetworkFilterConfig::HttpConnectionManager(_) => "HCM".into(),
+        }
+    }
+
+    #[test]
+    fn service_entry_hosts_get_listeners_and_virtual_hosts() {
+        let m = model(ENTRIES);
+        let mut w = Vec::new();
+        let (listeners, routes) = outbound(&m, &MeshSettings::default(), &proxy("default"), &mut w);
+        let names: Vec<&str> = listeners.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["0.0.0.0_443", "0.0.0.0_5432", "0.0.0.0_80"]);
+        // TLS: one chain per host by SNI, then the catch-all.
+        let tls = &listeners[0];
+        let snis: Vec<Vec<String>> = tls
+            .filter_chains
+            .iter()
+            .map(|c| {
+                c.filter_chain_match
+                    .as_ref()
+                    .map(|m| m.server_names.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(
+            snis,
+            [
+                vec!["a.example.com".to_string()],
+                vec!["b.example.com".into()],
+                vec![]
+            ]
+        );
+        assert_eq!(
+            tcp_cluster(&tls.filter_chains[0]),
+            "outbound|443||a.example.com"
+        );
+        assert_eq!(tcp_cluster(&tls.filter_chains[2]), "PassthroughCluster");
+        assert_eq!(
+            tls.listener_filters[0].name,
+            "envoy.filters.listener.tls_inspector"
+        );
+        // TCP without addresses: every connection on the port.
+        assert_eq!(
+            tcp_cluster(&listeners[1].filter_chains[0]),
+            "outbound|5432||db.example.com"
+        );
+        // HTTP: the host's virtual host (only its own name), then allow_any.
+        let r80 = &routes[0];
+        assert_eq!(r80.name, "80");
+        let vhosts: Vec<(&str, &[String])> = r80
+            .virtual_hosts
+            .iter()
+            .map(|v| (v.name.as_str(), v.domains.as_slice()))
+            .collect();
+        assert_eq!(
+            vhosts[0],
+            ("httpbin.org:80", &["httpbin.org".to_string()][..])
+        );
+        assert_eq!(vhosts.last().unwrap().0, "allow_any");
+        // exportTo: . keeps the other namespace's host away from this proxy …
+        assert!(!vhosts.iter().any(|(n, _)| n.starts_with("private")));
+        // … and shows it to its own namespace.
+        let (_, routes) = outbound(&m, &MeshSettings::default(), &proxy("other"), &mut w);
+        assert!(
+            routes[0]
+                .virtual_hosts
+                .iter()
+                .any(|v| v.name == "private.example.com:80")
+        );
+    }
+
+    #[test]
+    fn registry_only_sends_the_unknown_to_the_black_hole() {
+        let m = model(ENTRIES);
+        let settings = MeshSettings {
+            outbound_policy: OutboundPolicy::RegistryOnly,
+            ..Default::default()
+        };
+        let mut w = Vec::new();
+        let (listeners, routes) = outbound(&m, &settings, &proxy("default"), &mut w);
+        let catch_all = routes[0].virtual_hosts.last().unwrap();
+        assert_eq!(catch_all.name, "block_all");
+        assert_eq!(catch_all.domains, ["*"]);
+        let route = &catch_all.routes[0];
+        assert_eq!(route.name, "block_all");
+        assert_eq!(route.direct_response.as_ref().unwrap().status, 502);
+        assert!(route.route.is_none());
+        let tls = listeners.iter().find(|l| l.name == "0.0.0.0_443").unwrap();
+        let last = tls.filter_chains.last().unwrap();
+        assert_eq!(last.name, "PassthroughFilterChain");
+        assert_eq!(tcp_cluster(last), "BlackHoleCluster");
+        let http = listeners.iter().find(|l| l.name == "0.0.0.0_80").unwrap();
+        assert_eq!(tcp_cluster(&http.filter_chains[1]), "BlackHoleCluster");
+        assert_eq!(catch_all_cluster(&settings), "BlackHoleCluster");
+        assert_eq!(
+            build::virtual_outbound(catch_all_cluster(&settings)).filter_chains[0]
+                .filters
+                .len(),
+            1
+        );
+    }
+}

@@ -387,6 +387,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn matches_apply_only_to_their_gateways_and_port() {
+        let vs: VirtualService = serde_saphyr::from_str(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: egress, namespace: default}\nspec:\n  hosts: [httpbin.org]\n  gateways: [istio-egressgateway, mesh]\n  http:\n  - match: [{gateways: [mesh], port: 80}]\n    route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, subset: httpbin, port: {number: 80}}}]\n  - match: [{gateways: [istio-egressgateway], port: 80}]\n    route: [{destination: {host: httpbin.org, port: {number: 80}}}]\n",
+        )
+        .unwrap();
+        let model = Model::default();
+        let clusters = |scope, port| -> Vec<String> {
+            http_routes(&vs, &model, port, scope, &mut Vec::new())
+                .iter()
+                .filter_map(|r| r.route.as_ref().and_then(|a| a.cluster.clone()))
+                .collect()
+        };
+        assert_eq!(
+            clusters(RouteScope::Mesh, 80),
+            ["outbound|80|httpbin|istio-egressgateway.istio-system.svc.cluster.local"]
+        );
+        assert_eq!(
+            clusters(RouteScope::Gateway("default", "istio-egressgateway"), 80),
+            ["outbound|80||httpbin.org"]
+        );
+        assert!(clusters(RouteScope::Gateway("other", "istio-egressgateway"), 80).is_empty());
+        assert!(clusters(RouteScope::Mesh, 8080).is_empty());
+    }
+
+    #[test]
     fn host_patterns() {
         assert!(host_matches(
             "webapp.istioinaction.io",

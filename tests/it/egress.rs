@@ -246,3 +246,71 @@ fn the_egress_gateway_carries_mesh_traffic_to_the_external_host() {
     });
     assert!(found, "{:#?}", logs());
 }
+
+/// `mesh proxy-config cluster|listener|route` of a sidecar and the egress gateway, rendered
+/// from their own config dumps as the CLI renders them.
+#[test]
+fn proxy_config_shows_service_entry_hosts_as_istioctl_does() {
+    use mesh::cli::output::istioctl::{self as pc, ConfigDump};
+    let sb = egress();
+    sb.apply(
+        &[
+            &format!("{EGRESS}/httpbin-se.yaml"),
+            &format!("{EGRESS}/egress-gateway-httpbin.yaml"),
+        ],
+        Some(NS),
+    )
+    .unwrap();
+    let tls = format!(
+        "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: tls-ext\n  namespace: {NS}\nspec:\n  hosts: [secure.example.com, api.example.com]\n  ports:\n  - {{number: 443, name: tls, protocol: TLS}}\n  resolution: DNS\n"
+    );
+    sb.apply_text(&tls, None).unwrap();
+    sb.synced();
+    let dump = |target: &str, ns: &str| {
+        ConfigDump::parse(&get(sb.admin(target, Some(ns)), "/config_dump").text()).unwrap()
+    };
+    let sleep = dump("deploy/sleep", NS);
+    let rows = |table: String| -> Vec<String> {
+        table
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let clusters = rows(pc::cluster(&sleep, &pc::ClusterFilter::default()).unwrap());
+    for row in [
+        "httpbin.org 80 - outbound STRICT_DNS",
+        "secure.example.com 443 - outbound STRICT_DNS",
+        "istio-egressgateway.istio-system.svc.cluster.local 80 httpbin outbound EDS egressgateway-for-httpbin.istioinaction",
+    ] {
+        assert!(
+            clusters.iter().any(|r| r == row),
+            "{row:?} in {clusters:#?}"
+        );
+    }
+    let listeners = rows(pc::listener(&sleep, &pc::ListenerFilter::default()).unwrap());
+    for row in [
+        "0.0.0.0 80 Trans: raw_buffer; App: http/1.1,h2c Route: 80",
+        "0.0.0.0 443 SNI: secure.example.com Cluster: outbound|443||secure.example.com",
+        "0.0.0.0 443 SNI: api.example.com Cluster: outbound|443||api.example.com",
+    ] {
+        assert!(
+            listeners.iter().any(|r| r == row),
+            "{row:?} in {listeners:#?}"
+        );
+    }
+    let routes = rows(pc::route(&sleep, &pc::RouteFilter::default()).unwrap());
+    let row =
+        "80 httpbin.org:80 httpbin.org /* direct-httpbin-through-egress-gateway.istioinaction";
+    assert!(routes.iter().any(|r| r == row), "{row:?} in {routes:#?}");
+    // The egress gateway: its server's route, and the external host's DNS cluster.
+    let gw = dump("deploy/istio-egressgateway", "istio-system");
+    let routes = rows(pc::route(&gw, &pc::RouteFilter::default()).unwrap());
+    let row = "http.8080 httpbin.org:80 httpbin.org /* direct-httpbin-through-egress-gateway.istioinaction";
+    assert!(routes.iter().any(|r| r == row), "{row:?} in {routes:#?}");
+    let clusters = rows(pc::cluster(&gw, &pc::ClusterFilter::default()).unwrap());
+    let row = "httpbin.org 80 - outbound STRICT_DNS";
+    assert!(
+        clusters.iter().any(|r| r == row),
+        "{row:?} in {clusters:#?}"
+    );
+}

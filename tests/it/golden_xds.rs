@@ -124,7 +124,11 @@ fn egress_translation_matches_the_golden_files() {
             Some("istio-system"),
             "egress-gateway",
         ),
-        ("deploy/sleep", Some("istioinaction"), "egress-sleep-sidecar"),
+        (
+            "deploy/sleep",
+            Some("istioinaction"),
+            "egress-sleep-sidecar",
+        ),
     ] {
         let admin = sb.admin(target, ns);
         let dump = get(admin, "/config_dump");
