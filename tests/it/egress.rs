@@ -314,3 +314,60 @@ fn proxy_config_shows_service_entry_hosts_as_istioctl_does() {
         "{row:?} in {clusters:#?}"
     );
 }
+
+/// The user's own curl, through `mesh exec`, against `mesh up scenarios/egress.yaml`: the
+/// request leaves the sleep pod's sidecar for the egress gateway, which logs the hop to
+/// httpbin.org.
+#[test]
+fn mesh_exec_curl_reaches_the_external_host_through_the_egress_gateway() {
+    let Some(_) = tool("curl") else { return };
+    let scenario = repo_root().join("scenarios/egress.yaml");
+    let sb = SandboxProcess::start(&[scenario.to_str().unwrap()]);
+    for f in [
+        "scenarios/egress/httpbin-se.yaml",
+        "scenarios/egress/egress-gateway-httpbin.yaml",
+    ] {
+        sb.ok(&["apply", "-f", f, "-n", NS]);
+    }
+    sb.ok(&[
+        "apply",
+        "-f",
+        "scenarios/egress/egress-gateway-access-logs.yaml",
+    ]);
+    sb.synced();
+    let out = sb.ok(&[
+        "exec",
+        "deploy/sleep",
+        "-n",
+        NS,
+        "--",
+        "curl",
+        "-sS",
+        "http://httpbin.org/headers",
+    ]);
+    let headers: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(headers["headers"]["Host"], "httpbin.org", "{out}");
+    let logged = eventually(Duration::from_secs(5), || {
+        sb.ok(&["logs", "deploy/istio-egressgateway", "-n", "istio-system"])
+            .lines()
+            .any(|l| {
+                l.contains("\"GET /headers HTTP/1.1\" 200")
+                    && l.contains(" outbound|80||httpbin.org ")
+            })
+    });
+    assert!(
+        logged,
+        "{}",
+        sb.ok(&["logs", "deploy/istio-egressgateway", "-n", "istio-system"])
+    );
+    let clusters = sb.ok(&[
+        "proxy-config",
+        "cluster",
+        "deploy/istio-egressgateway",
+        "-n",
+        "istio-system",
+        "--fqdn",
+        "httpbin.org",
+    ]);
+    assert!(clusters.contains("STRICT_DNS"), "{clusters}");
+}
