@@ -13,7 +13,8 @@ fn normalise(text: &str) -> String {
         r"-[bcdfghjklmnpqrstvwxz2456789]{6,10}-[bcdfghjklmnpqrstvwxz2456789]{5}\b",
     )
     .unwrap();
-    let ip = regex::Regex::new(r"\b127\.(1\d|2\d|4\d|9\d|10\d)\.(\d+)\.(\d+)\b").unwrap();
+    // No `\b` at the end: listener names go on with `_PORT`.
+    let ip = regex::Regex::new(r"\b127\.(1\d|2\d|4\d|9\d|10\d)\.(\d+)\.(\d+)").unwrap();
     let text = pod.replace_all(text, "-HASH-POD");
     let text = ip.replace_all(&text, |c: &regex::Captures| {
         let kind = match c[1].parse::<u8>().unwrap_or(0) {
