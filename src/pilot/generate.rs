@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use crate::api::istio::{Gateway, RouteDestination, Server, ServerTlsMode, VirtualService};
+use crate::api::istio::{Gateway, Server, ServerTlsMode, VirtualService};
 use crate::xds::cluster::Cluster;
 use crate::xds::core::DataSource;
 use crate::xds::endpoint::ClusterLoadAssignment;
@@ -20,7 +20,7 @@ use super::model::{Model, Workload};
 use super::mtls;
 use super::names::{self, ProxyType};
 use super::settings::{self, MeshSettings};
-use super::vs_routes::{RouteScope, binds_to, destination_cluster, host_matches, http_routes};
+use super::vs_routes::{RouteScope, binds_to, host_matches, http_routes, in_scope, route_clusters};
 
 /// Everything one proxy gets, by xDS type.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -396,28 +396,6 @@ fn gateway_vhosts(
     }
 }
 
-/// The clusters (with weights) a TCP/TLS route sends to.
-fn route_clusters(
-    model: &Model,
-    ns: &str,
-    route: &[RouteDestination],
-    port: u16,
-) -> Vec<(String, u32)> {
-    let n = u32::try_from(route.len()).unwrap_or(1).max(1);
-    route
-        .iter()
-        .map(|d| {
-            let (cluster, _) = destination_cluster(&d.destination, model, ns, port);
-            (
-                cluster,
-                d.weight
-                    .and_then(|w| u32::try_from(w).ok())
-                    .unwrap_or(100 / n),
-            )
-        })
-        .collect()
-}
-
 /// VirtualServices bound to gateway `g` whose hosts overlap the server's.
 fn bound_to<'a>(
     model: &'a Model,
@@ -445,11 +423,15 @@ fn tcp_chains(
 ) -> Vec<build::GatewayTcpChain> {
     for vs in bound_to(model, g, server) {
         let ns = vs.metadata.namespace.as_deref().unwrap_or("");
+        let here = RouteScope::Gateway(
+            g.metadata.namespace.as_deref().unwrap_or(""),
+            &g.metadata.name,
+        );
         for r in &vs.spec.tcp {
             let matches = r.match_.is_empty()
-                || r.match_
-                    .iter()
-                    .any(|m| m.port.is_none_or(|p| p == u32::from(port)));
+                || r.match_.iter().any(|m| {
+                    m.port.is_none_or(|p| p == u32::from(port)) && in_scope(&m.gateways, ns, here)
+                });
             if matches && !r.route.is_empty() {
                 return vec![build::GatewayTcpChain {
                     server_names: Vec::new(),
@@ -471,12 +453,14 @@ fn passthrough_chains(
     let mut out = Vec::new();
     for vs in bound_to(model, g, server) {
         let ns = vs.metadata.namespace.as_deref().unwrap_or("");
+        let here = RouteScope::Gateway(
+            g.metadata.namespace.as_deref().unwrap_or(""),
+            &g.metadata.name,
+        );
         for r in &vs.spec.tls {
-            for m in r
-                .match_
-                .iter()
-                .filter(|m| m.port.is_none_or(|p| p == u32::from(port)))
-            {
+            for m in r.match_.iter().filter(|m| {
+                m.port.is_none_or(|p| p == u32::from(port)) && in_scope(&m.gateways, ns, here)
+            }) {
                 let names: Vec<String> = m
                     .sni_hosts
                     .iter()

@@ -13,7 +13,8 @@ use serde_json::Map;
 
 use crate::xds::core::Address;
 use crate::xds::listener::{
-    FilterChain, FilterChainMatch, Listener, ListenerFilter, ListenerFilterConfig, TrafficDirection,
+    Filter, FilterChain, FilterChainMatch, Listener, ListenerFilter, ListenerFilterConfig,
+    TrafficDirection,
 };
 use crate::xds::route::{
     DirectResponseAction, Route, RouteAction, RouteConfiguration, VirtualHost,
@@ -24,7 +25,9 @@ use super::build::{self, prefix, route_to};
 use super::model::{Model, Protocol, ServiceInfo};
 use super::names;
 use super::settings::{MeshSettings, OutboundPolicy};
-use super::vs_routes::{RouteScope, binds_to_mesh, http_routes};
+use super::vs_routes::{
+    RouteScope, binds_to_mesh, host_matches, http_routes, in_scope, route_clusters,
+};
 
 /// Where connections to unknown destinations go.
 pub fn catch_all_cluster(settings: &MeshSettings) -> &'static str {
@@ -50,8 +53,8 @@ pub fn outbound(
     let mut http_ports: BTreeSet<u16> = BTreeSet::new();
     let mut listeners = Vec::new();
     // Hosts without an address: port → (SNI host, cluster) for TLS, the cluster for TCP.
-    let mut by_sni: BTreeMap<u16, Vec<(String, String)>> = BTreeMap::new();
-    let mut tcp_any: BTreeMap<u16, String> = BTreeMap::new();
+    let mut by_sni: BTreeMap<u16, Vec<(String, Filter)>> = BTreeMap::new();
+    let mut tcp_any: BTreeMap<u16, Filter> = BTreeMap::new();
     for s in &visible {
         for p in &s.ports {
             let cluster = names::outbound_cluster(p.port, "", &s.fqdn);
@@ -61,20 +64,22 @@ pub fn outbound(
                 listeners.push(build::outbound_tcp_listener(vip, p.port, &cluster));
             } else if s.entry.is_some() {
                 if matches!(p.protocol, Protocol::Tls | Protocol::Https) {
+                    let filter = l4_filter(model, &s.fqdn, p.port, &cluster, true);
                     by_sni
                         .entry(p.port)
                         .or_default()
-                        .push((s.fqdn.clone(), cluster));
-                } else if let Some(first) = tcp_any.get(&p.port) {
+                        .push((s.fqdn.clone(), filter));
+                } else if tcp_any.contains_key(&p.port) {
                     note(
                         warnings,
                         format!(
-                            "ServiceEntry host {} port {}: TCP without addresses; port {} already goes to {first} (give the entry addresses to tell them apart)",
-                            s.fqdn, p.port, p.port
+                            "ServiceEntry host {} port {}: TCP without addresses, and another host already takes every connection on that port (give the entries addresses to tell them apart)",
+                            s.fqdn, p.port
                         ),
                     );
                 } else {
-                    tcp_any.insert(p.port, cluster);
+                    let filter = l4_filter(model, &s.fqdn, p.port, &cluster, false);
+                    tcp_any.insert(p.port, filter);
                 }
             }
         }
@@ -92,7 +97,7 @@ pub fn outbound(
         tcp_any.remove(&port);
         listeners.push(sni_listener(port, &hosts, catch_all));
     }
-    for (port, cluster) in tcp_any {
+    for (port, filter) in tcp_any {
         if http_ports.contains(&port) {
             note(
                 warnings,
@@ -102,11 +107,9 @@ pub fn outbound(
             );
             continue;
         }
-        listeners.push(build::outbound_tcp_listener(
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            port,
-            &cluster,
-        ));
+        let mut l = build::outbound_tcp_listener(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port, "");
+        l.filter_chains[0].filters = vec![filter];
+        listeners.push(l);
     }
     let mut routes = Vec::new();
     for port in &http_ports {
@@ -220,17 +223,57 @@ fn domains(s: &ServiceInfo, namespace: &str) -> Vec<String> {
     d
 }
 
+/// The tcp_proxy for a host without an address on an L4 port: the first `tls` (by `sniHosts`)
+/// or `tcp` route of a VirtualService bound to `mesh` for the host and port, else the host's
+/// own cluster.
+fn l4_filter(model: &Model, host: &str, port: u16, cluster: &str, tls: bool) -> Filter {
+    for vs in model.virtual_services.iter().filter(|v| binds_to_mesh(v)) {
+        let ns = vs.metadata.namespace.as_deref().unwrap_or("");
+        let port_ok = |p: Option<u32>| p.is_none_or(|p| p == u32::from(port));
+        let route = if tls {
+            vs.spec
+                .tls
+                .iter()
+                .find(|r| {
+                    r.match_.iter().any(|m| {
+                        port_ok(m.port)
+                            && in_scope(&m.gateways, ns, RouteScope::Mesh)
+                            && m.sni_hosts.iter().any(|h| host_matches(h, host))
+                    })
+                })
+                .map(|r| &r.route)
+        } else if vs.spec.hosts.iter().any(|h| host_matches(h, host)) {
+            vs.spec
+                .tcp
+                .iter()
+                .find(|r| {
+                    r.match_.is_empty()
+                        || r.match_
+                            .iter()
+                            .any(|m| port_ok(m.port) && in_scope(&m.gateways, ns, RouteScope::Mesh))
+                })
+                .map(|r| &r.route)
+        } else {
+            None
+        };
+        if let Some(route) = route.filter(|r| !r.is_empty()) {
+            return build::tcp_filter_weighted(&route_clusters(model, ns, route, port));
+        }
+    }
+    build::tcp_filter(cluster, cluster)
+}
+
 /// `0.0.0.0_<port>` for TLS hosts without addresses: the TLS inspector reads the SNI, each
-/// host's chain proxies to its cluster, anything else goes to `catch_all`.
-fn sni_listener(port: u16, hosts: &[(String, String)], catch_all: &str) -> Listener {
+/// host's chain proxies where its route says, anything else goes to `catch_all`.
+fn sni_listener(port: u16, hosts: &[(String, Filter)], catch_all: &str) -> Listener {
     let mut chains: Vec<FilterChain> = hosts
         .iter()
-        .map(|(host, cluster)| FilterChain {
+        .map(|(host, filter)| FilterChain {
             filter_chain_match: Some(FilterChainMatch {
                 server_names: vec![host.clone()],
                 ..Default::default()
             }),
-            filters: vec![build::tcp_filter(cluster, cluster)],
+            filters: vec![filter.clone()],
             ..Default::default()
         })
         .collect();

@@ -352,15 +352,42 @@ pub fn binds_to(vs: &VirtualService, gateway_ns: &str, gateway_name: &str) -> bo
 
 /// Whether a match's `gateways` and `port` (when given) select this scope and port.
 fn match_applies(m: &HttpMatchRequest, vs_ns: &str, scope: RouteScope<'_>, port: u16) -> bool {
-    let gateway_ok = m.gateways.is_empty()
-        || m.gateways.iter().any(|g| match scope {
+    in_scope(&m.gateways, vs_ns, scope) && m.port.is_none_or(|p| p == u32::from(port))
+}
+
+/// Whether a match's `gateways` (none: wherever the VirtualService is bound) name this scope:
+/// `mesh` for sidecars, `name` (in the VirtualService's namespace) or `ns/name` for gateways.
+pub fn in_scope(gateways: &[String], vs_ns: &str, scope: RouteScope<'_>) -> bool {
+    gateways.is_empty()
+        || gateways.iter().any(|g| match scope {
             RouteScope::Mesh => g == "mesh",
             RouteScope::Gateway(gw_ns, gw_name) => match g.split_once('/') {
                 Some((ns, name)) => ns == gw_ns && name == gw_name,
                 None => g == gw_name && vs_ns == gw_ns,
             },
-        });
-    gateway_ok && m.port.is_none_or(|p| p == u32::from(port))
+        })
+}
+
+/// The clusters (with weights) a TCP or TLS route sends to.
+pub fn route_clusters(
+    model: &Model,
+    ns: &str,
+    route: &[crate::api::istio::RouteDestination],
+    port: u16,
+) -> Vec<(String, u32)> {
+    let n = u32::try_from(route.len()).unwrap_or(1).max(1);
+    route
+        .iter()
+        .map(|d| {
+            let (cluster, _) = destination_cluster(&d.destination, model, ns, port);
+            (
+                cluster,
+                d.weight
+                    .and_then(|w| u32::try_from(w).ok())
+                    .unwrap_or(100 / n),
+            )
+        })
+        .collect()
 }
 
 pub fn binds_to_mesh(vs: &VirtualService) -> bool {

@@ -140,11 +140,13 @@ impl TcpProxyRt {
         peer: SocketAddr,
         destination: SocketAddr,
         id: u64,
+        downstream_tls: Option<Arc<crate::proxy::tls::ConnTls>>,
         proxy: Arc<Proxy>,
     ) {
         let started = Instant::now();
         self.stats.downstream_cx_total.inc();
         let mut rec = Record::new(peer, destination);
+        rec.downstream_tls = downstream_tls;
         rec.start = SystemTime::now();
         rec.protocol = "-";
         rec.connection_id = id;

@@ -55,13 +55,16 @@ pub struct Header {
 }
 
 /// An external host: pods resolve `host` to an address of its own, where an httpbin answers
-/// plain HTTP on each of `ports` (default 80).
+/// plain HTTP on each of `ports` (default 80) and HTTPS on each of `tlsPorts` (a self-signed
+/// certificate for `host`: `curl -k`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExternalHostSpec {
     pub host: String,
     #[serde(default = "http_port")]
     pub ports: Vec<u16>,
+    #[serde(default)]
+    pub tls_ports: Vec<u16>,
 }
 
 fn http_port() -> Vec<u16> {
@@ -146,12 +149,14 @@ mod tests {
 
     #[test]
     fn external_hosts_in_the_header() {
-        let text = "apiVersion: mesh.dev/v1alpha1\nkind: Sandbox\nexternalHosts:\n- host: httpbin.org\n- host: api.example.com\n  ports: [80, 8080]\n";
+        let text = "apiVersion: mesh.dev/v1alpha1\nkind: Sandbox\nexternalHosts:\n- host: httpbin.org\n- host: api.example.com\n  ports: [80, 8080]\n  tlsPorts: [443]\n";
         let s = parse("s.yaml", text).unwrap();
         let hosts = &s.header.external_hosts;
         assert_eq!(hosts[0].host, "httpbin.org");
         assert_eq!(hosts[0].ports, [80]);
         assert_eq!(hosts[1].ports, [80, 8080]);
+        assert_eq!(hosts[1].tls_ports, [443]);
+        assert!(hosts[0].tls_ports.is_empty());
     }
 
     #[test]

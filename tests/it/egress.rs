@@ -370,4 +370,36 @@ fn mesh_exec_curl_reaches_the_external_host_through_the_egress_gateway() {
         "httpbin.org",
     ]);
     assert!(clusters.contains("STRICT_DNS"), "{clusters}");
+
+    // HTTPS: the client's own TLS, passed through by SNI at the sidecar and the gateway.
+    sb.ok(&[
+        "apply",
+        "-f",
+        "scenarios/egress/egress-gateway-httpbin-tls.yaml",
+        "-n",
+        NS,
+    ]);
+    sb.synced();
+    let out = sb.ok(&[
+        "exec",
+        "deploy/sleep",
+        "-n",
+        NS,
+        "--",
+        "curl",
+        "-sSk",
+        "https://httpbin.org/status/418",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+    ]);
+    assert_eq!(out, "418");
+    let logs = || sb.ok(&["logs", "deploy/istio-egressgateway", "-n", "istio-system"]);
+    let passed_through = eventually(Duration::from_secs(5), || {
+        logs()
+            .lines()
+            .any(|l| l.contains(" outbound|443||httpbin.org ") && l.contains(" httpbin.org "))
+    });
+    assert!(passed_through, "{}", logs());
 }
