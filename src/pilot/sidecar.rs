@@ -69,17 +69,19 @@ pub fn outbound(
                         .entry(p.port)
                         .or_default()
                         .push((s.fqdn.clone(), filter));
-                } else if tcp_any.contains_key(&p.port) {
-                    note(
-                        warnings,
-                        format!(
-                            "ServiceEntry host {} port {}: TCP without addresses, and another host already takes every connection on that port (give the entries addresses to tell them apart)",
-                            s.fqdn, p.port
-                        ),
-                    );
                 } else {
-                    let filter = l4_filter(model, &s.fqdn, p.port, &cluster, false);
-                    tcp_any.insert(p.port, filter);
+                    match tcp_any.entry(p.port) {
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            e.insert(l4_filter(model, &s.fqdn, p.port, &cluster, false));
+                        }
+                        std::collections::btree_map::Entry::Occupied(_) => note(
+                            warnings,
+                            format!(
+                                "ServiceEntry host {} port {}: TCP without addresses, and another host already takes every connection on that port (give the entries addresses to tell them apart)",
+                                s.fqdn, p.port
+                            ),
+                        ),
+                    }
                 }
             }
         }
