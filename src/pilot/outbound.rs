@@ -39,6 +39,15 @@ pub fn outbound(
         if let Some(dr) = dr {
             note_unacted_destination_rule(dr, warnings);
         }
+        if let Some(e) = s.entry.as_ref().filter(|e| e.selects_workloads) {
+            let w = format!(
+                "ServiceEntry {}/{}: workloadSelector not acted on by mesh yet (endpoints are)",
+                s.namespace, e.entry
+            );
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
         let subsets: Vec<Option<&Subset>> = std::iter::once(None)
             .chain(dr.into_iter().flat_map(|d| d.spec.subsets.iter().map(Some)))
             .collect();

@@ -21,6 +21,8 @@ pub struct EntryInfo {
     pub endpoints: Vec<WorkloadEntrySpec>,
     pub export_to: Vec<String>,
     pub subject_alt_names: Vec<String>,
+    /// `workloadSelector` (pods as endpoints) — not acted on yet, reported.
+    pub selects_workloads: bool,
 }
 
 impl EntryInfo {
@@ -85,6 +87,7 @@ pub fn services(se: &ServiceEntry) -> Vec<ServiceInfo> {
         endpoints: se.spec.endpoints.clone(),
         export_to: se.spec.export_to.clone(),
         subject_alt_names: se.spec.subject_alt_names.clone(),
+        selects_workloads: se.spec.workload_selector.is_some(),
     };
     let vip = se
         .spec
@@ -207,6 +210,7 @@ mod tests {
             endpoints: Vec::new(),
             export_to: Vec::new(),
             subject_alt_names: Vec::new(),
+            selects_workloads: false,
         };
         assert!(e.exported_to("a", "b"));
         e.export_to = vec![".".into()];

@@ -431,6 +431,41 @@ spec:
     }
 
     #[test]
+    fn tls_routes_bound_to_mesh_pick_the_sni_chain_destination() {
+        let vs = "\
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: via-egress, namespace: default}
+spec:
+  hosts: [a.example.com]
+  gateways: [mesh, istio-egressgateway]
+  tls:
+  - match: [{gateways: [mesh], port: 443, sniHosts: [a.example.com]}]
+    route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, subset: a, port: {number: 443}}}]
+  - match: [{gateways: [istio-egressgateway], port: 443, sniHosts: [a.example.com]}]
+    route: [{destination: {host: a.example.com, port: {number: 443}}}]
+";
+        let m = model(&format!("{ENTRIES}{vs}"));
+        let (listeners, _) = outbound(
+            &m,
+            &MeshSettings::default(),
+            &proxy("default"),
+            &mut Vec::new(),
+        );
+        let tls = listeners.iter().find(|l| l.name == "0.0.0.0_443").unwrap();
+        assert_eq!(
+            tcp_cluster(&tls.filter_chains[0]),
+            "outbound|443|a|istio-egressgateway.istio-system.svc.cluster.local"
+        );
+        // The other host keeps its own cluster.
+        assert_eq!(
+            tcp_cluster(&tls.filter_chains[1]),
+            "outbound|443||b.example.com"
+        );
+    }
+
+    #[test]
     fn registry_only_sends_the_unknown_to_the_black_hole() {
         let m = model(ENTRIES);
         let settings = MeshSettings {
