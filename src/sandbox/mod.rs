@@ -6,6 +6,7 @@ pub mod controllers;
 pub mod dialers;
 pub mod exec;
 pub mod identity;
+pub mod install;
 pub mod instance;
 pub mod ipam;
 pub mod logs;
