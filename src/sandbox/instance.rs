@@ -74,6 +74,8 @@ pub enum StartError {
     Identity(#[from] super::identity::IdentityError),
     #[error("cannot start the scenario's external hosts: {0}")]
     External(std::io::Error),
+    #[error("the scenario's IstioOperator {operator:?} cannot be installed: {reason}")]
+    Install { operator: String, reason: String },
 }
 
 /// One running pod's identity in the sandbox's maps.
@@ -176,7 +178,7 @@ impl Sandbox {
             });
         }
         let slot = Slot::acquire()?;
-        let resources = initial_resources(&config, &state)?;
+        let (resources, restored) = initial_resources(&config, &state)?;
         let node_ports = bind_node_ports(
             &config.scenario.header.extra_port_mappings,
             config.ephemeral_ports,
@@ -230,6 +232,19 @@ impl Sandbox {
         {
             let mut inner = sandbox.inner.lock().await;
             sandbox.reconcile(&mut inner).await;
+        }
+        // The scenario's IstioOperators, as `istioctl install` would have run them (a restored
+        // sandbox already has what they installed).
+        if !restored {
+            for op in &config.scenario.operators {
+                if let Err(e) = sandbox.install(op).await {
+                    sandbox.stop().await;
+                    return Err(StartError::Install {
+                        operator: op.name.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
         }
         Ok(sandbox)
     }
@@ -477,11 +492,11 @@ impl Sandbox {
     }
 }
 
-/// What the sandbox starts with: the saved state of an earlier run, or the scenario.
+/// What the sandbox starts with: the saved state of an earlier run (`true`), or the scenario.
 fn initial_resources(
     config: &SandboxConfig,
     state: &StateDir,
-) -> Result<Vec<Resource>, StartError> {
+) -> Result<(Vec<Resource>, bool), StartError> {
     let path = state.resources_file();
     if !config.fresh && path.exists() {
         let restore_err = |reason: String| StartError::Restore {
@@ -491,17 +506,21 @@ fn initial_resources(
         let text = std::fs::read(&path).map_err(|e| restore_err(e.to_string()))?;
         let values: Vec<Value> =
             serde_json::from_slice(&text).map_err(|e| restore_err(e.to_string()))?;
-        return values
+        let resources = values
             .into_iter()
             .map(|v| Resource::from_value(v).map_err(|d| restore_err(d.to_string())))
-            .collect();
+            .collect::<Result<_, _>>()?;
+        return Ok((resources, true));
     }
-    Ok(config
+    // IstioOperators are installed after the start, which also stores them.
+    let resources = config
         .scenario
         .resources
         .iter()
+        .filter(|d| d.resource.kind() != "IstioOperator")
         .map(|d| d.resource.clone())
-        .collect())
+        .collect();
+    Ok((resources, false))
 }
 
 fn bind_node_ports(

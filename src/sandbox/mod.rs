@@ -7,6 +7,7 @@ pub mod dialers;
 pub mod exec;
 pub mod external;
 pub mod identity;
+pub mod install;
 pub mod instance;
 pub mod ipam;
 pub mod logs;

@@ -75,15 +75,20 @@ fn http_port() -> Vec<u16> {
 pub struct Scenario {
     pub header: Header,
     pub resources: Vec<Decoded>,
+    /// IstioOperator documents: installed (as `mesh install -f` does) when the sandbox starts
+    /// from this scenario.
+    pub operators: Vec<super::install::operator::Operator>,
 }
 
 /// Parses a scenario; every bad document is reported with `file:line:column`.
 pub fn parse(source: &str, text: &str) -> Result<Scenario, Vec<Diagnostic>> {
     let (header, rest) = split_header(source, text)?;
     let resources = crate::api::decode(source, &rest)?;
+    let operators = super::install::operator::operators_in(source, &rest)?;
     Ok(Scenario {
         header: header.unwrap_or_default(),
         resources,
+        operators,
     })
 }
 
@@ -141,7 +146,7 @@ mod tests {
     fn the_default_scenario_parses() {
         let s = parse("default.yaml", DEFAULT).unwrap();
         assert_eq!(s.header.metadata.name.as_deref(), Some("mesh"));
-        assert_eq!(s.header.extra_port_mappings.len(), 3);
+        assert_eq!(s.header.extra_port_mappings.len(), 4);
         assert_eq!(s.header.extra_port_mappings[0].container_port, 30000);
         let kinds: Vec<&str> = s.resources.iter().map(|d| d.resource.kind()).collect();
         assert!(kinds.contains(&"Deployment") && kinds.contains(&"Namespace"));
