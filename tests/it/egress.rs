@@ -403,3 +403,63 @@ fn mesh_exec_curl_reaches_the_external_host_through_the_egress_gateway() {
     });
     assert!(passed_through, "{}", logs());
 }
+
+/// What a user types: `mesh install` with the demo profile (its egress gateway) and
+/// REGISTRY_ONLY; unknown hosts get Envoy's 502, the ServiceEntry host goes through the
+/// installed egress gateway.
+#[test]
+fn mesh_install_registry_only_with_the_demo_egress_gateway() {
+    let Some(_) = tool("curl") else { return };
+    let scenario = repo_root().join("scenarios/egress.yaml");
+    let sb = SandboxProcess::start(&[scenario.to_str().unwrap()]);
+    sb.ok(&[
+        "install",
+        "-y",
+        "--set",
+        "profile=demo",
+        "--set",
+        "meshConfig.outboundTrafficPolicy.mode=REGISTRY_ONLY",
+        "--set",
+        "meshConfig.accessLogFile=/dev/stdout",
+    ]);
+    for f in [
+        "scenarios/egress/httpbin-se.yaml",
+        "scenarios/egress/egress-gateway-httpbin.yaml",
+    ] {
+        sb.ok(&["apply", "-f", f, "-n", NS]);
+    }
+    sb.synced();
+    let code = |url: &str| {
+        sb.ok(&[
+            "exec",
+            "deploy/sleep",
+            "-n",
+            NS,
+            "--",
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            url,
+        ])
+    };
+    assert_eq!(code("http://example.com/status/200"), "502");
+    assert_eq!(code("http://httpbin.org/status/200"), "200");
+    let logs = || sb.ok(&["logs", "deploy/istio-egressgateway", "-n", "istio-system"]);
+    let through = eventually(Duration::from_secs(5), || {
+        logs().lines().any(|l| {
+            l.contains("\"GET /status/200 HTTP/1.1\" 200")
+                && l.contains(" outbound|80||httpbin.org ")
+        })
+    });
+    assert!(through, "{}", logs());
+    let sidecar = sb.ok(&["logs", "deploy/sleep", "-n", NS, "-c", "istio-proxy"]);
+    assert!(
+        sidecar
+            .lines()
+            .any(|l| l.contains("502 - direct_response") && l.ends_with(" block_all")),
+        "{sidecar}"
+    );
+}
