@@ -10,7 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde_json::{Value, json};
 
-use crate::api::istio::{ClientTlsSettings, DestinationRule, Resolution, Subset, TrafficPolicy};
+use crate::api::istio::{
+    ClientTlsMode, ClientTlsSettings, DestinationRule, Resolution, Subset, TrafficPolicy,
+};
 use crate::xds::cluster::{Cluster, DiscoveryType, DnsLookupFamily, LbPolicy};
 use crate::xds::core::{Address, Metadata};
 use crate::xds::de::Duration;
@@ -79,7 +81,13 @@ fn cluster(
         None => model.service_identities(s),
     };
     let tls = match cluster_tls(dr, subset, p.port) {
-        Some(tls) => mtls::destination_rule_tls(&tls, &sans, p.port, &s.fqdn, warnings),
+        Some(mut tls) => {
+            // A subset's Istio mTLS names the subset in its SNI (`outbound_.80_.v1_.host`).
+            if tls.mode == Some(ClientTlsMode::IstioMutual) && tls.sni.is_none() {
+                tls.sni = Some(mtls::istio_sni(p.port, subset_name, &s.fqdn));
+            }
+            mtls::destination_rule_tls(&tls, &sans, p.port, &s.fqdn, warnings)
+        }
         // Auto mTLS only inside the mesh: an external host never speaks Istio's mTLS.
         None if s.entry.as_ref().is_some_and(|e| e.external()) => mtls::ClusterTls::default(),
         None => mtls::auto_mtls(
@@ -426,5 +434,51 @@ spec:
         );
         // MESH_INTERNAL keeps auto mTLS.
         assert!(!st.transport_socket_matches.is_empty());
+    }
+
+    #[test]
+    fn a_subsets_istio_mtls_names_the_subset_in_its_sni() {
+        let docs = crate::api::decode(
+            "t.yaml",
+            "\
+apiVersion: v1
+kind: Service
+metadata: {name: catalog, namespace: default}
+spec:
+  selector: {app: catalog}
+  ports: [{name: http, port: 80, targetPort: 3000}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: catalog, namespace: default}
+spec:
+  host: catalog
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+",
+        )
+        .unwrap();
+        let m = Model::from_resources(docs.iter().map(|d| &d.resource));
+        let (clusters, _) = outbound(&m, "default", &mut Vec::new());
+        let sni = |name: &str| {
+            let c = clusters.iter().find(|c| c.name == name).unwrap();
+            match c
+                .transport_socket
+                .as_ref()
+                .and_then(|t| t.typed_config.as_ref())
+            {
+                Some(crate::xds::tls::TransportSocketConfig::UpstreamTls(u)) => u.sni.clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            sni("outbound|80|v1|catalog.default.svc.cluster.local"),
+            "outbound_.80_.v1_.catalog.default.svc.cluster.local"
+        );
+        assert_eq!(
+            sni("outbound|80||catalog.default.svc.cluster.local"),
+            "outbound_.80_._.catalog.default.svc.cluster.local"
+        );
     }
 }
