@@ -212,7 +212,7 @@ fn gateway(
             let passthrough = tls_mode == Some(ServerTlsMode::Passthrough);
             let terminates = matches!(
                 tls_mode,
-                Some(ServerTlsMode::Simple | ServerTlsMode::Mutual)
+                Some(ServerTlsMode::Simple | ServerTlsMode::Mutual | ServerTlsMode::IstioMutual)
             );
             let redirect = s.tls.as_ref().is_some_and(|t| t.https_redirect);
             match protocol.as_str() {
@@ -254,6 +254,16 @@ fn gateway(
             );
             routes.push(build::route_config(&route, vhosts));
             let tls = server.tls.clone().unwrap_or_default();
+            if tls.mode == Some(ServerTlsMode::IstioMutual) {
+                // The mesh's own mTLS (sidecars to an egress gateway): the gateway's workload
+                // certificate, clients verified against the mesh root.
+                chains.push(build::GatewayTlsChain {
+                    server_names: server_names(server),
+                    route,
+                    transport_socket: mtls::inbound_tls(true),
+                });
+                continue;
+            }
             let mutual = tls.mode == Some(ServerTlsMode::Mutual);
             let credential = tls.credential_name.clone().unwrap_or_default();
             if credential.is_empty() {
@@ -269,14 +279,8 @@ fn gateway(
                 &credential,
                 mutual,
             ));
-            let server_names: Vec<String> = server
-                .hosts
-                .iter()
-                .filter(|h| *h != "*")
-                .map(|h| h.rsplit('/').next().unwrap_or(h).to_owned())
-                .collect();
             chains.push(build::GatewayTlsChain {
-                server_names,
+                server_names: server_names(server),
                 route,
                 transport_socket: mtls::gateway_tls(&credential, mutual),
             });
@@ -294,6 +298,16 @@ fn gateway(
         }
     }
     (listeners, routes, secrets)
+}
+
+/// The SNI names a server answers: its hosts without namespaces, `*` meaning any.
+fn server_names(server: &Server) -> Vec<String> {
+    server
+        .hosts
+        .iter()
+        .filter(|h| *h != "*")
+        .map(|h| h.rsplit('/').next().unwrap_or(h).to_owned())
+        .collect()
 }
 
 /// `kubernetes://NAME` (certificate and key) and, for MUTUAL, `kubernetes://NAME-cacert` (the

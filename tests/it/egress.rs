@@ -463,3 +463,50 @@ fn mesh_install_registry_only_with_the_demo_egress_gateway() {
         "{sidecar}"
     );
 }
+
+#[test]
+fn sidecars_reach_the_egress_gateway_over_istio_mutual_tls() {
+    let sb = egress();
+    sb.apply(
+        &[
+            &format!("{EGRESS}/httpbin-se.yaml"),
+            &format!("{EGRESS}/egress-gateway-httpbin-mtls.yaml"),
+        ],
+        Some(NS),
+    )
+    .unwrap();
+    // The gateway logs who connected and by which name.
+    sb.sandbox.pilot.set_settings(MeshSettings {
+        access_log_file: "/dev/stdout".into(),
+        access_log_format: "peer=%DOWNSTREAM_PEER_URI_SAN% sni=%REQUESTED_SERVER_NAME%\n".into(),
+        ..Default::default()
+    });
+    sb.synced();
+    let gw = sb.admin("deploy/istio-egressgateway", Some("istio-system"));
+    let sleep = sb.admin("deploy/sleep", Some(NS));
+    let r = curl(&sb, "httpbin.org", "/headers");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let logs = || {
+        sb.rt
+            .block_on(sb.sandbox.logs(
+                "deploy/istio-egressgateway",
+                Some("istio-system"),
+                Some("istio-proxy"),
+                None,
+                false,
+            ))
+            .unwrap()
+            .0
+    };
+    let line = "peer=spiffe://cluster.local/ns/istioinaction/sa/sleep sni=httpbin.org";
+    let found = eventually(Duration::from_secs(5), || logs().iter().any(|l| l == line));
+    assert!(found, "{:#?}", logs());
+    let to_gw = "cluster.outbound|443|httpbin|istio-egressgateway.istio-system.svc.cluster.local";
+    assert!(stat(sleep, &format!("{to_gw}.ssl.handshake")) >= 1);
+    assert_eq!(stat(sleep, &format!("{to_gw}.upstream_rq_200")), 1);
+    assert_eq!(stat(gw, "listener.0.0.0.0_8443.ssl.handshake"), 1);
+    assert_eq!(
+        stat(gw, "cluster.outbound|80||httpbin.org.upstream_rq_200"),
+        1
+    );
+}
