@@ -26,6 +26,8 @@ pub struct ExternalHost {
     pub ports: Vec<(u16, SocketAddr)>,
     /// The self-signed certificate of the HTTPS ports (PEM), if it has any.
     pub certificate: Option<String>,
+    /// Where [`save_certificates`] put it, for `caCertificates` in a DestinationRule.
+    pub certificate_file: Option<std::path::PathBuf>,
 }
 
 /// Starts every declared host; they stop with `stop`. A host's routes are published only once
@@ -75,6 +77,7 @@ pub fn start(
             ip,
             ports,
             certificate,
+            certificate_file: None,
         });
     }
     Ok(out)
@@ -129,6 +132,22 @@ async fn terminate_tls(
             }
         });
     }
+}
+
+/// Writes each HTTPS host's certificate to `external-<host>.crt` in the sandbox's state
+/// directory, so TLS origination can trust it (`caCertificates`, `curl --cacert`).
+pub fn save_certificates(
+    hosts: &mut [ExternalHost],
+    state: &super::state_dir::StateDir,
+) -> std::io::Result<()> {
+    for h in hosts.iter_mut() {
+        if let Some(pem) = &h.certificate {
+            let name = format!("external-{}.crt", h.host);
+            state.write_atomic(&name, pem.as_bytes(), 0o644)?;
+            h.certificate_file = Some(state.path().join(name));
+        }
+    }
+    Ok(())
 }
 
 /// Takes the hosts off the (simulated) internet.

@@ -195,12 +195,14 @@ impl Sandbox {
         let identity = Arc::new(Identity::new(&state, &store, config.workload_cert_ttl)?);
         let (versions_tx, versions) = watch::channel(0);
         let shutdown = CancellationToken::new();
-        let external_hosts = super::external::start(
+        let mut external_hosts = super::external::start(
             slot.number,
             &config.scenario.header.external_hosts,
             &shutdown,
         )
         .map_err(StartError::External)?;
+        super::external::save_certificates(&mut external_hosts, &state)
+            .map_err(StartError::External)?;
         // The sandbox's DNS answers external hosts' names (apps, `mesh exec`, DNS clusters).
         let resolver = config
             .resolver

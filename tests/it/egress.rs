@@ -510,3 +510,60 @@ fn sidecars_reach_the_egress_gateway_over_istio_mutual_tls() {
         1
     );
 }
+
+/// Istio's "Egress TLS origination" task: the app speaks plain HTTP to port 80, its sidecar
+/// opens TLS to httpbin.org:443, trusting the external host's certificate
+/// (`caCertificates`, the file the sandbox wrote).
+#[test]
+fn the_sidecar_originates_tls_to_the_external_host() {
+    let sb = egress();
+    let ca = sb
+        .sandbox
+        .external_hosts
+        .iter()
+        .find(|h| h.host == "httpbin.org")
+        .and_then(|h| h.certificate_file.clone())
+        .unwrap();
+    let config = format!(
+        "\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {{name: httpbin-tls, namespace: {NS}}}
+spec:
+  hosts: [httpbin.org]
+  ports:
+  - {{number: 80, name: http-port, protocol: HTTP}}
+  - {{number: 443, name: https-port, protocol: HTTPS}}
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: httpbin-tls, namespace: {NS}}}
+spec:
+  hosts: [httpbin.org]
+  http:
+  - match: [{{port: 80}}]
+    route: [{{destination: {{host: httpbin.org, port: {{number: 443}}}}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: originate-tls-for-httpbin, namespace: {NS}}}
+spec:
+  host: httpbin.org
+  trafficPolicy:
+    portLevelSettings:
+    - port: {{number: 443}}
+      tls: {{mode: SIMPLE, caCertificates: {}}}
+",
+        ca.display()
+    );
+    sb.apply_text(&config, None).unwrap();
+    sb.synced();
+    let sleep = sb.admin("deploy/sleep", Some(NS));
+    let r = curl(&sb, "httpbin.org", "/headers");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["headers"]["Host"], "httpbin.org");
+    let c = "cluster.outbound|443||httpbin.org";
+    assert!(stat(sleep, &format!("{c}.ssl.handshake")) >= 1);
+    assert_eq!(stat(sleep, &format!("{c}.upstream_rq_200")), 1);
+}

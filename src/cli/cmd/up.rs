@@ -135,6 +135,9 @@ async fn print_summary(
             h.ip,
             ports.join(", ")
         );
+        if let Some(file) = &h.certificate_file {
+            println!("              its TLS certificate: {}", file.display());
+        }
     }
     let proxies = info["proxies"].as_array().map_or(0, Vec::len);
     println!(
