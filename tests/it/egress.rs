@@ -90,6 +90,11 @@ fn a_dns_service_entry_host_is_reached_through_its_own_cluster() {
         "httpbin.org"
     );
     assert_eq!(c["metadata"]["filter_metadata"]["istio"]["external"], true);
+    // The proxy resolved the name with the sandbox's DNS (`proxy-config endpoint` reads this).
+    let ip = external_ip(&sb, "httpbin.org");
+    let resolved = format!("outbound|80||httpbin.org::{ip}:80::health_flags::healthy");
+    let clusters = get(sleep, "/clusters").text();
+    assert!(clusters.lines().any(|l| l == resolved), "{clusters}");
     let r = curl(&sb, "httpbin.org", "/headers");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["headers"]["Host"], "httpbin.org");
