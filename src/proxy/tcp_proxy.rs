@@ -159,7 +159,7 @@ impl TcpProxyRt {
             return;
         };
         rec.upstream_cluster = Some(cluster.name.clone());
-        let Some(host) = cluster.choose_host(&[], Some(destination)) else {
+        let Some(host) = cluster.choose_host(&[], Some(destination), None) else {
             rec.flags = Flags::of(Flag::NoHealthyUpstream);
             self.finish(&mut rec, started);
             return;

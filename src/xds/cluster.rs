@@ -79,6 +79,10 @@ pub struct Cluster {
     pub dns_lookup_family: DnsLookupFamily,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub least_request_lb_config: Option<LeastRequestLbConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring_hash_lb_config: Option<RingHashLbConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maglev_lb_config: Option<MaglevLbConfig>,
     /// TLS origination (`UpstreamTlsContext`) or raw bytes (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport_socket: Option<TransportSocket>,
@@ -133,6 +137,46 @@ pub struct LeastRequestLbConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub choice_count: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HashFunction {
+    #[default]
+    XxHash,
+    MurmurHash2,
+}
+
+/// `Cluster.RingHashLbConfig`: the ring's size bounds (Envoy: 1024 and 8M).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RingHashLbConfig {
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub minimum_ring_size: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_ring_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "de::is_default")]
+    pub hash_function: HashFunction,
+}
+
+/// `Cluster.MaglevLbConfig`: the lookup table's size (a prime; Envoy: 65537).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MaglevLbConfig {
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub table_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -200,7 +200,6 @@ const ENVOY_FIELDS_NOT_YET_SUPPORTED: &[&str] = &[
     "cors",
     "hedge_policy",
     "request_mirror_policies",
-    "hash_policy",
     "max_stream_duration",
     "grpc",
     "tls_context",
@@ -208,8 +207,6 @@ const ENVOY_FIELDS_NOT_YET_SUPPORTED: &[&str] = &[
     // Clusters
     "health_checks",
     "outlier_detection",
-    "ring_hash_lb_config",
-    "maglev_lb_config",
     "typed_extension_protocol_options",
     "upstream_connection_options",
     "common_lb_config",

@@ -231,6 +231,60 @@ fn load_balancing_policies_spread_requests() {
 }
 
 #[test]
+fn consistent_hashing_keeps_a_key_on_one_host() {
+    let ups: Vec<Upstream> = (0..4).map(|i| Upstream::start(&format!("u{i}"))).collect();
+    let addrs: Vec<SocketAddr> = ups.iter().map(|u| u.addr).collect();
+    let routes = format!(
+        "{ANY}              - match: {{prefix: /maglev}}\n                route:\n                  cluster: maglev\n                  hash_policy: [{{header: {{header_name: x-user}}}}]\n              - match: {{prefix: /cookie}}\n                route:\n                  cluster: ring\n                  hash_policy: [{{cookie: {{name: sticky, ttl: 3600s, path: /}}}}]\n              - match: {{prefix: /}}\n                route:\n                  cluster: ring\n                  hash_policy: [{{header: {{header_name: x-user}}}}, {{query_parameter: {{name: u}}}}]\n"
+    );
+    let p = proxy(
+        "",
+        &routes,
+        &[
+            (
+                "ring",
+                "    lb_policy: RING_HASH\n    ring_hash_lb_config: {minimum_ring_size: 2048}\n",
+                addrs.clone(),
+            ),
+            ("maglev", "    lb_policy: MAGLEV\n", addrs.clone()),
+        ],
+    );
+    for path in ["/", "/maglev"] {
+        // One key, one host, every time.
+        let mut owner: HashMap<String, String> = HashMap::new();
+        for round in 0..3 {
+            for user in 0..20 {
+                let u = format!("user-{user}");
+                let got = get_with(&p, path, &[("x-user", &u)]).text();
+                let first = owner.entry(u.clone()).or_insert_with(|| got.clone());
+                assert_eq!(*first, got, "{path} {u} moved in round {round}");
+            }
+        }
+        // Keys spread over the hosts.
+        let hosts: std::collections::HashSet<&String> = owner.values().collect();
+        assert!(hosts.len() >= 3, "{path}: {owner:?}");
+    }
+    // A query parameter works when the header is absent.
+    let by_query: Vec<String> = (0..5)
+        .map(|_| get_with(&p, "/?u=ann", &[]).text())
+        .collect();
+    assert!(by_query.iter().all(|h| *h == by_query[0]), "{by_query:?}");
+    // A cookie the proxy makes: the client keeps it and stays on its host.
+    let first = get_with(&p, "/cookie", &[]);
+    let set = first.header("set-cookie").unwrap().to_owned();
+    assert!(
+        set.starts_with("sticky=\"") && set.ends_with("; Max-Age=3600; Path=/; HttpOnly"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    for _ in 0..5 {
+        let r = get_with(&p, "/cookie", &[("cookie", &cookie)]);
+        assert_eq!(r.text(), first.text());
+        assert!(r.header("set-cookie").is_none());
+    }
+}
+
+#[test]
 fn retries_connect_failures_on_another_host() {
     let alive = Upstream::start("alive");
     let dead = util::addr(util::free_port());

@@ -2,6 +2,7 @@
 //! re-resolved every `dns_refresh_rate`) or EDS pushes; load balancing; connection pools; the
 //! cluster's stats and its retry circuit breaker.
 
+pub mod hashing;
 pub mod host;
 pub mod lb;
 pub mod pool;
@@ -29,7 +30,7 @@ use super::tls::ClusterTransport;
 use super::tls::client::UpstreamTls;
 use super::tls::secrets::SecretManager;
 use host::Host;
-use lb::{Balancer, Choice, HostSet};
+use lb::{Balancer, Choice, HashLb, HostSet};
 use pool::PoolCtx;
 use stats::ClusterStats;
 
@@ -102,12 +103,50 @@ impl Cluster {
             ));
         }
         match cfg.lb_policy {
-            LbPolicy::RoundRobin | LbPolicy::Random | LbPolicy::LeastRequest => {}
+            LbPolicy::RoundRobin
+            | LbPolicy::Random
+            | LbPolicy::LeastRequest
+            | LbPolicy::RingHash
+            | LbPolicy::Maglev => {}
             LbPolicy::ClusterProvided if cfg.discovery_type == DiscoveryType::OriginalDst => {}
             other => errors.push(Rejected::new(
                 format!("{path}.lb_policy"),
-                format!("lb_policy {other:?} is not supported by mesh yet (supported: ROUND_ROBIN, LEAST_REQUEST, RANDOM)"),
+                format!("lb_policy {other:?} is not supported by mesh yet (supported: ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH, MAGLEV)"),
             )),
+        }
+        if let Some(r) = &cfg.ring_hash_lb_config {
+            let min = r
+                .minimum_ring_size
+                .unwrap_or(hashing::DEFAULT_MIN_RING_SIZE);
+            let max = r
+                .maximum_ring_size
+                .unwrap_or(hashing::DEFAULT_MAX_RING_SIZE);
+            if max > hashing::DEFAULT_MAX_RING_SIZE {
+                errors.push(Rejected::new(
+                    format!("{path}.ring_hash_lb_config.maximum_ring_size"),
+                    "RingHashLbConfigValidationError.MaximumRingSize: value must be less than or equal to 8388608",
+                ));
+            } else if min > max {
+                errors.push(Rejected::new(
+                    format!("{path}.ring_hash_lb_config"),
+                    format!("ring hash: minimum_ring_size ({min}) > maximum_ring_size ({max})"),
+                ));
+            }
+            if r.hash_function != crate::xds::cluster::HashFunction::XxHash {
+                errors.push(Rejected::new(
+                    format!("{path}.ring_hash_lb_config.hash_function"),
+                    "hash_function MURMUR_HASH_2 is not supported by mesh yet (supported: XX_HASH)",
+                ));
+            }
+        }
+        if let Some(m) = &cfg.maglev_lb_config
+            && let Some(size) = m.table_size
+            && !is_prime(size)
+        {
+            errors.push(Rejected::new(
+                format!("{path}.maglev_lb_config.table_size"),
+                format!("The table size of maglev must be prime number ({size})"),
+            ));
         }
         if cfg.least_request_lb_config.is_some() && cfg.lb_policy != LbPolicy::LeastRequest {
             errors.push(Rejected::new(
@@ -405,6 +444,7 @@ impl Cluster {
         &self,
         exclude: &[SocketAddr],
         original_dst: Option<SocketAddr>,
+        hash: Option<u64>,
     ) -> Option<Arc<Host>> {
         if self.config.discovery_type == DiscoveryType::OriginalDst {
             let dst = original_dst?;
@@ -425,16 +465,41 @@ impl Cluster {
             return Some(host);
         }
         let set = self.hosts.load();
+        let hashed = match self.config.lb_policy {
+            LbPolicy::RingHash => {
+                let r = self.config.ring_hash_lb_config.clone().unwrap_or_default();
+                Some(HashLb::Ring {
+                    min_size: r
+                        .minimum_ring_size
+                        .unwrap_or(hashing::DEFAULT_MIN_RING_SIZE),
+                    max_size: r
+                        .maximum_ring_size
+                        .unwrap_or(hashing::DEFAULT_MAX_RING_SIZE),
+                })
+            }
+            LbPolicy::Maglev => Some(HashLb::Maglev {
+                table_size: self
+                    .config
+                    .maglev_lb_config
+                    .as_ref()
+                    .and_then(|m| m.table_size)
+                    .unwrap_or(hashing::DEFAULT_MAGLEV_TABLE_SIZE),
+            }),
+            _ => None,
+        };
         let choice_count = self
             .config
             .least_request_lb_config
             .as_ref()
             .and_then(|c| c.choice_count)
             .unwrap_or(2);
-        match self
-            .balancer
-            .choose(self.config.lb_policy, choice_count, &set, exclude)
-        {
+        let chosen = match hashed {
+            Some(lb) => self.balancer.choose_hashed(lb, &set, exclude, hash),
+            None => self
+                .balancer
+                .choose(self.config.lb_policy, choice_count, &set, exclude),
+        };
+        match chosen {
             Some((host, choice)) => {
                 if choice == Choice::Panic {
                     self.stats.lb_healthy_panic.inc();
@@ -670,4 +735,19 @@ fn endpoint_specs(cfg: &XdsCluster, path: &str) -> Result<Vec<EndpointSpec>, Vec
     } else {
         Err(errors)
     }
+}
+
+/// Maglev needs a prime table size (every skip then visits every slot).
+fn is_prime(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    let mut d = 2;
+    while d * d <= n {
+        if n.is_multiple_of(d) {
+            return false;
+        }
+        d += 1;
+    }
+    true
 }

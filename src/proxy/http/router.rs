@@ -345,6 +345,18 @@ pub async fn forward(
         may_retry,
         _slot: None,
     };
+    // The request's hash, for RING_HASH and MAGLEV clusters (computed on what the client
+    // sent, before the upstream request's rewrites).
+    let hashed = if fwd.hash_policy.is_empty() {
+        super::hash_policy::Hashed::default()
+    } else {
+        super::hash_policy::compute(
+            &fwd.hash_policy,
+            &parts.headers,
+            rec.downstream_remote,
+            path,
+        )
+    };
     let mut attempt: u32 = 0;
     let mut tried: Vec<SocketAddr> = Vec::new();
     let mut flags = Flags::NONE;
@@ -355,7 +367,7 @@ pub async fn forward(
         } else {
             &[]
         };
-        let Some(host) = cluster.choose_host(avoid, Some(ctx.destination)) else {
+        let Some(host) = cluster.choose_host(avoid, Some(ctx.destination), hashed.hash) else {
             let mut reply = LocalReply::no_healthy_upstream();
             reply.flags = reply.flags.union(flags);
             return Err(reply);
@@ -512,7 +524,7 @@ pub async fn forward(
                     stats.upstream_rq_retry_success.inc();
                 }
                 let service_time = sent_at.elapsed();
-                let response = finish_response(
+                let mut response = finish_response(
                     response,
                     conn,
                     &cluster,
@@ -523,6 +535,15 @@ pub async fn forward(
                     service_time,
                     sent_at,
                 );
+                if let Some(cookie) = hashed
+                    .set_cookie
+                    .as_deref()
+                    .and_then(|c| http::HeaderValue::from_str(c).ok())
+                {
+                    response
+                        .headers_mut()
+                        .append(http::header::SET_COOKIE, cookie);
+                }
                 return Ok(Forwarded {
                     response,
                     flags,
