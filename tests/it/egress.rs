@@ -572,3 +572,57 @@ spec:
     assert!(stat(sleep, &format!("{c}.ssl.handshake")) >= 1);
     assert_eq!(stat(sleep, &format!("{c}.upstream_rq_200")), 1);
 }
+
+/// Istio's "Egress gateways with TLS origination" task in full: sidecar →(Istio mTLS)→ egress
+/// gateway →(TLS it originates, trusting the host's certificate)→ httpbin.org:443.
+#[test]
+fn the_egress_gateway_originates_tls_to_the_external_host() {
+    let sb = egress();
+    sb.apply(
+        &[
+            &format!("{EGRESS}/httpbin-se.yaml"),
+            &format!("{EGRESS}/egress-gateway-httpbin-mtls.yaml"),
+        ],
+        Some(NS),
+    )
+    .unwrap();
+    let ca = sb
+        .sandbox
+        .external_hosts
+        .iter()
+        .find(|h| h.host == "httpbin.org")
+        .and_then(|h| h.certificate_file.clone())
+        .unwrap();
+    // The gateway's leg now goes to 443, where a DestinationRule originates TLS.
+    let vs = std::fs::read_to_string(
+        repo_root()
+            .join(EGRESS)
+            .join("egress-gateway-httpbin-mtls.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "        host: httpbin.org\n        port:\n          number: 80",
+        "        host: httpbin.org\n        port:\n          number: 443",
+    );
+    let dr = format!(
+        "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: originate-tls-for-httpbin\nspec:\n  host: httpbin.org\n  trafficPolicy:\n    portLevelSettings:\n    - port: {{number: 443}}\n      tls: {{mode: SIMPLE, caCertificates: {}}}\n",
+        ca.display()
+    );
+    sb.apply_text(&format!("{vs}{dr}"), Some(NS)).unwrap();
+    sb.synced();
+    let gw = sb.admin("deploy/istio-egressgateway", Some("istio-system"));
+    let r = curl(&sb, "httpbin.org", "/headers");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["headers"]["Host"], "httpbin.org");
+    let c = "cluster.outbound|443||httpbin.org";
+    assert_eq!(stat(gw, &format!("{c}.upstream_rq_200")), 1);
+    assert!(
+        stat(gw, &format!("{c}.ssl.handshake")) >= 1,
+        "the gateway originated TLS"
+    );
+    assert_eq!(
+        stat(gw, "listener.0.0.0.0_8443.ssl.handshake"),
+        1,
+        "and terminated the mesh's mTLS"
+    );
+}
