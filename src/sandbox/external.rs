@@ -31,13 +31,27 @@ pub struct ExternalHost {
 }
 
 /// Starts every declared host; they stop with `stop`. A host's routes are published only once
-/// all its ports listen.
+/// all its ports listen; if one host cannot start, none stays up.
 pub fn start(
     slot: u8,
     specs: &[ExternalHostSpec],
     stop: &CancellationToken,
 ) -> std::io::Result<Vec<ExternalHost>> {
     let mut out = Vec::new();
+    let started = start_each(slot, specs, stop, &mut out);
+    if started.is_err() {
+        withdraw(&out);
+        stop.cancel();
+    }
+    started.map(|()| out)
+}
+
+fn start_each(
+    slot: u8,
+    specs: &[ExternalHostSpec],
+    stop: &CancellationToken,
+    out: &mut Vec<ExternalHost>,
+) -> std::io::Result<()> {
     for (n, spec) in specs.iter().enumerate() {
         let last = u8::try_from(n + 1).map_err(|_| {
             std::io::Error::other("at most 254 external hosts fit a sandbox's address block")
@@ -80,7 +94,7 @@ pub fn start(
             certificate_file: None,
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A certificate for `host`, signed by its own key, and a TLS acceptor serving it.
@@ -119,7 +133,11 @@ async fn terminate_tls(
             () = stop.cancelled() => return,
             accepted = listener.accept() => match accepted {
                 Ok((s, _)) => s,
-                Err(_) => continue,
+                Err(_) => {
+                    // Transient (fd exhaustion, aborted handshakes): do not spin.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
             },
         };
         let acceptor = acceptor.clone();

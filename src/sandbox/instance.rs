@@ -201,8 +201,11 @@ impl Sandbox {
             &shutdown,
         )
         .map_err(StartError::External)?;
-        super::external::save_certificates(&mut external_hosts, &state)
-            .map_err(StartError::External)?;
+        if let Err(e) = super::external::save_certificates(&mut external_hosts, &state) {
+            super::external::withdraw(&external_hosts);
+            shutdown.cancel();
+            return Err(StartError::External(e));
+        }
         // The sandbox's DNS answers external hosts' names (apps, `mesh exec`, DNS clusters).
         let resolver = config
             .resolver
