@@ -626,3 +626,68 @@ fn the_egress_gateway_originates_tls_to_the_external_host() {
         "and terminated the mesh's mTLS"
     );
 }
+
+/// An egress gateway made by the injection template (`inject.istio.io/templates: gateway`,
+/// image `auto`), as Istio's helm-less gateway install does, carries the same pattern.
+#[test]
+fn an_injected_gateway_works_as_an_egress_gateway() {
+    let sb = egress();
+    let gateway = "\
+apiVersion: v1
+kind: Namespace
+metadata: {name: egress}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: my-egressgateway, namespace: egress}
+spec:
+  selector:
+    matchLabels: {istio: my-egressgateway}
+  template:
+    metadata:
+      annotations:
+        sidecar.istio.io/inject: \"true\"
+        inject.istio.io/templates: gateway
+      labels: {istio: my-egressgateway}
+    spec:
+      containers:
+      - {name: istio-proxy, image: auto}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: my-egressgateway, namespace: egress}
+spec:
+  selector: {istio: my-egressgateway}
+  ports:
+  - {name: http2, port: 80, targetPort: 8080}
+";
+    sb.apply_text(gateway, None).unwrap();
+    let pattern =
+        std::fs::read_to_string(repo_root().join(EGRESS).join("egress-gateway-httpbin.yaml"))
+            .unwrap()
+            .replace("istio: egressgateway", "istio: my-egressgateway")
+            .replace(
+                "istio-egressgateway.istio-system.svc.cluster.local",
+                "my-egressgateway.egress.svc.cluster.local",
+            );
+    sb.apply(&[&format!("{EGRESS}/httpbin-se.yaml")], Some(NS))
+        .unwrap();
+    sb.apply_text(&pattern, Some(NS)).unwrap();
+    sb.synced();
+    let gw = sb.admin("deploy/my-egressgateway", Some("egress"));
+    let r = curl(&sb, "httpbin.org", "/headers");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        stat(gw, "cluster.outbound|80||httpbin.org.upstream_rq_200"),
+        1
+    );
+    let scenario_gw = sb.admin("deploy/istio-egressgateway", Some("istio-system"));
+    assert_eq!(
+        stat(
+            scenario_gw,
+            "cluster.outbound|80||httpbin.org.upstream_rq_200"
+        ),
+        0,
+        "the other egress gateway was not on the path"
+    );
+}
