@@ -7,7 +7,6 @@
 //! (ALLOW_ANY) or BlackHoleCluster and a 502 (REGISTRY_ONLY).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr};
 
 use serde_json::Map;
 
@@ -52,7 +51,7 @@ pub fn outbound(
         .collect();
     let mut http_ports: BTreeSet<u16> = BTreeSet::new();
     let mut listeners = Vec::new();
-    // Hosts without an address: port → (SNI host, cluster) for TLS, the cluster for TCP.
+    // Hosts without an address: port → (SNI host, tcp_proxy) for TLS, one tcp_proxy for TCP.
     let mut by_sni: BTreeMap<u16, Vec<(String, Filter)>> = BTreeMap::new();
     let mut tcp_any: BTreeMap<u16, Filter> = BTreeMap::new();
     for s in &visible {
@@ -109,9 +108,13 @@ pub fn outbound(
             );
             continue;
         }
-        let mut l = build::outbound_tcp_listener(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port, "");
-        l.filter_chains[0].filters = vec![filter];
-        listeners.push(l);
+        listeners.push(any_address_listener(
+            port,
+            vec![FilterChain {
+                filters: vec![filter],
+                ..Default::default()
+            }],
+        ));
     }
     let mut routes = Vec::new();
     for port in &http_ports {
@@ -284,14 +287,20 @@ fn sni_listener(port: u16, hosts: &[(String, Filter)], catch_all: &str) -> Liste
         filters: vec![build::tcp_filter(catch_all, catch_all)],
         ..Default::default()
     });
+    let mut l = any_address_listener(port, chains);
+    l.listener_filters = vec![ListenerFilter {
+        name: "envoy.filters.listener.tls_inspector".to_owned(),
+        typed_config: Some(ListenerFilterConfig::TlsInspector(Map::new())),
+    }];
+    l
+}
+
+/// `0.0.0.0_<port>`: every original destination on the port (hosts without an address).
+fn any_address_listener(port: u16, chains: Vec<FilterChain>) -> Listener {
     Listener {
         name: names::listener("0.0.0.0", port),
         address: Address::socket("0.0.0.0", u32::from(port)),
         filter_chains: chains,
-        listener_filters: vec![ListenerFilter {
-            name: "envoy.filters.listener.tls_inspector".to_owned(),
-            typed_config: Some(ListenerFilterConfig::TlsInspector(Map::new())),
-        }],
         bind_to_port: Some(false),
         traffic_direction: TrafficDirection::Outbound,
         ..Default::default()
