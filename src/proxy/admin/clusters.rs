@@ -50,6 +50,9 @@ pub fn render(proxy: &Proxy, as_json: bool) -> Response<Body> {
                             "health_status": {"eds_health_status": eds},
                             "weight": h.weight,
                         });
+                        if h.outlier_ejected() {
+                            host["health_status"]["failed_outlier_check"] = json!(true);
+                        }
                         if !h.hostname.is_empty() {
                             host["hostname"] = json!(h.hostname);
                         }

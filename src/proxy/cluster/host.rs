@@ -2,7 +2,7 @@
 //! `/clusters` prints, and its connection pool.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::xds::core::Locality;
 use crate::xds::endpoint::HealthStatus;
@@ -63,6 +63,8 @@ pub struct Host {
     pub pool: Pool,
     /// Index into the cluster's `transport_socket_matches` (`None`: its default socket).
     pub socket_match: Option<u8>,
+    /// Ejected by outlier detection: out of load balancing until the detector lets it back.
+    ejected: AtomicBool,
 }
 
 impl Host {
@@ -84,6 +86,7 @@ impl Host {
             stats: HostStats::default(),
             pool: Pool::default(),
             socket_match: None,
+            ejected: AtomicBool::new(false),
         }
     }
 
@@ -92,9 +95,19 @@ impl Host {
         self
     }
 
-    /// Usable for new requests: healthy or of unknown health (Envoy treats UNKNOWN as healthy).
+    /// Usable for new requests: healthy or of unknown health (Envoy treats UNKNOWN as healthy),
+    /// and not ejected by outlier detection.
     pub fn is_healthy(&self) -> bool {
         matches!(self.health, HealthStatus::Healthy | HealthStatus::Unknown)
+            && !self.outlier_ejected()
+    }
+
+    pub fn outlier_ejected(&self) -> bool {
+        self.ejected.load(Ordering::Relaxed)
+    }
+
+    pub fn set_outlier_ejected(&self, ejected: bool) {
+        self.ejected.store(ejected, Ordering::Relaxed);
     }
 
     pub fn is_degraded(&self) -> bool {
@@ -103,6 +116,9 @@ impl Host {
 
     /// `/clusters`' `health_flags`.
     pub fn health_flags(&self) -> &'static str {
+        if self.outlier_ejected() {
+            return "/failed_outlier_check";
+        }
         match self.health {
             HealthStatus::Healthy | HealthStatus::Unknown => "healthy",
             HealthStatus::Degraded => "/degraded_eds_health",

@@ -5,6 +5,7 @@
 pub mod hashing;
 pub mod host;
 pub mod lb;
+pub mod outlier;
 pub mod pool;
 pub mod stats;
 
@@ -31,6 +32,7 @@ use super::tls::client::UpstreamTls;
 use super::tls::secrets::SecretManager;
 use host::Host;
 use lb::{Balancer, Choice, HashLb, HostSet};
+use outlier::{Detector, Outcome, OutlierConfig};
 use pool::PoolCtx;
 use stats::ClusterStats;
 
@@ -79,6 +81,8 @@ pub struct Cluster {
     /// TLS to the endpoints (`transport_socket`, `transport_socket_matches`); `None` for
     /// plain TCP.
     pub transport: Option<Arc<ClusterTransport>>,
+    /// Passive health checking (`outlier_detection`).
+    pub outlier: Option<Arc<Detector>>,
 }
 
 impl Cluster {
@@ -209,9 +213,26 @@ impl Cluster {
                 }
             }
         }
+        let outlier = match &cfg.outlier_detection {
+            Some(o) => match OutlierConfig::build(o, &format!("{path}.outlier_detection")) {
+                Ok(c) => Some(c),
+                Err(mut e) => {
+                    errors.append(&mut e);
+                    None
+                }
+            },
+            None => None,
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
+        let outlier = outlier.map(|c| {
+            Arc::new(Detector::new(
+                c,
+                store,
+                &format!("cluster.{}", cfg.stat_name()),
+            ))
+        });
         let scope = store.scope(&format!("cluster.{}", cfg.stat_name()));
         let transport = ClusterTransport::build(
             cfg.transport_socket.as_ref(),
@@ -238,6 +259,7 @@ impl Cluster {
             original_hosts: std::sync::Mutex::new(HashMap::new()),
             cancel: CancellationToken::new(),
             transport,
+            outlier,
         };
         if cfg.discovery_type == DiscoveryType::Static {
             let hosts = cluster
@@ -259,6 +281,7 @@ impl Cluster {
 
     /// Resolves DNS clusters once (so the first request finds hosts) and keeps them fresh.
     pub async fn start(self: &Arc<Self>) {
+        self.start_outlier_detection();
         if !self.is_dns() {
             return;
         }
@@ -281,6 +304,33 @@ impl Cluster {
                 cluster.refresh_dns().await;
             }
         });
+    }
+
+    /// The outlier detector's interval tick, for as long as the cluster lives.
+    fn start_outlier_detection(self: &Arc<Self>) {
+        let Some(detector) = self.outlier.clone() else {
+            return;
+        };
+        let me = Arc::downgrade(self);
+        let cancel = self.cancel.clone();
+        let every = detector.config.interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let Some(cluster) = me.upgrade() else { return };
+                detector.tick(&cluster.hosts().hosts, std::time::Instant::now());
+            }
+        });
+    }
+
+    /// An attempt's outcome on `host`, for outlier detection.
+    pub fn report(&self, host: &Host, outcome: Outcome) {
+        if let Some(d) = &self.outlier {
+            d.report(host, outcome, &self.hosts().hosts);
+        }
     }
 
     fn is_dns(&self) -> bool {
