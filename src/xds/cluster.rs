@@ -81,6 +81,9 @@ pub struct Cluster {
     pub least_request_lb_config: Option<LeastRequestLbConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outlier_detection: Option<OutlierDetection>,
+    /// Active health checking (`envoy.config.core.v3.HealthCheck`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<HealthCheck>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ring_hash_lb_config: Option<RingHashLbConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,6 +142,68 @@ pub struct LeastRequestLbConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub choice_count: Option<u32>,
+}
+
+/// `envoy.config.core.v3.HealthCheck`: one active checker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    pub timeout: Duration,
+    pub interval: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_jitter: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_jitter: Option<Duration>,
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub unhealthy_threshold: Option<u32>,
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub healthy_threshold: Option<u32>,
+    /// How often to check while the cluster has had no traffic (Envoy: 60 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_traffic_interval: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse_connection: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_health_check: Option<HttpHealthCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_health_check: Option<TcpHealthCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HttpHealthCheck {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    pub path: String,
+    /// `[start, end)` ranges; default `[200, 201)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_statuses: Vec<Int64Range>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Int64Range {
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub start: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub end: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TcpHealthCheck {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<HcPayload>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receive: Vec<HcPayload>,
+}
+
+/// A payload as hex text (`text`) or raw bytes (`binary`, base64 in JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HcPayload {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// `Cluster.OutlierDetection` (`envoy.config.cluster.v3.OutlierDetection`).

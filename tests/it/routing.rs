@@ -352,6 +352,55 @@ fn outlier_detection_ejects_a_failing_host_and_brings_it_back() {
 }
 
 #[test]
+fn active_health_checks_keep_requests_off_a_dead_host() {
+    let up = Upstream::start("alive");
+    // A port nobody listens on.
+    let dead = util::addr(util::free_port());
+    let routes = format!(
+        "{ANY}              - match: {{prefix: /}}\n                route: {{cluster: hc}}\n"
+    );
+    let p = proxy(
+        "",
+        &routes,
+        &[(
+            "hc",
+            "    health_checks:\n    - {timeout: 1s, interval: 0.2s, no_traffic_interval: 0.2s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: {path: /healthz}}\n",
+            vec![dead, up.addr],
+        )],
+    );
+    assert!(util::eventually(Duration::from_secs(5), || {
+        stat(&p, "cluster.hc.health_check.network_failure") > 0
+            && stat(&p, "cluster.hc.health_check.success") > 0
+    }));
+    for _ in 0..10 {
+        assert_eq!(get_with(&p, "/", &[]).status, 200, "never the dead host");
+    }
+    let clusters = util::get(p.admin, "/clusters").text();
+    assert!(
+        clusters.contains(&format!("hc::{dead}::health_flags::/failed_active_hc")),
+        "{clusters}"
+    );
+    assert!(
+        clusters.contains(&format!("hc::{}::health_flags::healthy", up.addr)),
+        "{clusters}"
+    );
+    let checks: Vec<_> = up
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == "/healthz")
+        .collect();
+    assert!(!checks.is_empty());
+    assert_eq!(
+        checks[0].headers.get("user-agent").map(String::as_str),
+        Some("Envoy/HC")
+    );
+    assert_eq!(
+        checks[0].headers.get("host").map(String::as_str),
+        Some("hc")
+    );
+}
+
+#[test]
 fn retries_connect_failures_on_another_host() {
     let alive = Upstream::start("alive");
     let dead = util::addr(util::free_port());

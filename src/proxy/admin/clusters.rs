@@ -53,6 +53,9 @@ pub fn render(proxy: &Proxy, as_json: bool) -> Response<Body> {
                         if h.outlier_ejected() {
                             host["health_status"]["failed_outlier_check"] = json!(true);
                         }
+                        if h.hc_failed() {
+                            host["health_status"]["failed_active_health_check"] = json!(true);
+                        }
                         if !h.hostname.is_empty() {
                             host["hostname"] = json!(h.hostname);
                         }

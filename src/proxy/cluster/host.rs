@@ -65,6 +65,8 @@ pub struct Host {
     pub socket_match: Option<u8>,
     /// Ejected by outlier detection: out of load balancing until the detector lets it back.
     ejected: AtomicBool,
+    /// Failing (or not yet passing) active health checks.
+    hc_failed: AtomicBool,
 }
 
 impl Host {
@@ -87,6 +89,7 @@ impl Host {
             pool: Pool::default(),
             socket_match: None,
             ejected: AtomicBool::new(false),
+            hc_failed: AtomicBool::new(false),
         }
     }
 
@@ -100,6 +103,15 @@ impl Host {
     pub fn is_healthy(&self) -> bool {
         matches!(self.health, HealthStatus::Healthy | HealthStatus::Unknown)
             && !self.outlier_ejected()
+            && !self.hc_failed()
+    }
+
+    pub fn hc_failed(&self) -> bool {
+        self.hc_failed.load(Ordering::Relaxed)
+    }
+
+    pub fn set_hc_failed(&self, failed: bool) {
+        self.hc_failed.store(failed, Ordering::Relaxed);
     }
 
     pub fn outlier_ejected(&self) -> bool {
@@ -116,8 +128,11 @@ impl Host {
 
     /// `/clusters`' `health_flags`.
     pub fn health_flags(&self) -> &'static str {
-        if self.outlier_ejected() {
-            return "/failed_outlier_check";
+        match (self.hc_failed(), self.outlier_ejected()) {
+            (true, true) => return "/failed_active_hc/failed_outlier_check",
+            (true, false) => return "/failed_active_hc",
+            (false, true) => return "/failed_outlier_check",
+            (false, false) => {}
         }
         match self.health {
             HealthStatus::Healthy | HealthStatus::Unknown => "healthy",
