@@ -178,6 +178,7 @@ impl TcpProxyRt {
             Ok(Err(e)) => {
                 stats.upstream_cx_connect_fail.inc();
                 inc(&host.stats.cx_connect_fail);
+                cluster.report(&host, super::cluster::outlier::Outcome::LocalFailure);
                 plog!(
                     proxy.log,
                     Level::Debug,
@@ -194,6 +195,7 @@ impl TcpProxyRt {
                 stats.upstream_cx_connect_fail.inc();
                 stats.upstream_cx_connect_timeout.inc();
                 inc(&host.stats.cx_connect_fail);
+                cluster.report(&host, super::cluster::outlier::Outcome::LocalFailure);
                 rec.flags = Flags::of(Flag::UpstreamConnectionFailure);
                 self.finish(&mut rec, started);
                 return;

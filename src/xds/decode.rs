@@ -205,8 +205,6 @@ const ENVOY_FIELDS_NOT_YET_SUPPORTED: &[&str] = &[
     "tls_context",
     "upgrade_configs",
     // Clusters
-    "health_checks",
-    "outlier_detection",
     "typed_extension_protocol_options",
     "upstream_connection_options",
     "common_lb_config",

@@ -3,8 +3,10 @@
 //! cluster's stats and its retry circuit breaker.
 
 pub mod hashing;
+pub mod health_check;
 pub mod host;
 pub mod lb;
+pub mod outlier;
 pub mod pool;
 pub mod stats;
 
@@ -29,8 +31,10 @@ use super::stats::Store;
 use super::tls::ClusterTransport;
 use super::tls::client::UpstreamTls;
 use super::tls::secrets::SecretManager;
+use health_check::{CheckConfig, Checker};
 use host::Host;
 use lb::{Balancer, Choice, HashLb, HostSet};
+use outlier::{Detector, Outcome, OutlierConfig};
 use pool::PoolCtx;
 use stats::ClusterStats;
 
@@ -79,6 +83,10 @@ pub struct Cluster {
     /// TLS to the endpoints (`transport_socket`, `transport_socket_matches`); `None` for
     /// plain TCP.
     pub transport: Option<Arc<ClusterTransport>>,
+    /// Passive health checking (`outlier_detection`).
+    pub outlier: Option<Arc<Detector>>,
+    /// Active health checking (`health_checks`).
+    pub health_checker: Option<Arc<Checker>>,
 }
 
 impl Cluster {
@@ -209,9 +217,46 @@ impl Cluster {
                 }
             }
         }
+        let mut checks = Vec::new();
+        for (i, h) in cfg.health_checks.iter().enumerate() {
+            match CheckConfig::build(h, &format!("{path}.health_checks[{i}]"), &cfg.name) {
+                Ok(c) => checks.push(c),
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        if checks.len() > 1 {
+            errors.push(Rejected::new(
+                format!("{path}.health_checks"),
+                "more than one health checker per cluster is not supported by mesh yet",
+            ));
+        }
+        let outlier = match &cfg.outlier_detection {
+            Some(o) => match OutlierConfig::build(o, &format!("{path}.outlier_detection")) {
+                Ok(c) => Some(c),
+                Err(mut e) => {
+                    errors.append(&mut e);
+                    None
+                }
+            },
+            None => None,
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
+        let outlier = outlier.map(|c| {
+            Arc::new(Detector::new(
+                c,
+                store,
+                &format!("cluster.{}", cfg.stat_name()),
+            ))
+        });
+        let health_checker = checks.pop().map(|c| {
+            Arc::new(Checker::new(
+                c,
+                store,
+                &format!("cluster.{}", cfg.stat_name()),
+            ))
+        });
         let scope = store.scope(&format!("cluster.{}", cfg.stat_name()));
         let transport = ClusterTransport::build(
             cfg.transport_socket.as_ref(),
@@ -238,6 +283,8 @@ impl Cluster {
             original_hosts: std::sync::Mutex::new(HashMap::new()),
             cancel: CancellationToken::new(),
             transport,
+            outlier,
+            health_checker,
         };
         if cfg.discovery_type == DiscoveryType::Static {
             let hosts = cluster
@@ -259,6 +306,8 @@ impl Cluster {
 
     /// Resolves DNS clusters once (so the first request finds hosts) and keeps them fresh.
     pub async fn start(self: &Arc<Self>) {
+        self.start_outlier_detection();
+        self.start_health_checks();
         if !self.is_dns() {
             return;
         }
@@ -281,6 +330,72 @@ impl Cluster {
                 cluster.refresh_dns().await;
             }
         });
+    }
+
+    /// The outlier detector's interval tick, for as long as the cluster lives.
+    fn start_outlier_detection(self: &Arc<Self>) {
+        let Some(detector) = self.outlier.clone() else {
+            return;
+        };
+        let me = Arc::downgrade(self);
+        let cancel = self.cancel.clone();
+        let every = detector.config.interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let Some(cluster) = me.upgrade() else { return };
+                detector.tick(&cluster.hosts().hosts, std::time::Instant::now());
+            }
+        });
+    }
+
+    /// The active health checker: a round at once, then every `interval` (every
+    /// `no_traffic_interval` while the cluster has had no requests), as Envoy does.
+    fn start_health_checks(self: &Arc<Self>) {
+        let Some(checker) = self.health_checker.clone() else {
+            return;
+        };
+        let me = Arc::downgrade(self);
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                let Some(cluster) = me.upgrade() else { return };
+                let hosts = cluster.hosts().hosts.clone();
+                let had_traffic = cluster.stats.upstream_rq_total.value() > 0;
+                drop(cluster);
+                checker.round(&hosts).await;
+                if let Some(cluster) = me.upgrade() {
+                    cluster.refresh_membership();
+                }
+                let every = if had_traffic {
+                    checker.config.interval
+                } else {
+                    checker.config.no_traffic_interval
+                };
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
+
+    /// `membership_healthy` after health changed outside an endpoint update.
+    fn refresh_membership(&self) {
+        let set = self.hosts.load();
+        self.stats
+            .membership_healthy
+            .set(set.healthy_count() as u64);
+    }
+
+    /// An attempt's outcome on `host`, for outlier detection.
+    pub fn report(&self, host: &Host, outcome: Outcome) {
+        if let Some(d) = &self.outlier {
+            d.report(host, outcome, &self.hosts().hosts);
+        }
     }
 
     fn is_dns(&self) -> bool {
@@ -409,6 +524,17 @@ impl Cluster {
     }
 
     fn set_hosts(&self, hosts: Vec<Arc<Host>>) {
+        if self.health_checker.is_some() {
+            // A host new to the cluster waits for its first passing check; one that was
+            // here keeps its state (also when its object was made anew).
+            let old = self.hosts.load();
+            for h in &hosts {
+                match old.hosts.iter().find(|o| o.address == h.address) {
+                    Some(o) => h.set_hc_failed(o.hc_failed()),
+                    None => h.set_hc_failed(true),
+                }
+            }
+        }
         let set = HostSet::new(hosts);
         self.stats.membership_total.set(set.hosts.len() as u64);
         self.stats

@@ -20,6 +20,7 @@ use super::super::Proxy;
 use super::super::access_log::Record;
 use super::super::cluster::Cluster;
 use super::super::cluster::host::{Host, dec, inc};
+use super::super::cluster::outlier::Outcome;
 use super::super::cluster::pool::{Conn, ConnectError, Pool};
 use super::super::flags::{Flag, Flags};
 use super::super::log::{Component, Level};
@@ -492,6 +493,7 @@ pub async fn forward(
                 } else {
                     inc(&host.stats.rq_success);
                 }
+                cluster.report(&host, Outcome::Status(status));
                 let retriable = policy
                     .as_ref()
                     .is_some_and(|p| p.retries_response(status, response.headers()));
@@ -558,6 +560,7 @@ pub async fn forward(
             }
             Err(failure) => {
                 finished_attempt(false);
+                cluster.report(&host, Outcome::LocalFailure);
                 let global_expired = global_deadline.is_some_and(|g| TokioInstant::now() >= g);
                 let (kind, reply) = match &failure {
                     Failure::Timeout if global_expired => {
