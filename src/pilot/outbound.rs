@@ -24,6 +24,7 @@ use super::build;
 use super::model::{Model, ServiceInfo, SvcPort, Workload};
 use super::mtls;
 use super::service_entry;
+use super::traffic_policy;
 
 /// istiod's default `dnsRefreshRate` (mesh config).
 const DNS_REFRESH_SECS: u64 = 60;
@@ -38,9 +39,6 @@ pub fn outbound(
     let mut endpoints = Vec::new();
     for s in model.services.iter().filter(|s| s.visible_from(client_ns)) {
         let dr = model.destination_rule_for(&s.fqdn, client_ns, &s.namespace);
-        if let Some(dr) = dr {
-            note_unacted_destination_rule(dr, warnings);
-        }
         if let Some(e) = s.entry.as_ref().filter(|e| e.selects_workloads) {
             let w = format!(
                 "ServiceEntry {}/{}: workloadSelector not acted on by mesh yet (endpoints are)",
@@ -100,6 +98,17 @@ fn cluster(
     c.transport_socket_matches = tls.transport_socket_matches;
     if let Some(dr) = dr {
         add_config_metadata(&mut c, dr, subset_name);
+        let who = format!(
+            "DestinationRule {}/{}",
+            dr.metadata.namespace.as_deref().unwrap_or(""),
+            dr.metadata.name
+        );
+        traffic_policy::apply(
+            &mut c,
+            &traffic_policy::effective(Some(dr), subset, p.port),
+            &who,
+            warnings,
+        );
     }
     let Some(entry) = &s.entry else {
         let eps = service_endpoints(model, s, p, labels);
@@ -289,34 +298,6 @@ fn workload_metadata(w: &Workload) -> String {
         .cloned()
         .unwrap_or_else(|| "latest".to_owned());
     format!("{name};{};{canonical};{revision};Kubernetes", w.namespace)
-}
-
-/// The parts of a DestinationRule mesh does not translate yet are reported, never dropped
-/// silently.
-fn note_unacted_destination_rule(dr: &DestinationRule, warnings: &mut Vec<String>) {
-    let mut unacted = Vec::new();
-    if let Some(t) = &dr.spec.traffic_policy {
-        if t.load_balancer.is_some() {
-            unacted.push("trafficPolicy.loadBalancer");
-        }
-        if t.connection_pool.is_some() {
-            unacted.push("trafficPolicy.connectionPool");
-        }
-        if t.outlier_detection.is_some() {
-            unacted.push("trafficPolicy.outlierDetection");
-        }
-    }
-    if !unacted.is_empty() {
-        let w = format!(
-            "DestinationRule {}/{}: {} not acted on by mesh yet (tls and subsets are)",
-            dr.metadata.namespace.as_deref().unwrap_or(""),
-            dr.metadata.name,
-            unacted.join(", ")
-        );
-        if !warnings.contains(&w) {
-            warnings.push(w);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -90,6 +90,8 @@ pub fn http_routes(
                 if http.route.len() > 1 {
                     action.cluster = None;
                     action.weighted_clusters = Some(weighted(http, model, &ns, port));
+                } else if let Some(d) = http.route.first() {
+                    action.hash_policy = destination_hash_policy(&d.destination, model, &ns, port);
                 }
                 if let Some(rw) = &http.rewrite {
                     if let Some(uri) = &rw.uri {
@@ -181,6 +183,33 @@ pub fn destination_cluster(
         names::outbound_cluster(port, &subset, &fqdn),
         format!("{fqdn}:{port}"),
     )
+}
+
+/// The `hash_policy` a destination's DestinationRule asks for (`consistentHash`), as istiod
+/// puts it on routes with one destination.
+fn destination_hash_policy(
+    d: &crate::api::istio::Destination,
+    model: &Model,
+    ns: &str,
+    port: u16,
+) -> Vec<crate::xds::route::HashPolicy> {
+    let fqdn = names::resolve_shortname(&d.host, ns);
+    let svc_ns = model
+        .service_for_host(&d.host, ns)
+        .map(|s| s.namespace.clone())
+        .unwrap_or_else(|| ns.to_owned());
+    let Some(dr) = model.destination_rule_for(&fqdn, ns, &svc_ns) else {
+        return Vec::new();
+    };
+    let subset = d
+        .subset
+        .as_deref()
+        .and_then(|name| dr.spec.subsets.iter().find(|s| s.name == name));
+    let port = d
+        .port_number()
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or(port);
+    super::traffic_policy::hash_policy(&super::traffic_policy::effective(Some(dr), subset, port))
 }
 
 fn weighted(http: &HttpRoute, model: &Model, ns: &str, port: u16) -> WeightedCluster {

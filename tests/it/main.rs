@@ -16,6 +16,7 @@ mod lab4_l4;
 mod lab4_ops;
 mod lab4_tls;
 mod mtls;
+mod resilience;
 mod routing;
 mod sandbox;
 mod tls;

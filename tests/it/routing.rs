@@ -401,6 +401,71 @@ fn active_health_checks_keep_requests_off_a_dead_host() {
 }
 
 #[test]
+fn circuit_breakers_overflow_with_envoys_503_uo() {
+    let up = Upstream::start("slow");
+    let routes = format!(
+        "{ANY}              - match: {{prefix: /rq}}\n                route: {{cluster: rq}}\n              - match: {{prefix: /}}\n                route: {{cluster: cx}}\n"
+    );
+    let p = proxy(
+        "",
+        &routes,
+        &[
+            (
+                "cx",
+                "    circuit_breakers: {thresholds: [{max_connections: 1, max_pending_requests: 1}]}\n",
+                vec![up.addr],
+            ),
+            (
+                "rq",
+                "    circuit_breakers: {thresholds: [{max_requests: 1}]}\n",
+                vec![up.addr],
+            ),
+        ],
+    );
+    for (path, overflow_stat) in [
+        ("/", "cluster.cx.upstream_rq_pending_overflow"),
+        ("/rq", "cluster.rq.upstream_rq_pending_overflow"),
+    ] {
+        // Every request takes 600 ms upstream: four at once meet the breaker.
+        up.script(&[(200, Duration::from_millis(600)); 4]);
+        let listen = p.listen;
+        let answers: Vec<util::Response> = (0..4)
+            .map(|_| {
+                std::thread::spawn(move || util::request(listen, "GET", path, &[], b"").unwrap())
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let ok = answers.iter().filter(|r| r.status == 200).count();
+        let overflowed: Vec<&util::Response> = answers.iter().filter(|r| r.status == 503).collect();
+        assert!(
+            ok >= 1 && !overflowed.is_empty(),
+            "{path}: {:?}",
+            answers.iter().map(|r| r.status).collect::<Vec<_>>()
+        );
+        for r in &overflowed {
+            assert_eq!(r.header("x-envoy-overloaded"), Some("true"));
+            assert_eq!(
+                r.text(),
+                "upstream connect error or disconnect/reset before headers. reset reason: overflow"
+            );
+        }
+        assert_eq!(stat(&p, overflow_stat), overflowed.len() as u64, "{path}");
+        // Use up the script entries the overflowed requests left.
+        for _ in 0..overflowed.len() {
+            assert_eq!(get_with(&p, path, &[]).status, 200);
+        }
+    }
+    // max_connections 1 + max_pending 1 lets two through: one on the connection, one waiting.
+    let clusters = util::get(p.admin, "/clusters").text();
+    assert!(
+        clusters.contains("cx::default_priority::max_connections::1"),
+        "{clusters}"
+    );
+}
+
+#[test]
 fn retries_connect_failures_on_another_host() {
     let alive = Upstream::start("alive");
     let dead = util::addr(util::free_port());

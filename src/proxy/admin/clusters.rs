@@ -66,13 +66,24 @@ pub fn render(proxy: &Proxy, as_json: bool) -> Response<Body> {
                         host
                     })
                     .collect();
+                // The default priority's limits are the cluster's; HIGH keeps Envoy's.
                 let thresholds = |high: bool| {
-                    let mut t = json!({
-                        "max_connections": DEFAULT_MAX_CONNECTIONS,
-                        "max_pending_requests": DEFAULT_MAX_PENDING,
-                        "max_requests": DEFAULT_MAX_REQUESTS,
-                        "max_retries": DEFAULT_MAX_RETRIES,
-                    });
+                    let l = &c.limits;
+                    let mut t = if high {
+                        json!({
+                            "max_connections": DEFAULT_MAX_CONNECTIONS,
+                            "max_pending_requests": DEFAULT_MAX_PENDING,
+                            "max_requests": DEFAULT_MAX_REQUESTS,
+                            "max_retries": DEFAULT_MAX_RETRIES,
+                        })
+                    } else {
+                        json!({
+                            "max_connections": l.max_connections,
+                            "max_pending_requests": l.max_pending_requests,
+                            "max_requests": l.max_requests,
+                            "max_retries": l.max_retries,
+                        })
+                    };
                     if high {
                         t["priority"] = json!("HIGH");
                     }
@@ -102,19 +113,31 @@ pub fn render(proxy: &Proxy, as_json: bool) -> Response<Body> {
             "{n}::observability_name::{}\n",
             c.config.stat_name()
         ));
-        for prio in ["default_priority", "high_priority"] {
-            out.push_str(&format!(
-                "{n}::{prio}::max_connections::{DEFAULT_MAX_CONNECTIONS}\n"
-            ));
-            out.push_str(&format!(
-                "{n}::{prio}::max_pending_requests::{DEFAULT_MAX_PENDING}\n"
-            ));
-            out.push_str(&format!(
-                "{n}::{prio}::max_requests::{DEFAULT_MAX_REQUESTS}\n"
-            ));
-            out.push_str(&format!(
-                "{n}::{prio}::max_retries::{DEFAULT_MAX_RETRIES}\n"
-            ));
+        let l = &c.limits;
+        for (prio, [cx, pending, rq, retries]) in [
+            (
+                "default_priority",
+                [
+                    l.max_connections,
+                    l.max_pending_requests,
+                    l.max_requests,
+                    l.max_retries,
+                ],
+            ),
+            (
+                "high_priority",
+                [
+                    DEFAULT_MAX_CONNECTIONS,
+                    DEFAULT_MAX_PENDING,
+                    DEFAULT_MAX_REQUESTS,
+                    DEFAULT_MAX_RETRIES,
+                ],
+            ),
+        ] {
+            out.push_str(&format!("{n}::{prio}::max_connections::{cx}\n"));
+            out.push_str(&format!("{n}::{prio}::max_pending_requests::{pending}\n"));
+            out.push_str(&format!("{n}::{prio}::max_requests::{rq}\n"));
+            out.push_str(&format!("{n}::{prio}::max_retries::{retries}\n"));
         }
         out.push_str(&format!("{n}::added_via_api::{}\n", c.added_via_api));
         if let Some(eds) = c

@@ -35,7 +35,7 @@ use health_check::{CheckConfig, Checker};
 use host::Host;
 use lb::{Balancer, Choice, HashLb, HostSet};
 use outlier::{Detector, Outcome, OutlierConfig};
-use pool::PoolCtx;
+use pool::{PoolCtx, PoolLimits};
 use stats::ClusterStats;
 
 /// Envoy's default circuit-breaker thresholds (both priorities).
@@ -76,6 +76,8 @@ pub struct Cluster {
     resolver: Resolver,
     /// Retries in flight, for the `max_retries` circuit breaker.
     retries_active: AtomicU64,
+    /// Requests waiting for a connection, for `max_pending_requests`.
+    pending: AtomicU64,
     pub limits: Limits,
     /// ORIGINAL_DST: one host per original destination, made on first use.
     original_hosts: std::sync::Mutex<HashMap<SocketAddr, Arc<Host>>>,
@@ -279,6 +281,7 @@ impl Cluster {
             log,
             resolver,
             retries_active: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
             limits,
             original_hosts: std::sync::Mutex::new(HashMap::new()),
             cancel: CancellationToken::new(),
@@ -647,6 +650,11 @@ impl Cluster {
             log: &self.log,
             max_response_headers: MAX_RESPONSE_HEADERS,
             tls: None,
+            limits: Some(PoolLimits {
+                max_connections: self.limits.max_connections,
+                max_pending_requests: self.limits.max_pending_requests,
+                pending: &self.pending,
+            }),
         }
     }
 
@@ -706,38 +714,15 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Reads the DEFAULT-priority thresholds. mesh enforces `max_requests` and `max_retries`;
-    /// connection and pending limits below Envoy's defaults are refused until enforced.
-    fn build(cfg: &XdsCluster, path: &str) -> Result<Limits, Rejected> {
+    /// Reads the DEFAULT-priority thresholds (all four are enforced).
+    fn build(cfg: &XdsCluster, _path: &str) -> Result<Limits, Rejected> {
         let mut limits = Limits::default();
         let Some(cb) = &cfg.circuit_breakers else {
             return Ok(limits);
         };
-        for (i, t) in cb.thresholds.iter().enumerate() {
+        for t in &cb.thresholds {
             if t.priority != crate::xds::cluster::RoutingPriority::Default {
                 continue;
-            }
-            let at = format!("{path}.circuit_breakers.thresholds[{i}]");
-            for (value, field, dflt) in [
-                (
-                    t.max_connections,
-                    "max_connections",
-                    DEFAULT_MAX_CONNECTIONS,
-                ),
-                (
-                    t.max_pending_requests,
-                    "max_pending_requests",
-                    DEFAULT_MAX_PENDING,
-                ),
-            ] {
-                if value.is_some_and(|v| u64::from(v) < dflt) {
-                    return Err(Rejected::new(
-                        format!("{at}.{field}"),
-                        format!(
-                            "{field} below Envoy's default ({dflt}) is not enforced by mesh yet"
-                        ),
-                    ));
-                }
             }
             if let Some(v) = t.max_connections {
                 limits.max_connections = u64::from(v);

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,19 @@ use crate::net::dial::BoxStream;
 #[derive(Debug, Default)]
 pub struct Pool {
     idle: Mutex<Vec<Idle>>,
+    /// Wakes requests waiting for a connection (circuit breaker `max_connections`).
+    available: tokio::sync::Notify,
+    /// This host's connections, open or being opened.
+    count: std::sync::atomic::AtomicU64,
+}
+
+/// The cluster's circuit breakers, as the pool needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolLimits<'a> {
+    pub max_connections: u64,
+    pub max_pending_requests: u64,
+    /// Requests waiting for a connection, cluster-wide.
+    pub pending: &'a std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug)]
@@ -47,6 +61,7 @@ pub struct PoolCtx<'a> {
     pub max_response_headers: usize,
     /// TLS to this host (the cluster's transport socket for it).
     pub tls: Option<Arc<UpstreamTls>>,
+    pub limits: Option<PoolLimits<'a>>,
 }
 
 /// A connection checked out for one request.
@@ -63,7 +78,12 @@ pub struct Conn {
 #[derive(Debug, Clone)]
 pub enum ConnectError {
     Timeout,
-    Failed { transport: String },
+    Failed {
+        transport: String,
+    },
+    /// A circuit breaker (`max_connections` with `max_pending_requests`, or `max_requests`)
+    /// said no: Envoy's `overflow` reset, flag UO.
+    Overflow,
 }
 
 impl ConnectError {
@@ -71,29 +91,82 @@ impl ConnectError {
         match self {
             ConnectError::Timeout => "connection timeout",
             ConnectError::Failed { .. } => "remote connection failure",
+            ConnectError::Overflow => "overflow",
         }
     }
 
     pub fn transport_reason(&self) -> Option<&str> {
         match self {
-            ConnectError::Timeout => None,
+            ConnectError::Timeout | ConnectError::Overflow => None,
             ConnectError::Failed { transport } => Some(transport),
         }
     }
 }
 
 impl Pool {
-    /// An idle connection that is still open, or a new one.
+    /// An idle connection that is still open, or a new one. At the cluster's
+    /// `max_connections` the request waits for one of this host's connections to come back
+    /// (`max_pending_requests` of them may wait; more overflow), as Envoy's HTTP/1 pool does;
+    /// a host with no connection at all gets one anyway, so every host can make progress.
     pub async fn acquire(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectError> {
+        let mut waited = false;
+        loop {
+            if let Some(conn) = Self::take_idle(host).await {
+                return Ok(conn);
+            }
+            let count = &ctx.stats.cx_count;
+            let Some(limits) = ctx.limits else {
+                count.fetch_add(1, Ordering::AcqRel);
+                return connect(host, ctx).await;
+            };
+            let reserved = count
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < limits.max_connections).then_some(n + 1)
+                })
+                .is_ok();
+            let host_open = host.pool.count.load(Ordering::Acquire);
+            if reserved || host_open == 0 {
+                if !reserved {
+                    count.fetch_add(1, Ordering::AcqRel);
+                    ctx.stats.upstream_cx_overflow.inc();
+                }
+                return connect(host, ctx).await;
+            }
+            if !waited {
+                ctx.stats.upstream_cx_overflow.inc();
+            }
+            let pending = limits.pending.fetch_add(1, Ordering::AcqRel);
+            if pending >= limits.max_pending_requests {
+                limits.pending.fetch_sub(1, Ordering::AcqRel);
+                ctx.stats.upstream_rq_pending_overflow.inc();
+                return Err(ConnectError::Overflow);
+            }
+            ctx.stats.upstream_rq_pending_active.inc();
+            let notified = host.pool.available.notified();
+            // Re-check after registering, so a release in between is not missed.
+            let ready = match host.pool.idle.lock() {
+                Ok(v) => !v.is_empty(),
+                Err(_) => false,
+            };
+            if !ready {
+                notified.await;
+            }
+            ctx.stats.upstream_rq_pending_active.dec();
+            limits.pending.fetch_sub(1, Ordering::AcqRel);
+            waited = true;
+        }
+    }
+
+    async fn take_idle(host: &Arc<Host>) -> Option<Conn> {
         loop {
             let idle = host.pool.idle.lock().ok().and_then(|mut v| v.pop());
-            let Some(mut idle) = idle else { break };
+            let mut idle = idle?;
             if idle.sender.is_closed() {
                 continue;
             }
             // Ready once the previous response was fully read; an error means it closed.
             if idle.sender.ready().await.is_ok() {
-                return Ok(Conn {
+                return Some(Conn {
                     sender: idle.sender,
                     fresh: false,
                     uses: idle.uses,
@@ -101,7 +174,6 @@ impl Pool {
                 });
             }
         }
-        connect(host, ctx).await
     }
 
     /// Returns a connection after its response ended cleanly.
@@ -126,6 +198,7 @@ impl Pool {
                 uses: conn.uses,
             });
         }
+        host.pool.available.notify_one();
     }
 
     /// Drops every idle connection (cluster removed or changed).
@@ -136,7 +209,19 @@ impl Pool {
     }
 }
 
+/// Dials a connection counted in `cx_count` (released when it fails or, later, closes).
 async fn connect(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectError> {
+    host.pool.count.fetch_add(1, Ordering::AcqRel);
+    let r = dial(host, ctx).await;
+    if r.is_err() {
+        ctx.stats.cx_count.fetch_sub(1, Ordering::AcqRel);
+        host.pool.count.fetch_sub(1, Ordering::AcqRel);
+        host.pool.available.notify_one();
+    }
+    r
+}
+
+async fn dial(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectError> {
     let stats = ctx.stats;
     let started = Instant::now();
     stats.upstream_cx_total.inc();
@@ -251,7 +336,11 @@ async fn connect(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectErr
         let opened = Instant::now();
         let result = connection.await;
         stats.upstream_cx_active.dec();
+        stats.cx_count.fetch_sub(1, Ordering::AcqRel);
+        host2.pool.count.fetch_sub(1, Ordering::AcqRel);
         dec(&host2.stats.cx_active);
+        // A waiting request may open a connection in its place.
+        host2.pool.available.notify_one();
         stats.upstream_cx_destroy.inc();
         match &result {
             Err(e) if e.is_incomplete_message() => {

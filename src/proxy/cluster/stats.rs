@@ -136,6 +136,12 @@ pub struct ClusterStats {
     pub upstream_cx_none_healthy: Counter,
     pub upstream_cx_max_requests: Counter,
     pub upstream_cx_protocol_error: Counter,
+    pub upstream_cx_overflow: Counter,
+    pub upstream_rq_pending_overflow: Counter,
+    pub upstream_rq_pending_active: Gauge,
+    pub cx_open: Gauge,
+    pub rq_pending_open: Gauge,
+    pub rq_open: Gauge,
     pub upstream_cx_connect_ms: Histogram,
     pub upstream_cx_length_ms: Histogram,
     pub upstream_rq_total: Counter,
@@ -171,6 +177,9 @@ pub struct ClusterStats {
     pub internal_upstream_rq_time: Histogram,
     /// `upstream_rq_<code>`, indexed by status code, created on first use.
     codes: [PerCode; 3],
+    /// Connections open or being opened: what the `max_connections` breaker counts (Envoy
+    /// counts a connection from the moment it starts connecting).
+    pub cx_count: std::sync::atomic::AtomicU64,
 }
 
 /// Lazily created counters for 100..=599.
@@ -221,6 +230,12 @@ impl ClusterStats {
             upstream_cx_none_healthy: c("upstream_cx_none_healthy"),
             upstream_cx_max_requests: c("upstream_cx_max_requests"),
             upstream_cx_protocol_error: c("upstream_cx_protocol_error"),
+            upstream_cx_overflow: c("upstream_cx_overflow"),
+            upstream_rq_pending_overflow: c("upstream_rq_pending_overflow"),
+            upstream_rq_pending_active: g("upstream_rq_pending_active"),
+            cx_open: g("circuit_breakers.default.cx_open"),
+            rq_pending_open: g("circuit_breakers.default.rq_pending_open"),
+            rq_open: g("circuit_breakers.default.rq_open"),
             upstream_cx_connect_ms: h("upstream_cx_connect_ms"),
             upstream_cx_length_ms: h("upstream_cx_length_ms"),
             upstream_rq_total: c("upstream_rq_total"),
@@ -255,6 +270,7 @@ impl ClusterStats {
             external_upstream_rq_time: h("external.upstream_rq_time"),
             internal_upstream_rq_time: h("internal.upstream_rq_time"),
             codes: [per_code(""), per_code("external."), per_code("internal.")],
+            cx_count: std::sync::atomic::AtomicU64::new(0),
             scope,
         }
     }

@@ -461,6 +461,11 @@ pub async fn forward(
             plog!(hcm.log, Level::Debug, Component::Router, "{lines}");
         }
 
+        // The `max_requests` circuit breaker: Envoy fails the request at once (UO).
+        if stats.upstream_rq_active.value() >= cluster.limits.max_requests {
+            stats.upstream_rq_pending_overflow.inc();
+            return Err(overflow(flags, attempt));
+        }
         stats.upstream_rq_total.inc();
         stats.upstream_rq_active.inc();
         inc(&host.stats.rq_total);
@@ -557,6 +562,11 @@ pub async fn forward(
                     local_reply_body: None,
                     weighted,
                 });
+            }
+            Err(Failure::Connect(ConnectError::Overflow)) => {
+                // A circuit breaker, not the host: no outlier report, no retry.
+                finished_attempt(false);
+                return Err(overflow(flags, attempt));
             }
             Err(failure) => {
                 finished_attempt(false);
@@ -663,6 +673,16 @@ impl Retries<'_> {
         }
         false
     }
+}
+
+/// A circuit breaker overflowed: 503 `UO` with `x-envoy-overloaded`.
+fn overflow(flags: Flags, attempt: u32) -> LocalReply {
+    LocalReply::reset(
+        "overflow",
+        None,
+        attempt > 1,
+        flags.union(Flags::of(Flag::UpstreamOverflow)),
+    )
 }
 
 /// The global timeout fired: 504, `UT`.

@@ -1,0 +1,244 @@
+//! Chapter 3's resilience list through Istio's resources: DestinationRule `consistentHash`,
+//! `outlierDetection` and `connectionPool` on the book's catalog behind the gateway.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use crate::util::*;
+
+const CH4: &str = "scenarios/istio-in-action/ch4";
+const HOST: &str = "catalog.istioinaction.io";
+
+/// The default sandbox with the coolstore Gateway, the book's catalog VirtualService on it,
+/// and `replicas` catalog pods.
+fn catalog(replicas: i32) -> TestSandbox {
+    let sb = TestSandbox::start(None);
+    // The book's coolstore Gateway serves webapp's host; this one serves catalog's.
+    sb.apply_text(
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: coolstore-gateway}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [catalog.istioinaction.io]\n",
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.apply(
+        &[
+            &format!("{CH4}/catalog-vs.yaml"),
+            "scenarios/istio-in-action/services/catalog/kubernetes/catalog.yaml",
+        ],
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.rt
+        .block_on(
+            sb.sandbox
+                .scale("deploy", "catalog", Some("istioinaction"), replicas),
+        )
+        .unwrap();
+    sb.synced();
+    sb
+}
+
+fn items(sb: &TestSandbox, headers: &[(&str, &str)]) -> Response {
+    let mut h = vec![("Host", HOST)];
+    h.extend_from_slice(headers);
+    request(sb.node_port(30000), "GET", "/items", &h, b"").unwrap()
+}
+
+/// The gateway's requests per catalog endpoint, from its `/clusters`.
+fn per_endpoint(sb: &TestSandbox) -> BTreeMap<String, u64> {
+    let json = get(sb.admin("gateway", None), "/clusters?format=json").json();
+    let mut out = BTreeMap::new();
+    for c in json["cluster_statuses"].as_array().unwrap() {
+        if c["name"] != "outbound|80||catalog.istioinaction.svc.cluster.local" {
+            continue;
+        }
+        for h in c["host_statuses"].as_array().unwrap() {
+            let addr = h["address"]["socket_address"]["address"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let total = h["stats"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"] == "rq_total")
+                .and_then(|s| {
+                    s["value"]
+                        .as_str()
+                        .and_then(|v| v.parse().ok())
+                        .or(s["value"].as_u64())
+                })
+                .unwrap_or(0);
+            out.insert(addr, total);
+        }
+    }
+    out
+}
+
+fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0)))
+        .filter(|(_, d)| *d > 0)
+        .collect()
+}
+
+fn pod_ips(sb: &TestSandbox) -> Vec<SocketAddr> {
+    let pods = sb
+        .rt
+        .block_on(sb.sandbox.get(
+            "po",
+            None,
+            Some("istioinaction"),
+            false,
+            Some("app=catalog"),
+        ))
+        .unwrap();
+    pods[0]
+        .items
+        .iter()
+        .map(|p| {
+            let ip: std::net::IpAddr = p["status"]["podIP"].as_str().unwrap().parse().unwrap();
+            SocketAddr::new(ip, 3000)
+        })
+        .collect()
+}
+
+#[test]
+fn consistent_hash_keeps_each_user_on_one_catalog_pod() {
+    let sb = catalog(3);
+    sb.apply_text(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: catalog}\nspec:\n  host: catalog\n  trafficPolicy:\n    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n",
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.synced();
+    let route = get(
+        sb.admin("gateway", None),
+        "/config_dump?resource=dynamic_route_configs",
+    )
+    .json();
+    assert!(
+        route
+            .to_string()
+            .contains("\"hash_policy\":[{\"header\":{\"header_name\":\"x-user\"}}]"),
+        "{route}"
+    );
+    let mut pods_seen = std::collections::BTreeSet::new();
+    for user in ["ann", "bob", "cy", "dee", "ed", "flo"] {
+        let before = per_endpoint(&sb);
+        for _ in 0..8 {
+            assert_eq!(items(&sb, &[("x-user", user)]).status, 200);
+        }
+        let d = delta(&before, &per_endpoint(&sb));
+        assert_eq!(d.len(), 1, "{user} went to one pod: {d:?}");
+        assert_eq!(d.values().sum::<u64>(), 8);
+        pods_seen.extend(d.into_keys());
+    }
+    assert!(
+        pods_seen.len() >= 2,
+        "users spread over the pods: {pods_seen:?}"
+    );
+}
+
+#[test]
+fn outlier_detection_ejects_the_failing_catalog_pod() {
+    let sb = catalog(2);
+    sb.apply_text(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: catalog}\nspec:\n  host: catalog\n  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}\n",
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.synced();
+    // One pod breaks (the book's /blowup, straight to its sidecar).
+    let bad = pod_ips(&sb)[0];
+    let r = request(
+        bad,
+        "POST",
+        "/blowup",
+        &[("Content-Type", "application/json")],
+        br#"{"type":"500","percentage":100,"active":true}"#,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    let statuses: Vec<u16> = (0..12).map(|_| items(&sb, &[]).status).collect();
+    let failures = statuses.iter().filter(|s| **s == 500).count();
+    assert!(
+        (1..=2).contains(&failures),
+        "ejected after its first 500: {statuses:?}"
+    );
+    assert!(
+        statuses[statuses.len() - 6..].iter().all(|s| *s == 200),
+        "{statuses:?}"
+    );
+    // istioctl's view: the endpoint's OUTLIER CHECK failed.
+    let json = get(sb.admin("gateway", None), "/clusters?format=json").json();
+    let table = mesh::cli::output::istioctl::endpoint(
+        &mesh::cli::output::istioctl::AdminClusters::from_json(&json),
+        &Default::default(),
+    );
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(&bad.to_string()))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(line.contains("FAILED"), "{table}");
+    let stats = get(sb.admin("gateway", None), "/stats?filter=outlier_detection").text();
+    assert!(
+        stats.contains("cluster.outbound|80||catalog.istioinaction.svc.cluster.local.outlier_detection.ejections_enforced_consecutive_5xx: 1"),
+        "{stats}"
+    );
+}
+
+#[test]
+fn a_connection_pool_limit_overflows_with_503_uo() {
+    let sb = catalog(1);
+    sb.apply_text(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: catalog}\nspec:\n  host: catalog\n  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: 1}\n      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}\n",
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.synced();
+    let pod = pod_ips(&sb)[0];
+    let r = request(
+        pod,
+        "POST",
+        "/blowup",
+        &[("Content-Type", "application/json")],
+        br#"{"type":"latency","latencyMs":700,"active":true}"#,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let gw = sb.node_port(30000);
+    let answers: Vec<Response> = (0..5)
+        .map(|_| {
+            std::thread::spawn(move || {
+                request(gw, "GET", "/items", &[("Host", HOST)], b"").unwrap()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .collect();
+    let codes: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    let overflow: Vec<&Response> = answers.iter().filter(|r| r.status == 503).collect();
+    assert!(!overflow.is_empty() && codes.contains(&200), "{codes:?}");
+    for r in overflow {
+        assert_eq!(r.header("x-envoy-overloaded"), Some("true"));
+    }
+    let stats = get(
+        sb.admin("gateway", None),
+        "/stats?filter=catalog.*pending_overflow",
+    )
+    .text();
+    let n: u64 = stats
+        .lines()
+        .find_map(|l| {
+            l.split_once(".upstream_rq_pending_overflow: ")
+                .map(|(_, v)| v.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    assert_eq!(
+        n as usize,
+        codes.iter().filter(|c| **c == 503).count(),
+        "{stats}"
+    );
+}
