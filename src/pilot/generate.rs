@@ -53,7 +53,10 @@ pub fn generate(
         let (cluster, cla) = tracing::collector_cluster(model, address, &proxy.namespace);
         config.clusters.push(cluster);
         config.endpoints.extend(cla);
-        tracing::attach(&mut config.listeners, &tracing::hcm_tracing(settings, proxy));
+        tracing::attach(
+            &mut config.listeners,
+            &tracing::hcm_tracing(settings, proxy),
+        );
     }
     config
 }

@@ -276,7 +276,11 @@ pub enum CollectorEndpointVersion {
 pub struct ZipkinConfig {
     pub collector_cluster: String,
     pub collector_endpoint: String,
-    #[serde(default, alias = "trace_id128bit", skip_serializing_if = "de::is_false")]
+    #[serde(
+        default,
+        alias = "trace_id128bit",
+        skip_serializing_if = "de::is_false"
+    )]
     pub trace_id_128bit: bool,
     /// BoolValue, default true: a SERVER span reuses the caller's span id.
     #[serde(default, skip_serializing_if = "Option::is_none")]

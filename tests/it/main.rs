@@ -19,4 +19,5 @@ mod routing;
 mod sandbox;
 mod tls;
 mod tlsclient;
+mod tracing;
 mod util;

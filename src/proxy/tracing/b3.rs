@@ -214,12 +214,20 @@ mod tests {
             ("x-b3-spanid", "a2fb4a1d1a96d312"),
         ]);
         let (t, _, p) = extract(&h).ids.unwrap();
-        assert_eq!((t.hex().as_str(), t.wide, p), ("48485a3953bb6124", false, None));
+        assert_eq!(
+            (t.hex().as_str(), t.wide, p),
+            ("48485a3953bb6124", false, None)
+        );
     }
 
     #[test]
     fn malformed_ids_are_no_context_but_sampling_survives() {
-        for bad in ["xyz", "0000000000000000", "a2fb4a1d1a96d31", "a2fb4a1d1a96d3120"] {
+        for bad in [
+            "xyz",
+            "0000000000000000",
+            "a2fb4a1d1a96d31",
+            "a2fb4a1d1a96d3120",
+        ] {
             let h = headers(&[
                 ("x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124"),
                 ("x-b3-spanid", bad),
@@ -229,7 +237,10 @@ mod tests {
             assert_eq!(e.ids, None, "{bad}");
             assert_eq!(e.sampled, Some(false));
         }
-        assert_eq!(extract(&headers(&[("x-b3-flags", "1")])).sampled, Some(true));
+        assert_eq!(
+            extract(&headers(&[("x-b3-flags", "1")])).sampled,
+            Some(true)
+        );
         assert_eq!(extract(&HeaderMap::new()), Extracted::default());
     }
 
@@ -251,7 +262,11 @@ mod tests {
     fn generates_wide_ids_and_injects_them() {
         let t = TraceId::random(true);
         assert_eq!(t.hex().len(), 32);
-        assert!(t.hex().bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            t.hex()
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
         assert_eq!(TraceId::random(false).hex().len(), 16);
         let mut h = headers(&[("b3", "1"), ("x-b3-parentspanid", "0000000000000009")]);
         inject(&mut h, t, 0xabc, None, true);

@@ -122,8 +122,7 @@ impl TracingRt {
             }
             let value = match (&t.literal, &t.request_header) {
                 (Some(l), None) => Some(TagValue::Literal(l.value.clone())),
-                (None, Some(h)) => match HeaderName::from_bytes(h.name.to_lowercase().as_bytes())
-                {
+                (None, Some(h)) => match HeaderName::from_bytes(h.name.to_lowercase().as_bytes()) {
                     Ok(n) => Some(TagValue::Header(n, h.default_value.clone())),
                     Err(_) => {
                         errors.push(Rejected::new(
@@ -162,7 +161,10 @@ impl TracingRt {
         } else if clusters.is_some_and(|c| !c.contains(&z.collector_cluster)) {
             errors.push(Rejected::new(
                 format!("{ppath}.collector_cluster"),
-                format!("{} collector cluster is not defined on cluster manager level", z.collector_cluster),
+                format!(
+                    "{} collector cluster is not defined on cluster manager level",
+                    z.collector_cluster
+                ),
             ));
         }
         if z.collector_endpoint.is_empty() {
@@ -418,7 +420,12 @@ impl ActiveSpan {
                     tags.insert(k.to_owned(), v.clone());
                 }
             }
-            for k in ["http.status_code", "upstream_cluster", "upstream_cluster.name", "error"] {
+            for k in [
+                "http.status_code",
+                "upstream_cluster",
+                "upstream_cluster.name",
+                "error",
+            ] {
                 if let Some(v) = self.tags.get(k) {
                     tags.insert(k.to_owned(), v.clone());
                 }
@@ -477,4 +484,105 @@ pub fn local_identity(proxy: &super::Proxy) -> (String, String) {
         .clone()
         .unwrap_or(node.cluster);
     (id, cluster)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xds::decode::decode_str;
+
+    fn build(yaml: &str, direction: TrafficDirection) -> Result<Option<TracingRt>, Vec<Rejected>> {
+        let cfg: Tracing = decode_str("t.yaml", yaml).unwrap();
+        let clusters: HashSet<String> = ["zipkin".to_owned()].into();
+        let store = super::super::stats::Store::new();
+        TracingRt::build(
+            &cfg,
+            "tracing",
+            direction,
+            Some(&clusters),
+            &store.scope("http.t"),
+        )
+    }
+
+    const ZIPKIN: &str = "provider:\n  name: envoy.tracers.zipkin\n  typedConfig:\n    '@type': type.googleapis.com/envoy.config.trace.v3.ZipkinConfig\n    collectorCluster: zipkin\n    collectorEndpoint: /api/v2/spans\n    collectorEndpointVersion: HTTP_JSON\n    traceId128bit: true\n";
+
+    #[test]
+    fn decodes_camel_case_and_picks_the_span_kind() {
+        let t = build(ZIPKIN, TrafficDirection::Outbound).unwrap().unwrap();
+        assert!(t.wide_ids && t.shared_span_context);
+        assert_eq!((t.kind, t.egress), (Kind::Client, true));
+        assert_eq!(t.collector.cluster, "zipkin");
+        let t = build(ZIPKIN, TrafficDirection::Unspecified)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.kind, Kind::Server);
+        let spawn = format!("{ZIPKIN}spawnUpstreamSpan: true\n");
+        let t = build(&spawn, TrafficDirection::Outbound).unwrap().unwrap();
+        assert_eq!((t.kind, t.egress), (Kind::Server, true));
+        // No provider: nothing to report to.
+        assert!(
+            build("randomSampling: {value: 5}\n", TrafficDirection::Inbound)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn refuses_what_envoy_refuses() {
+        let bad = format!("{ZIPKIN}randomSampling: {{value: 150}}\n")
+            .replace("HTTP_JSON", "HTTP_PROTO")
+            .replace("collectorCluster: zipkin", "collectorCluster: jaeger");
+        let errors = build(&bad, TrafficDirection::Inbound).unwrap_err();
+        let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "tracing.random_sampling.value",
+                "tracing.provider.typed_config.collector_cluster",
+                "tracing.provider.typed_config.collector_endpoint_version",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_edge_request_starts_a_trace_and_a_caller_decides_sampling() {
+        let t = build(
+            &format!("{ZIPKIN}randomSampling: {{value: 0}}\n"),
+            TrafficDirection::Inbound,
+        )
+        .unwrap()
+        .unwrap();
+        let facts = || RequestFacts {
+            scheme: "http",
+            authority: "a".into(),
+            path: "/".into(),
+            method: "GET".into(),
+            protocol: "HTTP/1.1",
+            start: SystemTime::now(),
+            peer: "127.0.0.1:1".parse().unwrap(),
+            local: "127.0.0.1:2".parse().unwrap(),
+            node_id: "n".into(),
+            service_name: "s".into(),
+        };
+        // 0% random sampling: not sampled, but ids are still made and passed on.
+        let span = t.start(&HeaderMap::new(), facts());
+        assert!(!span.sampled);
+        let mut h = HeaderMap::new();
+        span.inject(&mut h);
+        assert_eq!(h["x-b3-sampled"], "0");
+        assert_eq!(h["x-b3-traceid"].len(), 32);
+        // The caller's decision wins over random sampling.
+        let mut caller = HeaderMap::new();
+        caller.insert("x-b3-sampled", http::HeaderValue::from_static("1"));
+        assert!(t.start(&caller, facts()).sampled);
+        // A forced trace from an internal caller.
+        let mut forced = HeaderMap::new();
+        forced.insert(
+            "x-envoy-force-trace",
+            http::HeaderValue::from_static("true"),
+        );
+        assert!(t.start(&forced, facts()).sampled);
+        assert_eq!(t.stats.service_forced.value(), 1);
+        assert_eq!(t.stats.not_traceable.value(), 1);
+    }
 }

@@ -99,7 +99,11 @@ fn start(proxy: &Arc<Proxy>, collector: Collector) -> Arc<Reporter> {
         wake: Notify::new(),
     });
     let stats = ZipkinStats::new(&proxy.stats);
-    let (weak, r, stop) = (Arc::downgrade(proxy), reporter.clone(), proxy.shutdown.clone());
+    let (weak, r, stop) = (
+        Arc::downgrade(proxy),
+        reporter.clone(),
+        proxy.shutdown.clone(),
+    );
     tokio::spawn(async move {
         loop {
             let by_timer = tokio::select! {
