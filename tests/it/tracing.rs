@@ -188,6 +188,51 @@ fn mesh_envoy_refuses_a_tracer_without_its_cluster() {
     assert!(err.contains("jaeger"), "{err}");
 }
 
+#[test]
+fn mesh_envoy_uses_the_bootstraps_tracer_and_flushes_full_batches() {
+    let app = Upstream::start("service1");
+    let collector = Upstream::start("zipkin");
+    let (listen, admin) = (free_port(), free_port());
+    let yaml = front_proxy(listen, admin, app.addr.port(), collector.addr.port());
+    // The provider moves to the bootstrap; the connection manager only asks for tracing.
+    let provider = yaml
+        .split("            provider:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("          http_filters").next())
+        .unwrap()
+        .to_owned();
+    let yaml = yaml
+        .replace(&format!("            provider:\n{provider}"), "")
+        .replace(
+            "static_resources:",
+            &format!(
+                "tracing:\n  http:\n{}static_resources:",
+                provider
+                    .lines()
+                    .map(|l| format!("    {}\n", &l[14..]))
+                    .collect::<String>()
+            ),
+        );
+    assert!(
+        yaml.contains("tracing:\n  http:\n    name: envoy.tracers.zipkin"),
+        "{yaml}"
+    );
+    let _proxy = Mesh::spawn(["envoy", "--config-yaml", &yaml]);
+    wait_for_port(addr(listen));
+    // Five spans fill a batch: reported at once, not at the 5 s timer.
+    let sent = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(get(addr(listen), "/").status, 200);
+    }
+    assert!(eventually(Duration::from_secs(4), || spans(&collector)
+        .len()
+        == 5));
+    assert!(sent.elapsed() < Duration::from_secs(4));
+    let stats = get(addr(admin), "/stats?filter=tracing.zipkin").text();
+    assert!(stats.contains("tracing.zipkin.reports_sent: 1"), "{stats}");
+    assert!(stats.contains("tracing.zipkin.timer_flushed: 0"), "{stats}");
+}
+
 const GW: &str = "scenarios/istio-in-action/ch4/coolstore-gw.yaml";
 const VS: &str = "scenarios/istio-in-action/ch4/coolstore-vs.yaml";
 const CATALOG: &str = "scenarios/istio-in-action/services/catalog/kubernetes/catalog.yaml";

@@ -347,7 +347,15 @@ impl HcmRt {
                 // Static configs must name a defined collector cluster; pushed ones may not
                 // have it yet.
                 let check = if ctx.dynamic { None } else { clusters };
-                match TracingRt::build(t, &format!("{path}.tracing"), direction, check, &scope) {
+                let fallback = ctx.tracing;
+                match TracingRt::build(
+                    t,
+                    &format!("{path}.tracing"),
+                    direction,
+                    check,
+                    fallback,
+                    &scope,
+                ) {
                     Ok(t) => t,
                     Err(mut e) => {
                         errors.append(&mut e);

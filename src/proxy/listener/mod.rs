@@ -99,6 +99,8 @@ pub struct BuildCtx<'a> {
     pub bind_ip: Option<IpAddr>,
     /// Secrets that TLS contexts name.
     pub secrets: &'a Arc<SecretManager>,
+    /// The bootstrap's tracer, for connection managers whose `tracing` names none.
+    pub tracing: Option<&'a crate::xds::hcm::TracingProvider>,
 }
 
 /// One listener, compiled.

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName};
 
-use crate::xds::hcm::{CollectorEndpointVersion, Percent, TracerConfig, Tracing};
+use crate::xds::hcm::{CollectorEndpointVersion, Percent, TracerConfig, Tracing, TracingProvider};
 use crate::xds::listener::TrafficDirection;
 
 use super::Rejected;
@@ -87,12 +87,14 @@ fn fraction(p: Option<Percent>, path: &str, errors: &mut Vec<Rejected>) -> f64 {
 }
 
 impl TracingRt {
-    /// Validates `tracing`; `Ok(None)` when no provider is configured (nothing to report to).
+    /// Validates `tracing` with its own provider, or else the bootstrap's; `Ok(None)` when
+    /// neither names one (nothing to report to).
     pub fn build(
         cfg: &Tracing,
         path: &str,
         direction: TrafficDirection,
         clusters: Option<&HashSet<String>>,
+        bootstrap_provider: Option<&TracingProvider>,
         scope: &Scope,
     ) -> Result<Option<TracingRt>, Vec<Rejected>> {
         let mut errors = Vec::new();
@@ -144,7 +146,7 @@ impl TracingRt {
                 )),
             }
         }
-        let Some(provider) = &cfg.provider else {
+        let Some(provider) = cfg.provider.as_ref().or(bootstrap_provider) else {
             return if errors.is_empty() {
                 Ok(None)
             } else {
@@ -500,6 +502,7 @@ mod tests {
             "tracing",
             direction,
             Some(&clusters),
+            None,
             &store.scope("http.t"),
         )
     }
