@@ -245,49 +245,11 @@ impl TracingRt {
             Some((t, s, _)) => (t, b3::nonzero(), Some(s), false),
             None => (TraceId::random(self.wide_ids), b3::nonzero(), None, false),
         };
-        let header = |n: &str| {
-            headers
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
         let mut tags = BTreeMap::new();
-        for (tag, value) in &self.custom_tags {
-            let v = match value {
-                TagValue::Literal(v) => v.clone(),
-                TagValue::Header(n, default) => headers
-                    .get(n)
-                    .and_then(|v| v.to_str().ok())
-                    .map_or_else(|| default.clone(), str::to_owned),
-            };
-            tags.insert(tag.clone(), v);
+        // An unsampled span is never reported: only its ids are needed.
+        if sampled {
+            self.tags(headers, &req, &mut tags);
         }
-        let mut url = format!("{}://{}{}", req.scheme, req.authority, req.path);
-        if url.len() > self.max_path_tag_length {
-            let mut cut = self.max_path_tag_length;
-            while !url.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            url.truncate(cut);
-        }
-        tags.insert("http.url".into(), url);
-        tags.insert("http.method".into(), req.method);
-        tags.insert("http.protocol".into(), req.protocol.to_owned());
-        tags.insert("component".into(), "proxy".into());
-        tags.insert("node_id".into(), req.node_id);
-        tags.insert(
-            "guid:x-request-id".into(),
-            header("x-request-id").unwrap_or_default(),
-        );
-        tags.insert(
-            "user_agent".into(),
-            header("user-agent").unwrap_or_else(|| "-".into()),
-        );
-        tags.insert(
-            "downstream_cluster".into(),
-            header("x-envoy-downstream-service-cluster").unwrap_or_else(|| "-".into()),
-        );
-        tags.insert("peer.address".into(), req.peer.ip().to_string());
         // Envoy names a span by direction until a route decorator names the operation.
         let name = if self.egress {
             format!("egress {}", req.authority)
@@ -311,6 +273,52 @@ impl TracingRt {
             peer: req.peer,
             tags,
         }
+    }
+
+    /// The tags Envoy sets when a request starts, and the custom ones.
+    fn tags(&self, headers: &HeaderMap, req: &RequestFacts, tags: &mut BTreeMap<String, String>) {
+        let header = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        for (tag, value) in &self.custom_tags {
+            let v = match value {
+                TagValue::Literal(v) => v.clone(),
+                TagValue::Header(n, default) => headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map_or_else(|| default.clone(), str::to_owned),
+            };
+            tags.insert(tag.clone(), v);
+        }
+        let mut url = format!("{}://{}{}", req.scheme, req.authority, req.path);
+        if url.len() > self.max_path_tag_length {
+            let mut cut = self.max_path_tag_length;
+            while !url.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            url.truncate(cut);
+        }
+        tags.insert("http.url".into(), url);
+        tags.insert("http.method".into(), req.method.clone());
+        tags.insert("http.protocol".into(), req.protocol.to_owned());
+        tags.insert("component".into(), "proxy".into());
+        tags.insert("node_id".into(), req.node_id.clone());
+        tags.insert(
+            "guid:x-request-id".into(),
+            header("x-request-id").unwrap_or_default(),
+        );
+        tags.insert(
+            "user_agent".into(),
+            header("user-agent").unwrap_or_else(|| "-".into()),
+        );
+        tags.insert(
+            "downstream_cluster".into(),
+            header("x-envoy-downstream-service-cluster").unwrap_or_else(|| "-".into()),
+        );
+        tags.insert("peer.address".into(), req.peer.ip().to_string());
     }
 }
 
@@ -478,13 +486,16 @@ impl ActiveSpan {
 /// The proxy's node id and service cluster, as spans name them (command-line flags win over
 /// the bootstrap's `node`, as in Envoy).
 pub fn local_identity(proxy: &super::Proxy) -> (String, String) {
-    let node = proxy.applied().bootstrap.node.clone().unwrap_or_default();
-    let id = proxy.options.service_node.clone().unwrap_or(node.id);
-    let cluster = proxy
-        .options
-        .service_cluster
-        .clone()
-        .unwrap_or(node.cluster);
+    let applied = proxy.applied();
+    let node = applied.bootstrap.node.as_ref();
+    let id = match &proxy.options.service_node {
+        Some(n) => n.clone(),
+        None => node.map(|n| n.id.clone()).unwrap_or_default(),
+    };
+    let cluster = match &proxy.options.service_cluster {
+        Some(c) => c.clone(),
+        None => node.map(|n| n.cluster.clone()).unwrap_or_default(),
+    };
     (id, cluster)
 }
 
