@@ -184,6 +184,7 @@ impl TracingRt {
         if !errors.is_empty() {
             return Err(errors);
         }
+        reporter::register_stats(scope.store());
         let spawn_upstream_span = cfg.spawn_upstream_span.unwrap_or(false);
         // With an upstream span of its own, the connection manager's span is the server side.
         let egress = direction == TrafficDirection::Outbound;

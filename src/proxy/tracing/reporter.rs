@@ -42,6 +42,12 @@ struct ZipkinStats {
     reports_skipped_no_cluster: Counter,
 }
 
+/// Registers `tracing.zipkin.*` as soon as a tracer is configured (Envoy lists them at zero
+/// before the first span).
+pub fn register_stats(store: &Store) {
+    ZipkinStats::new(store);
+}
+
 impl ZipkinStats {
     fn new(store: &Store) -> ZipkinStats {
         let s = store.scope("tracing.zipkin");
