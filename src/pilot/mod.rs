@@ -7,8 +7,11 @@ pub mod generate;
 pub mod model;
 pub mod mtls;
 pub mod names;
+pub mod outbound;
 pub mod push;
+pub mod service_entry;
 pub mod settings;
+pub mod sidecar;
 pub mod tracing;
 pub mod vs_routes;
 

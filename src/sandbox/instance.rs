@@ -72,6 +72,8 @@ pub enum StartError {
     Api(std::io::Error),
     #[error(transparent)]
     Identity(#[from] super::identity::IdentityError),
+    #[error("cannot start the scenario's external hosts: {0}")]
+    External(std::io::Error),
     #[error("the scenario's IstioOperator {operator:?} cannot be installed: {reason}")]
     Install { operator: String, reason: String },
 }
@@ -97,6 +99,8 @@ pub struct Sandbox {
     pub pilot: Pilot,
     pub directory: Arc<Directory>,
     pub resolver: Resolver,
+    /// Hosts outside the mesh the scenario declared (their names are in `resolver`).
+    pub external_hosts: Vec<super::external::ExternalHost>,
     /// The mesh CA and workload certificates.
     pub identity: Arc<Identity>,
     pub state: StateDir,
@@ -190,18 +194,35 @@ impl Sandbox {
         }
         let identity = Arc::new(Identity::new(&state, &store, config.workload_cert_ttl)?);
         let (versions_tx, versions) = watch::channel(0);
+        let shutdown = CancellationToken::new();
+        let mut external_hosts = super::external::start(
+            slot.number,
+            &config.scenario.header.external_hosts,
+            &shutdown,
+        )
+        .map_err(StartError::External)?;
+        if let Err(e) = super::external::save_certificates(&mut external_hosts, &state) {
+            super::external::withdraw(&external_hosts);
+            shutdown.cancel();
+            return Err(StartError::External(e));
+        }
+        // The sandbox's DNS answers external hosts' names (apps, `mesh exec`, DNS clusters).
+        let resolver = config
+            .resolver
+            .with(external_hosts.iter().map(|h| (h.host.clone(), h.ip)));
         let sandbox = Arc::new(Sandbox {
             node: format!("{}-control-plane", config.name),
             name: config.name,
             slot: slot.number,
             pilot: Pilot::new(),
             directory: Arc::new(Directory::default()),
-            resolver: config.resolver,
+            resolver,
+            external_hosts,
             identity,
             state,
             node_ports,
             started_at: SystemTime::now(),
-            shutdown: CancellationToken::new(),
+            shutdown,
             inner: Mutex::new(Inner {
                 store,
                 ipam: Ipam::new(slot.number),
@@ -414,6 +435,7 @@ impl Sandbox {
     /// Stops every pod (draining), closes node ports, and forgets the API address.
     pub async fn stop(&self) {
         self.shutdown.cancel();
+        super::external::withdraw(&self.external_hosts);
         for np in &self.node_ports {
             np.close();
         }
@@ -468,6 +490,7 @@ impl Sandbox {
             "uptimeSeconds": self.uptime().as_secs(),
             "nodePorts": self.published_ports().iter().map(|(n, h)| json!({"nodePort": n, "host": h.to_string()})).collect::<Vec<_>>(),
             "pods": pods,
+            "externalHosts": self.external_hosts.iter().map(|h| json!({"host": h.host, "ip": h.ip.to_string(), "ports": h.ports.iter().map(|(p, _)| p).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "proxies": self.pilot.connections.all().iter().map(|c| c.identity.name()).collect::<Vec<_>>(),
             "state": self.state.path().display().to_string(),
         })

@@ -5,6 +5,7 @@ pub mod api_server;
 pub mod controllers;
 pub mod dialers;
 pub mod exec;
+pub mod external;
 pub mod identity;
 pub mod install;
 pub mod instance;

@@ -583,3 +583,62 @@ fn a_scenario_installs_its_istio_operators_at_start() {
         .unwrap();
     assert_eq!(ops[0].items.len(), 2, "{:?}", ops[0].items);
 }
+
+#[test]
+fn access_log_lines_are_never_lost_or_interleaved_under_concurrency() {
+    let sb = ch4();
+    sb.apply(
+        &[&format!("{CH4}/enable-ingress-gw-access-logs.yaml")],
+        None,
+    )
+    .unwrap();
+    sb.synced();
+    let gw = sb.node_port(30000);
+    const THREADS: usize = 8;
+    const EACH: usize = 25;
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in 0..EACH {
+                    let id = format!("req-{t}-{i}");
+                    let r = request(
+                        gw,
+                        "GET",
+                        "/api/catalog",
+                        &[("Host", HOST), ("X-Request-Id", id.as_str())],
+                        b"",
+                    )
+                    .unwrap();
+                    assert_eq!(r.status, 200);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let line_re = regex::Regex::new(
+        r#"^\[\S+\] "GET /api/catalog HTTP/1\.1" 200 - via_upstream - "-" 0 \d+ \d+ \d+ "[^"]*" "[^"]*" "(req-\d+-\d+)" "webapp\.istioinaction\.io" "[^"]+" \S+ \S+ \S+ \S+ - -$"#,
+    )
+    .unwrap();
+    let mut seen = std::collections::BTreeMap::new();
+    let complete = eventually(Duration::from_secs(10), || {
+        seen.clear();
+        for l in logs(
+            &sb,
+            "deploy/istio-ingressgateway",
+            "istio-system",
+            "istio-proxy",
+        ) {
+            if l.contains("req-") {
+                let caps = line_re
+                    .captures(&l)
+                    .unwrap_or_else(|| panic!("a torn or interleaved line: {l:?}"));
+                *seen.entry(caps[1].to_owned()).or_insert(0) += 1;
+            }
+        }
+        seen.len() == THREADS * EACH
+    });
+    assert!(complete, "{} of {} lines", seen.len(), THREADS * EACH);
+    assert!(seen.values().all(|n| *n == 1), "each request logged once");
+}

@@ -144,7 +144,7 @@ async fn send(proxy: &Weak<Proxy>, collector: &Collector, spans: &[Span], stats:
         stats.reports_skipped_no_cluster.inc();
         return;
     };
-    let Some(host) = cluster.choose_host(&[], None) else {
+    let Some(host) = cluster.choose_host(&[], None, None) else {
         stats.reports_failed.inc();
         return;
     };
