@@ -35,7 +35,7 @@ pub const CONNECT_TIMEOUT_SECS: u64 = 10;
 /// Circuit-breaker thresholds istiod sets when no DestinationRule does: unlimited.
 const UNLIMITED: u32 = u32::MAX;
 
-fn ads() -> Value {
+pub fn ads() -> Value {
     json!({"ads": {}, "initial_fetch_timeout": "0s", "resource_api_version": "V3"})
 }
 

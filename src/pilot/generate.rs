@@ -20,6 +20,7 @@ use super::model::{Model, Workload};
 use super::mtls;
 use super::names::{self, ProxyType};
 use super::settings::{self, MeshSettings};
+use super::tracing;
 use super::vs_routes::{RouteScope, binds_to, host_matches, http_routes, in_scope, route_clusters};
 
 /// Everything one proxy gets, by xDS type.
@@ -44,6 +45,17 @@ pub fn generate(
     let mut config = generate_config(model, settings, proxy, warnings);
     if settings::access_logging_on(model, settings, proxy, warnings) {
         settings::attach_access_logs(&mut config.listeners, &settings::access_log(settings));
+    }
+    if settings.enable_tracing
+        && let Some(address) = &settings.zipkin_address
+    {
+        let (cluster, cla) = tracing::collector_cluster(model, address, &proxy.namespace);
+        config.clusters.push(cluster);
+        config.endpoints.extend(cla);
+        tracing::attach(
+            &mut config.listeners,
+            &tracing::hcm_tracing(settings, proxy),
+        );
     }
     config
 }

@@ -100,6 +100,7 @@ pub fn build_static(
             version_info: "",
             bind_ip: options.bind_ip,
             secrets,
+            tracing: bootstrap.tracing.as_ref().and_then(|t| t.http.as_ref()),
         };
         match ListenerRt::build(l, &path, &ctx) {
             Ok(listener) => listeners.push(listener),

@@ -15,6 +15,7 @@ pub mod server_stats;
 pub mod stats;
 pub mod tcp_proxy;
 pub mod tls;
+pub mod tracing;
 pub mod xds_apply;
 
 #[cfg(test)]
@@ -223,6 +224,8 @@ pub struct Proxy {
     apply_lock: tokio::sync::Mutex<()>,
     /// Static and SDS secrets, shared by every TLS context.
     pub secrets: Arc<tls::secrets::SecretManager>,
+    /// Span reporters, one per collector, started by the first sampled span.
+    pub tracers: tracing::reporter::Reporters,
 }
 
 impl Proxy {
@@ -457,6 +460,7 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
         admin_addr: std::sync::Mutex::new(None),
         apply_lock: tokio::sync::Mutex::new(()),
         secrets,
+        tracers: Default::default(),
     });
     proxy.set_state(ServerState::Initializing);
 

@@ -226,6 +226,11 @@ impl Proxy {
             version_info: version,
             bind_ip: self.options.bind_ip,
             secrets: &self.secrets,
+            tracing: current
+                .bootstrap
+                .tracing
+                .as_ref()
+                .and_then(|t| t.http.as_ref()),
         };
         let mut errors = Vec::new();
         let mut built: Vec<Arc<ListenerRt>> = Vec::new();

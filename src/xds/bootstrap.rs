@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::cluster::Cluster;
 use super::core::{Address, Node};
 use super::de::Duration;
-use super::hcm::AccessLog;
+use super::hcm::{AccessLog, TracingProvider};
 use super::listener::Listener;
 use super::tls::Secret;
 
@@ -20,6 +20,17 @@ pub struct Bootstrap {
     pub stats_flush_interval: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<Admin>,
+    /// The tracer connection managers use when their `tracing` names no provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<BootstrapTracing>,
+}
+
+/// `envoy.config.trace.v3.Tracing`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapTracing {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<TracingProvider>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -160,7 +160,6 @@ const ENVOY_FIELDS_NOT_YET_SUPPORTED: &[&str] = &[
     "stats_sinks",
     "stats_config",
     "watchdog",
-    "tracing",
     "layered_runtime",
     "overload_manager",
     // Listener
@@ -176,7 +175,6 @@ const ENVOY_FIELDS_NOT_YET_SUPPORTED: &[&str] = &[
     "udp_listener_config",
     "api_listener",
     // HTTP connection manager
-    "tracing",
     "http_protocol_options",
     "http2_protocol_options",
     "stream_idle_timeout",

@@ -74,6 +74,8 @@ pub struct HttpConnectionManager {
     pub always_set_request_id_in_response: bool,
     #[serde(default, skip_serializing_if = "de::is_false")]
     pub strip_any_host_port: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<Tracing>,
 }
 
 /// `envoy.config.core.v3.HttpProtocolOptions` (the common, HTTP-version independent options).
@@ -197,4 +199,125 @@ pub struct SubstitutionFormatString {
     pub omit_empty_values: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub content_type: String,
+}
+
+/// `HttpConnectionManager.Tracing`: which requests get a span, and where spans go.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Tracing {
+    /// Requests with `x-client-trace-id` traced (default 100%).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_sampling: Option<Percent>,
+    /// Requests with no trace decision yet traced (default 100%).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random_sampling: Option<Percent>,
+    /// A cap applied after the other two (default 100%).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overall_sampling: Option<Percent>,
+    #[serde(default, skip_serializing_if = "de::is_false")]
+    pub verbose: bool,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_path_tag_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_tags: Vec<CustomTag>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<TracingProvider>,
+    /// BoolValue: the router adds a CLIENT child span per upstream request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spawn_upstream_span: Option<bool>,
+}
+
+/// `envoy.type.v3.Percent`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Percent {
+    #[serde(default)]
+    pub value: f64,
+}
+
+/// `envoy.config.trace.v3.Tracing.Http`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TracingProvider {
+    pub name: String,
+    pub typed_config: TracerConfig,
+}
+
+crate::any_enum! {
+    /// The tracers mesh implements.
+    pub enum TracerConfig {
+        Zipkin(ZipkinConfig) = "type.googleapis.com/envoy.config.trace.v3.ZipkinConfig",
+    }
+}
+
+impl Default for TracerConfig {
+    fn default() -> Self {
+        TracerConfig::Zipkin(ZipkinConfig::default())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CollectorEndpointVersion {
+    DeprecatedAndUnavailableDoNotUse,
+    #[default]
+    HttpJson,
+    HttpProto,
+    Grpc,
+}
+
+/// `envoy.config.trace.v3.ZipkinConfig`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ZipkinConfig {
+    pub collector_cluster: String,
+    pub collector_endpoint: String,
+    #[serde(
+        default,
+        alias = "trace_id128bit",
+        skip_serializing_if = "de::is_false"
+    )]
+    pub trace_id_128bit: bool,
+    /// BoolValue, default true: a SERVER span reuses the caller's span id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_span_context: Option<bool>,
+    #[serde(default)]
+    pub collector_endpoint_version: CollectorEndpointVersion,
+    /// The `host` of report requests (default: the cluster name).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub collector_hostname: String,
+}
+
+/// `envoy.type.tracing.v3.CustomTag`: a tag added to every span.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CustomTag {
+    pub tag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub literal: Option<LiteralTag>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<NamedTag>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_header: Option<NamedTag>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LiteralTag {
+    pub value: String,
+}
+
+/// `CustomTag.Environment` and `CustomTag.Header`: a name and a fallback value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NamedTag {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub default_value: String,
 }

@@ -234,7 +234,12 @@ fn lab_4_17_gateway_config_reduction() {
     assert_eq!(report.components, ["Istio core", "Istiod"]);
     assert!(report.removed.is_empty(), "{report:?}");
     sb.synced();
-    let reduced = clusters(&sb);
+    // Tracing is on after an install (Istio's default); its `zipkin` collector cluster is
+    // not a route's, and Istio keeps it in the bootstrap, so it is left out here.
+    let reduced: Vec<String> = clusters(&sb)
+        .into_iter()
+        .filter(|c| c != "zipkin")
+        .collect();
     assert_eq!(
         reduced,
         [

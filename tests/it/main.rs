@@ -21,4 +21,5 @@ mod routing;
 mod sandbox;
 mod tls;
 mod tlsclient;
+mod tracing;
 mod util;

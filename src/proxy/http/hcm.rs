@@ -19,6 +19,7 @@ use crate::plog;
 use crate::xds::hcm::{
     CodecType, HttpConnectionManager, HttpFilterConfig, ServerHeaderTransformation,
 };
+use crate::xds::listener::TrafficDirection;
 
 use super::super::access_log::{AccessLogger, Record};
 use super::super::cluster::pool::CountingIo;
@@ -26,6 +27,7 @@ use super::super::listener::BuildCtx;
 use super::super::log::{Component, Level, Logger};
 use super::super::stats::{Counter, Gauge, Histogram, Scope, Unit};
 use super::super::tls::ConnTls;
+use super::super::tracing::{self, ActiveSpan, RequestFacts, TracingRt};
 use super::super::{Proxy, Rejected};
 use super::body::{self, Body, End, Observed};
 use super::local_reply::LocalReply;
@@ -204,6 +206,8 @@ pub struct HcmRt {
     pub max_requests_per_connection: Option<u32>,
     pub via: Option<HeaderValue>,
     pub log: Arc<Logger>,
+    /// Spans and B3 propagation, when `tracing` names a provider.
+    pub tracing: Option<TracingRt>,
 }
 
 impl HcmRt {
@@ -212,6 +216,7 @@ impl HcmRt {
         path: &str,
         ctx: &BuildCtx<'_>,
         listener_stat_name: &str,
+        direction: TrafficDirection,
     ) -> Result<Arc<HcmRt>, Vec<Rejected>> {
         let (store, log, clusters, std) = (ctx.store, ctx.log, ctx.clusters, ctx.std);
         let mut errors = Vec::new();
@@ -336,10 +341,33 @@ impl HcmRt {
                 "value must be inside range (0, 8192]",
             ));
         }
+        let scope = store.scope(&format!("http.{}", cfg.stat_prefix));
+        let tracing = match &cfg.tracing {
+            Some(t) => {
+                // Static configs must name a defined collector cluster; pushed ones may not
+                // have it yet.
+                let check = if ctx.dynamic { None } else { clusters };
+                let fallback = ctx.tracing;
+                match TracingRt::build(
+                    t,
+                    &format!("{path}.tracing"),
+                    direction,
+                    check,
+                    fallback,
+                    &scope,
+                ) {
+                    Ok(t) => t,
+                    Err(mut e) => {
+                        errors.append(&mut e);
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
         let Some(routes) = routes.filter(|_| errors.is_empty()) else {
             return Err(errors);
         };
-        let scope = store.scope(&format!("http.{}", cfg.stat_prefix));
         let listener_scope = store.scope(&format!(
             "listener.{listener_stat_name}.http.{}",
             cfg.stat_prefix
@@ -366,6 +394,7 @@ impl HcmRt {
                 .filter(|n| *n > 0),
             via,
             log: log.clone(),
+            tracing,
         }))
     }
 }
@@ -590,6 +619,7 @@ async fn handle(
     rec.authority = authority.clone();
 
     let mut request_id = None;
+    let mut span: Option<ActiveSpan> = None;
     let outcome = if authority.is_empty() && parts.version == http::Version::HTTP_11 {
         Err(LocalReply::missing_host())
     } else {
@@ -600,9 +630,14 @@ async fn handle(
         }
         rec.path = path.clone();
         rec.scheme = scheme_header(&parts.headers);
+        if let Some(t) = &hcm.tracing {
+            let s = start_span(t, &proxy, &conn, &parts, &rec);
+            s.inject(&mut parts.headers);
+            span = Some(s);
+        }
         route_and_forward(
             &proxy, &hcm, &conn, stream_id, parts, incoming, &authority, &path, internal, started,
-            &mut rec,
+            &mut rec, &mut span,
         )
         .await
     };
@@ -652,6 +687,7 @@ async fn handle(
         rec.response_headers = Some(parts.headers.clone());
     }
     let hcm2 = hcm.clone();
+    let proxy2 = proxy.clone();
     let observed = Observed::new(body, move |end, bytes| {
         let stats = &hcm2.stats;
         stats.downstream_rq_active.dec();
@@ -674,8 +710,39 @@ async fn handle(
                 l.log(&rec);
             }
         }
+        if let (Some(t), Some(s)) = (&hcm2.tracing, span.filter(|s| s.sampled)) {
+            rec.bytes_sent = bytes;
+            let spans = s.finish(&rec, elapsed);
+            proxy2.tracers.report(&proxy2, &t.collector, spans);
+        }
     });
     Response::from_parts(parts, body::boxed(observed))
+}
+
+/// The request's span, from its headers after Envoy's mutations (so `x-request-id` is set).
+fn start_span(
+    t: &TracingRt,
+    proxy: &Proxy,
+    conn: &ConnInfo,
+    parts: &http::request::Parts,
+    rec: &Record,
+) -> ActiveSpan {
+    let (node_id, service_name) = tracing::local_identity(proxy);
+    t.start(
+        &parts.headers,
+        RequestFacts {
+            scheme: rec.scheme,
+            authority: rec.authority.clone(),
+            path: rec.path.clone(),
+            method: rec.method.clone(),
+            protocol: rec.protocol,
+            start: rec.start,
+            peer: conn.peer,
+            local: conn.local,
+            node_id,
+            service_name,
+        },
+    )
 }
 
 /// Envoy's `mutateRequestHeaders`: hop-by-hop removal, XFF, x-forwarded-proto, internal vs
@@ -815,6 +882,7 @@ async fn route_and_forward(
     internal: bool,
     started: Instant,
     rec: &mut Record,
+    span: &mut Option<ActiveSpan>,
 ) -> Result<Forwarded, LocalReply> {
     let host_for_match = if hcm.config.strip_any_host_port {
         strip_port(authority)
@@ -869,6 +937,9 @@ async fn route_and_forward(
         return Err(LocalReply::no_route());
     };
     rec.route_name = Some(m.route.name.clone());
+    if let Some(s) = span.as_mut() {
+        s.apply_decorator(m.route.decorator.as_deref(), &mut parts.headers);
+    }
     match &m.route.action {
         Action::Direct { status, body } => {
             hcm.stats.rq_direct_response.inc();

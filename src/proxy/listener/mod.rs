@@ -99,6 +99,8 @@ pub struct BuildCtx<'a> {
     pub bind_ip: Option<IpAddr>,
     /// Secrets that TLS contexts name.
     pub secrets: &'a Arc<SecretManager>,
+    /// The bootstrap's tracer, for connection managers whose `tracing` names none.
+    pub tracing: Option<&'a crate::xds::hcm::TracingProvider>,
 }
 
 /// One listener, compiled.
@@ -194,6 +196,7 @@ impl ListenerRt {
                 ctx,
                 &stat_name,
                 &ssl,
+                cfg.traffic_direction,
             ) {
                 Ok(chain) => {
                     if let Some(dup) = chains
@@ -218,6 +221,7 @@ impl ListenerRt {
                     ctx,
                     &stat_name,
                     &ssl,
+                    cfg.traffic_direction,
                 ) {
                     Ok(chain) => Some(chain),
                     Err(mut e) => {
@@ -432,6 +436,7 @@ fn build_chain(
     ctx: &BuildCtx<'_>,
     stat_name: &str,
     ssl: &dyn Fn() -> Arc<SslStats>,
+    direction: crate::xds::listener::TrafficDirection,
 ) -> Result<ChainRt, Vec<Rejected>> {
     let matcher = ChainMatch::build(c.filter_chain_match.as_ref(), path).map_err(|e| vec![e])?;
     let tls = super::tls::build_downstream(c.transport_socket.as_ref(), path, ctx.secrets, ssl)?;
@@ -440,7 +445,7 @@ fn build_chain(
             let fpath = format!("{path}.filters[0].typed_config");
             match &filter.typed_config {
                 NetworkFilterConfig::HttpConnectionManager(h) => {
-                    ChainKind::Http(HcmRt::build(h, &fpath, ctx, stat_name)?)
+                    ChainKind::Http(HcmRt::build(h, &fpath, ctx, stat_name, direction)?)
                 }
                 NetworkFilterConfig::TcpProxy(t) => {
                     ChainKind::Tcp(TcpProxyRt::build(t, &fpath, ctx)?)
