@@ -9,6 +9,7 @@ pub mod mtls;
 pub mod names;
 pub mod push;
 pub mod settings;
+pub mod telemetry;
 pub mod vs_routes;
 
 use std::sync::{Arc, Mutex};

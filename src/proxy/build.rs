@@ -100,6 +100,8 @@ pub fn build_static(
             version_info: "",
             bind_ip: options.bind_ip,
             secrets,
+            node: bootstrap.node.as_ref(),
+            direction: Default::default(),
         };
         match ListenerRt::build(l, &path, &ctx) {
             Ok(listener) => listeners.push(listener),

@@ -226,6 +226,8 @@ impl Proxy {
             version_info: version,
             bind_ip: self.options.bind_ip,
             secrets: &self.secrets,
+            node: current.bootstrap.node.as_ref(),
+            direction: Default::default(),
         };
         let mut errors = Vec::new();
         let mut built: Vec<Arc<ListenerRt>> = Vec::new();
