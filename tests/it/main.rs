@@ -14,6 +14,7 @@ mod lab4;
 mod lab4_l4;
 mod lab4_ops;
 mod lab4_tls;
+mod metrics;
 mod mtls;
 mod routing;
 mod sandbox;
