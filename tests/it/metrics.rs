@@ -320,3 +320,83 @@ fn istio_requests_total_from_the_gateway_and_the_sidecars() {
     assert_eq!(sum(&s, "istio_requests_total", &no_route), 1.0, "{gateway}");
     assert!(!gateway.contains("reporter=\"destination\""), "{gateway}");
 }
+
+fn catalog_through_gateway(sb: &SandboxProcess, n: usize) {
+    for _ in 0..n {
+        let r = request(
+            sb.node_port(30000),
+            "GET",
+            "/api/catalog",
+            &[("Host", HOST)],
+            b"",
+        )
+        .unwrap();
+        assert_eq!(r.status, 200);
+    }
+}
+
+#[test]
+fn mesh_metrics_summarises_traffic_per_workload() {
+    let scenario = repo_root().join("scenarios/ch4.yaml");
+    let sb = SandboxProcess::start(&[scenario.to_str().unwrap()]);
+    sb.synced();
+    catalog_through_gateway(&sb, 8);
+
+    // Since the proxies started: catalog and webapp, each seen by its own sidecar.
+    let table = sb.ok(&["metrics", "-n", "istioinaction"]);
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        [
+            "NAMESPACE",
+            "WORKLOAD",
+            "REPORTER",
+            "REQUESTS",
+            "RPS",
+            "SUCCESS",
+            "P50",
+            "P99"
+        ],
+        "{table}"
+    );
+    for workload in ["catalog", "webapp"] {
+        let row = lines
+            .iter()
+            .find(|r| r.get(1) == Some(&workload))
+            .unwrap_or_else(|| panic!("no {workload} row:\n{table}"));
+        assert_eq!(
+            row[..4],
+            ["istioinaction", workload, "destination", "8"],
+            "{table}"
+        );
+        assert_eq!(row[5], "100.00%", "{table}");
+        assert!(row[6].ends_with("ms") && row[7].ends_with("ms"), "{table}");
+    }
+    assert_eq!(lines.len(), 3, "{table}");
+
+    // One workload, as JSON.
+    let json: serde_json::Value =
+        serde_json::from_str(&sb.ok(&["metrics", "deploy/catalog", "-o", "json"])).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json[0]["requests"], 8.0);
+    assert_eq!(json[0]["success_rate"], 1.0);
+    assert!(json[0]["p99_ms"].as_f64().unwrap() >= json[0]["p50_ms"].as_f64().unwrap());
+
+    // Over a window: only what happened between the two scrapes.
+    let windowed = std::thread::scope(|s| {
+        let cmd = s.spawn(|| sb.ok(&["metrics", "catalog", "--interval", "4s", "-o", "json"]));
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        catalog_through_gateway(&sb, 4);
+        cmd.join().unwrap()
+    });
+    let json: serde_json::Value = serde_json::from_str(&windowed).unwrap();
+    assert_eq!(json[0]["requests"], 4.0, "{json}");
+    assert!(json[0]["rps"].as_f64().unwrap() > 0.5, "{json}");
+
+    let (code, _, err) = sb.run(&["metrics", "nosuchworkload"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no traffic recorded"), "{err}");
+}

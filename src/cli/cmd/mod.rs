@@ -10,6 +10,7 @@ pub mod httpbin;
 pub mod istioctl;
 pub mod logs;
 pub mod manifests;
+pub mod metrics;
 pub mod quickstart;
 pub mod sandboxes;
 pub mod up;
