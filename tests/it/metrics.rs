@@ -400,3 +400,111 @@ fn mesh_metrics_summarises_traffic_per_workload() {
     assert_ne!(code, 0);
     assert!(err.contains("no traffic recorded"), "{err}");
 }
+
+#[test]
+fn istio_tcp_metrics_through_the_gateway() {
+    use std::io::{BufRead, BufReader, Write};
+
+    let sb = TestSandbox::start(None);
+    sb.apply(
+        &[
+            "scenarios/istio-in-action/ch4/echo.yaml",
+            "scenarios/istio-in-action/ch4/gateway-tcp.yaml",
+            "scenarios/istio-in-action/ch4/echo-vs.yaml",
+        ],
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.synced();
+    {
+        let stream = std::net::TcpStream::connect(sb.node_port(30006)).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut w = stream;
+        w.write_all(b"hello istio\n").unwrap();
+        let mut line = String::new();
+        let echoed = (0..20).any(|_| {
+            line.clear();
+            reader.read_line(&mut line).is_ok() && line.contains("hello istio")
+        });
+        assert!(echoed, "no echo");
+    }
+    // Counted closed once both ends are done, with the bytes each way.
+    let gateway = sb.admin("gateway", None);
+    let to_echo = [
+        ("reporter", "source"),
+        ("source_workload", "istio-ingressgateway"),
+        (
+            "source_principal",
+            "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account",
+        ),
+        ("destination_workload", "tcp-echo-deployment"),
+        ("destination_workload_namespace", "istioinaction"),
+        (
+            "destination_principal",
+            "spiffe://cluster.local/ns/istioinaction/sa/default",
+        ),
+        (
+            "destination_service",
+            "tcp-echo-service.istioinaction.svc.cluster.local",
+        ),
+        ("request_protocol", "tcp"),
+        ("response_flags", "-"),
+        ("connection_security_policy", "unknown"),
+    ];
+    let mut text = String::new();
+    let closed = eventually(std::time::Duration::from_secs(10), || {
+        text = scrape(gateway);
+        sum(
+            &samples(&text),
+            "istio_tcp_connections_closed_total",
+            &to_echo,
+        ) == 1.0
+    });
+    assert!(closed, "{text}");
+    promtool_accepts(&text);
+    let s = samples(&text);
+    assert_eq!(sum(&s, "istio_tcp_connections_opened_total", &to_echo), 1.0);
+    assert!(
+        sum(&s, "istio_tcp_received_bytes_total", &to_echo) >= 12.0,
+        "{text}"
+    );
+    assert!(
+        sum(&s, "istio_tcp_sent_bytes_total", &to_echo) >= 12.0,
+        "{text}"
+    );
+
+    // The echo pod's sidecar: the client is known by its certificate only (no TCP exchange).
+    let echo = sb.admin("deploy/tcp-echo-deployment", Some("istioinaction"));
+    let from_gateway = [
+        ("reporter", "destination"),
+        ("source_workload", "unknown"),
+        ("source_workload_namespace", "istio-system"),
+        (
+            "source_principal",
+            "spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account",
+        ),
+        ("destination_workload", "tcp-echo-deployment"),
+        ("request_protocol", "tcp"),
+        ("connection_security_policy", "mutual_tls"),
+    ];
+    let closed = eventually(std::time::Duration::from_secs(10), || {
+        text = scrape(echo);
+        sum(
+            &samples(&text),
+            "istio_tcp_connections_closed_total",
+            &from_gateway,
+        ) == 1.0
+    });
+    assert!(closed, "{text}");
+    assert_eq!(
+        label_order(&text, "istio_tcp_sent_bytes_total")[20..],
+        [
+            "request_protocol",
+            "response_flags",
+            "connection_security_policy"
+        ]
+    );
+}
