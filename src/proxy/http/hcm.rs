@@ -687,6 +687,8 @@ async fn handle(
         let mut o = HttpObservation {
             service: stats.service(Some(&authority), rec.route_name.as_deref(), cluster),
             protocol: if grpc { Protocol::Grpc } else { Protocol::Http },
+            // From the headers: a trailers-only gRPC answer (errors); the trailers of a
+            // streamed answer are not read here.
             grpc_status: grpc
                 .then(|| response.headers().get("grpc-status"))
                 .flatten()

@@ -5,7 +5,8 @@
 //! TCP connections carry no headers; Istio exchanges metadata there inside the mTLS tunnel
 //! (ALPN `istio-peer-exchange`), which mesh does not implement. So a TCP report knows its peer
 //! only from the certificate (principal and namespace) or, on the client side, from the
-//! upstream endpoint's `istio.workload` metadata.
+//! upstream endpoint's `istio.workload` metadata. TCP bytes are reported when the connection
+//! closes (Istio also reports long connections every `tcp_reporting_duration`).
 
 pub mod labels;
 pub mod metrics;
