@@ -188,6 +188,10 @@ fn istio_requests_total_from_the_gateway_and_the_sidecars() {
             .count(),
         1
     );
+    assert!(
+        catalog.contains("\nistio_build{component=\"proxy\",tag=\"1."),
+        "{catalog}"
+    );
     let s = samples(&catalog);
     let dest = [
         ("reporter", "destination"),

@@ -86,6 +86,32 @@ impl IstioMetrics {
             .histogram_tagged(&format!("{ISTIO_NAMESPACE}.{metric}{suffix}"), unit, tagged)
     }
 
+    /// `istio_build{component="proxy",tag="<ISTIO_VERSION>"} 1`: which Istio the proxy is.
+    pub fn build_info(&self, version: &str) {
+        let version = if version.is_empty() {
+            "unknown"
+        } else {
+            version
+        };
+        let tags = vec![
+            Tag {
+                name: "component",
+                value: "proxy".into(),
+            },
+            Tag {
+                name: "tag",
+                value: version.to_owned(),
+            },
+        ];
+        let name = format!("{ISTIO_NAMESPACE}.istio_build{}", suffix(&tags));
+        self.store
+            .gauge_tagged(&name, || TagExtracted {
+                name: format!("{ISTIO_NAMESPACE}.istio_build"),
+                tags,
+            })
+            .set(1);
+    }
+
     /// One finished HTTP request. Byte histograms use Envoy's default buckets, as Istio's
     /// sidecars do without a `statsHistogramBuckets` annotation.
     pub fn record_http(
@@ -165,6 +191,14 @@ mod tests {
         );
         assert!(text.contains("istio_request_duration_milliseconds_bucket{reporter=\"destination\",destination_service=\"catalog.istioinaction.svc.cluster.local\",response_code=\"200\",le=\"5\"} 1\n"));
         assert!(text.contains("istio_response_bytes_count{reporter=\"destination\",destination_service=\"catalog.istioinaction.svc.cluster.local\",response_code=\"503\"} 1\n"));
+        m.build_info("1.26.0");
+        let text = store.render_prometheus(&Query::default());
+        assert!(
+            text.contains(
+                "# TYPE istio_build gauge\nistio_build{component=\"proxy\",tag=\"1.26.0\"} 1\n"
+            ),
+            "{text}"
+        );
         // `/stats` keeps Envoy's full names.
         let plain = store.render_text(&Query::default());
         assert!(plain.contains("istiocustom.istio_requests_total.reporter.destination.destination_service.catalog.istioinaction.svc.cluster.local.response_code.200: 2\n"), "{plain}");

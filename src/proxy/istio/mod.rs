@@ -68,10 +68,18 @@ impl StatsRt {
                 "SERVER_GATEWAY (waypoint) reporting is not supported by mesh",
             ));
         }
+        let metrics = IstioMetrics::new(ctx.store);
+        let version = ctx
+            .node
+            .and_then(|n| n.metadata.as_ref())
+            .and_then(|m| m.get("ISTIO_VERSION"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        metrics.build_info(version);
         Ok(Arc::new(StatsRt {
             reporter: reporter(ctx.direction),
             host_fallback: !cfg.disable_host_header_fallback,
-            metrics: IstioMetrics::new(ctx.store),
+            metrics,
             local: local_peer(ctx),
         }))
     }

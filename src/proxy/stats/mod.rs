@@ -157,6 +157,13 @@ impl Store {
             .get_or_create_tagged(name, Counter::default, tagged)
     }
 
+    /// A gauge with given tags (see [`Store::counter_tagged`]).
+    pub fn gauge_tagged(&self, name: &str, tagged: impl FnOnce() -> TagExtracted) -> Gauge {
+        self.inner
+            .gauges
+            .get_or_create_tagged(name, Gauge::default, tagged)
+    }
+
     /// A histogram with given tags (see [`Store::counter_tagged`]).
     pub fn histogram_tagged(
         &self,
