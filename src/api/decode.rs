@@ -42,6 +42,29 @@ pub fn decode(source: &str, text: &str) -> Result<Vec<Decoded>, Vec<Diagnostic>>
     }
 }
 
+/// Every document of a file as a located tree (for formats decoded outside the resource
+/// kinds, such as an IstioOperator's free-form spec), or every syntax error.
+pub fn parse_trees(source: &str, text: &str) -> Result<Vec<Node>, Vec<Diagnostic>> {
+    let mut nodes = Vec::new();
+    let mut problems = Vec::new();
+    for doc in split_documents(text) {
+        match tree::parse(doc.text, doc.first_line) {
+            Ok(node) => nodes.push(node),
+            Err(err) => problems.push(Diagnostic::new(
+                source,
+                err.loc.line,
+                err.loc.column,
+                err.reason,
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(nodes)
+    } else {
+        Err(problems)
+    }
+}
+
 /// Decodes one JSON object with no file behind it (a stored resource): the same checks.
 // A cold path (loading state); a plain `Diagnostic` keeps callers simple.
 #[allow(clippy::result_large_err)]

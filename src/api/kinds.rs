@@ -267,7 +267,7 @@ pub static KINDS: &[KindInfo] = &[
         "serviceentry",
         &["se"],
         true,
-        false,
+        true,
     ),
     kind(
         "Sidecar",

@@ -18,7 +18,7 @@ pub mod meta;
 mod names;
 mod resource;
 pub mod schema;
-mod suggest;
+pub mod suggest;
 pub mod tree;
 
 #[cfg(test)]

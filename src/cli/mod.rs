@@ -34,7 +34,7 @@ pub enum Command {
     /// Run a sandbox: control plane, ingress gateway, sidecars and sample apps, in the foreground.
     ///
     /// Without a file it starts the embedded default scenario (istio-system with istiod and
-    /// istio-ingressgateway on node ports 30000/30005/30006, istioinaction with sidecar
+    /// istio-ingressgateway on node ports 30000/30005/30006, 30007 for a second gateway, istioinaction with sidecar
     /// injection). Ctrl-C or `mesh down` stops it; what was applied comes back next time.
     Up(cmd::up::Args),
     /// List the sandboxes on this machine.
@@ -83,6 +83,14 @@ pub enum Command {
     Certs(cmd::certs::Args),
     /// Run the httpbin sample app (the classic `citizenstig/httpbin` JSON shapes).
     Httpbin(cmd::httpbin::Args),
+    /// istioctl install: apply an IstioOperator (`-f`, `--set`, profiles) to the running sandbox.
+    ///
+    /// Covers meshConfig (access logs, tracing, outbound traffic policy), istiod's environment
+    /// (`values.pilot.env`) and ingress/egress gateways with their service ports and node ports.
+    /// Kept with the sandbox's state; `mesh get cm istio -n istio-system -o yaml` shows it.
+    Install(cmd::install::InstallArgs),
+    /// istioctl manifest generate: print what `mesh install` would apply.
+    Manifest(cmd::install::ManifestArgs),
     /// Print a shell completion script: `source <(mesh completion bash)`.
     Completion(cmd::completion::Args),
 }
@@ -122,6 +130,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Envoy(args) => cmd::envoy::run(*args),
         Command::Httpbin(args) => cmd::httpbin::run(args),
         Command::Certs(args) => cmd::certs::run(args),
+        Command::Install(args) => cmd::install::install(args, ctx),
+        Command::Manifest(args) => cmd::install::manifest(args),
         Command::Completion(args) => cmd::completion::run(args, &mut Cli::command()),
     }
 }

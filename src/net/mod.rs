@@ -3,6 +3,7 @@
 //! Imports nothing of ours.
 
 pub mod dial;
+pub mod internet;
 pub mod resolve;
 
 use std::io;
@@ -22,9 +23,10 @@ pub fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-/// Dials a TCP connection with `TCP_NODELAY` set (proxies forward small writes at once).
+/// Dials a TCP connection with `TCP_NODELAY` set (proxies forward small writes at once); a
+/// simulated external host is reached where it really listens ([`internet`]).
 pub async fn dial_tcp(addr: SocketAddr) -> io::Result<TcpStream> {
-    let stream = TcpStream::connect(addr).await?;
+    let stream = TcpStream::connect(internet::route(addr)).await?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }

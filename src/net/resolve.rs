@@ -36,6 +36,17 @@ impl Resolver {
         }
     }
 
+    /// The same resolver with more names (they take precedence over earlier ones).
+    pub fn with(&self, more: impl IntoIterator<Item = (String, IpAddr)>) -> Resolver {
+        let mut map: HashMap<String, Vec<IpAddr>> = (*self.overrides).clone();
+        for (name, ip) in more {
+            map.insert(name.to_ascii_lowercase(), vec![ip]);
+        }
+        Resolver {
+            overrides: Arc::new(map),
+        }
+    }
+
     /// Resolves `host` to addresses of the wanted family; an IP literal resolves to itself.
     pub async fn resolve(&self, host: &str, family: Family) -> io::Result<Vec<IpAddr>> {
         if let Ok(ip) = host.parse::<IpAddr>() {

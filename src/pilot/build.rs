@@ -450,14 +450,15 @@ pub fn tcp_filter_weighted(clusters: &[(String, u32)]) -> Filter {
 }
 
 /// A sidecar's `virtualOutbound` (15001): connections go to the listener of their original
-/// destination, anything else passes through.
-pub fn virtual_outbound() -> Listener {
+/// destination, anything else to `catch_all` (PassthroughCluster, or BlackHoleCluster under
+/// REGISTRY_ONLY).
+pub fn virtual_outbound(catch_all: &str) -> Listener {
     Listener {
         name: "virtualOutbound".to_owned(),
         address: Address::socket("0.0.0.0", 15001),
         filter_chains: vec![FilterChain {
             name: "virtualOutbound-catchall-tcp".to_owned(),
-            filters: vec![tcp_filter("PassthroughCluster", "PassthroughCluster")],
+            filters: vec![tcp_filter(catch_all, catch_all)],
             ..Default::default()
         }],
         use_original_dst: Some(true),
@@ -467,8 +468,8 @@ pub fn virtual_outbound() -> Listener {
 }
 
 /// A sidecar's outbound HTTP listener for one Service port: `0.0.0.0_<port>`, RDS `<port>`,
-/// and passthrough for whatever is not HTTP.
-pub fn outbound_http_listener(port: u16) -> Listener {
+/// and `catch_all` for whatever is not HTTP.
+pub fn outbound_http_listener(port: u16, catch_all: &str) -> Listener {
     let name = names::listener("0.0.0.0", port);
     Listener {
         name: name.clone(),
@@ -484,7 +485,7 @@ pub fn outbound_http_listener(port: u16) -> Listener {
                 ..Default::default()
             },
             FilterChain {
-                filters: vec![tcp_filter("PassthroughCluster", "PassthroughCluster")],
+                filters: vec![tcp_filter(catch_all, catch_all)],
                 name: "PassthroughFilterChain".to_owned(),
                 ..Default::default()
             },

@@ -6,22 +6,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use crate::api::istio::{Gateway, RouteDestination, Server, ServerTlsMode, VirtualService};
+use crate::api::istio::{Gateway, Server, ServerTlsMode, VirtualService};
 use crate::xds::cluster::Cluster;
-use crate::xds::core::DataSource;
-use crate::xds::core::Metadata;
+use crate::xds::core::{DataSource, Metadata};
 use crate::xds::endpoint::ClusterLoadAssignment;
 use crate::xds::listener::Listener;
-use crate::xds::route::{Route, RouteAction, RouteConfiguration, TlsRequirement, VirtualHost};
+use crate::xds::route::{RouteAction, RouteConfiguration, TlsRequirement, VirtualHost};
 use crate::xds::tls::{CertificateValidationContext, Secret, TlsCertificate};
 
 use super::bootstrap::ProxyIdentity;
-use super::build::{self, InboundPort, prefix, route_to};
+use super::build::{self, InboundPort};
 use super::model::{Model, Workload};
 use super::mtls;
 use super::names::{self, ProxyType};
 use super::settings::{self, MeshSettings};
-use super::vs_routes::{binds_to, binds_to_mesh, destination_cluster, host_matches, http_routes};
+use super::vs_routes::{RouteScope, binds_to, host_matches, http_routes, in_scope, route_clusters};
 
 /// Everything one proxy gets, by xDS type.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -56,7 +55,8 @@ fn generate_config(
     proxy: &ProxyIdentity,
     warnings: &mut Vec<String>,
 ) -> ProxyConfig {
-    let (mut clusters, mut endpoints) = outbound(model, &proxy.namespace, warnings);
+    let (mut clusters, mut endpoints) =
+        super::outbound::outbound(model, &proxy.namespace, warnings);
     clusters.push(build::black_hole());
     match proxy.kind {
         ProxyType::Router => {
@@ -90,8 +90,12 @@ fn generate_config(
                 c.metadata = me.map(|w| inbound_services(model, w, p.port));
                 clusters.push(c);
             }
-            let (mut listeners, routes) = sidecar_outbound(model, proxy, warnings);
-            listeners.insert(0, build::virtual_outbound());
+            let (mut listeners, routes) =
+                super::sidecar::outbound(model, settings, proxy, warnings);
+            listeners.insert(
+                0,
+                build::virtual_outbound(super::sidecar::catch_all_cluster(settings)),
+            );
             let workload_mode = me.map_or(mtls::MtlsMode::Permissive, |w| {
                 mtls::inbound_mode(model, w, 0)
             });
@@ -105,77 +109,6 @@ fn generate_config(
             }
         }
     }
-}
-
-/// An EDS cluster and its endpoints for every Service port in the mesh, with auto mTLS (or
-/// the DestinationRule's `tls`) as a client in `client_ns` gets it.
-fn outbound(
-    model: &Model,
-    client_ns: &str,
-    warnings: &mut Vec<String>,
-) -> (Vec<Cluster>, Vec<ClusterLoadAssignment>) {
-    let mut clusters = Vec::new();
-    let mut endpoints = Vec::new();
-    for s in &model.services {
-        let sans = model.service_identities(s);
-        let dr = model.destination_rule_for(&s.fqdn, client_ns, &s.namespace);
-        if let Some(dr) = dr {
-            note_unacted_destination_rule(dr, warnings);
-        }
-        for p in &s.ports {
-            let mut c = build::outbound_cluster(p.port, "", &s.fqdn, &s.name, &s.namespace);
-            let dr_tls = dr
-                .and_then(|d| d.spec.traffic_policy.as_ref())
-                .and_then(|t| {
-                    t.port_level_settings
-                        .iter()
-                        .find(|pl| {
-                            pl.port.as_ref().and_then(|ps| ps.number) == Some(u32::from(p.port))
-                        })
-                        .and_then(|pl| pl.tls.clone())
-                        .or_else(|| t.tls.clone())
-                });
-            let tls = match &dr_tls {
-                Some(tls) => mtls::destination_rule_tls(tls, &sans, p.port, &s.fqdn, warnings),
-                None => mtls::auto_mtls(
-                    &sans,
-                    &mtls::istio_sni(p.port, "", &s.fqdn),
-                    mtls::client_alpn(p.protocol),
-                ),
-            };
-            c.transport_socket = tls.transport_socket;
-            c.transport_socket_matches = tls.transport_socket_matches;
-            let eps: Vec<(SocketAddr, Option<Metadata>)> = model
-                .endpoints_of(s, p)
-                .into_iter()
-                .map(|a| {
-                    let meshed = model.workload_at(a.ip()).is_some_and(|w| {
-                        w.labels
-                            .get("security.istio.io/tlsMode")
-                            .map(String::as_str)
-                            == Some("istio")
-                    });
-                    let mut fm: serde_json::Map<String, serde_json::Value> =
-                        mtls::endpoint_metadata(meshed).into_iter().collect();
-                    if let Some(w) = model.workload_at(a.ip()) {
-                        fm.insert(
-                            "istio".into(),
-                            serde_json::json!({"workload": workload_metadata(w)}),
-                        );
-                    }
-                    (
-                        a,
-                        Some(Metadata {
-                            filter_metadata: fm,
-                        }),
-                    )
-                })
-                .collect();
-            endpoints.push(build::assignment_with_metadata(&c.name, &eps));
-            clusters.push(c);
-        }
-    }
-    (clusters, endpoints)
 }
 
 /// Every cluster a gateway's routes or tcp_proxies send to.
@@ -211,58 +144,6 @@ fn referenced_clusters(listeners: &[Listener], routes: &[RouteConfiguration]) ->
         }
     }
     used
-}
-
-/// istiod's endpoint workload metadata: `name;namespace;canonical name;revision;cluster`.
-fn workload_metadata(w: &Workload) -> String {
-    let name = w.workload_name();
-    let canonical = w
-        .labels
-        .get("service.istio.io/canonical-name")
-        .or_else(|| w.labels.get("app"))
-        .cloned()
-        .unwrap_or_else(|| name.clone());
-    let revision = w
-        .labels
-        .get("service.istio.io/canonical-revision")
-        .or_else(|| w.labels.get("version"))
-        .cloned()
-        .unwrap_or_else(|| "latest".to_owned());
-    format!("{name};{};{canonical};{revision};Kubernetes", w.namespace)
-}
-
-/// The parts of a DestinationRule mesh does not translate yet are reported, never dropped
-/// silently.
-fn note_unacted_destination_rule(
-    dr: &crate::api::istio::DestinationRule,
-    warnings: &mut Vec<String>,
-) {
-    let mut unacted = Vec::new();
-    if !dr.spec.subsets.is_empty() {
-        unacted.push("subsets");
-    }
-    if let Some(t) = &dr.spec.traffic_policy {
-        if t.load_balancer.is_some() {
-            unacted.push("trafficPolicy.loadBalancer");
-        }
-        if t.connection_pool.is_some() {
-            unacted.push("trafficPolicy.connectionPool");
-        }
-        if t.outlier_detection.is_some() {
-            unacted.push("trafficPolicy.outlierDetection");
-        }
-    }
-    if !unacted.is_empty() {
-        let w = format!(
-            "DestinationRule {}/{}: {} not acted on by mesh yet (tls is)",
-            dr.metadata.namespace.as_deref().unwrap_or(""),
-            dr.metadata.name,
-            unacted.join(", ")
-        );
-        if !warnings.contains(&w) {
-            warnings.push(w);
-        }
-    }
 }
 
 /// `istio.services` metadata of an inbound cluster: the Services whose target port is `port`.
@@ -348,7 +229,7 @@ fn gateway(
             let passthrough = tls_mode == Some(ServerTlsMode::Passthrough);
             let terminates = matches!(
                 tls_mode,
-                Some(ServerTlsMode::Simple | ServerTlsMode::Mutual)
+                Some(ServerTlsMode::Simple | ServerTlsMode::Mutual | ServerTlsMode::IstioMutual)
             );
             let redirect = s.tls.as_ref().is_some_and(|t| t.https_redirect);
             match protocol.as_str() {
@@ -390,6 +271,16 @@ fn gateway(
             );
             routes.push(build::route_config(&route, vhosts));
             let tls = server.tls.clone().unwrap_or_default();
+            if tls.mode == Some(ServerTlsMode::IstioMutual) {
+                // The mesh's own mTLS (sidecars to an egress gateway): the gateway's workload
+                // certificate, clients verified against the mesh root.
+                chains.push(build::GatewayTlsChain {
+                    server_names: server_names(server),
+                    route,
+                    transport_socket: mtls::inbound_tls(true),
+                });
+                continue;
+            }
             let mutual = tls.mode == Some(ServerTlsMode::Mutual);
             let credential = tls.credential_name.clone().unwrap_or_default();
             if credential.is_empty() {
@@ -405,14 +296,8 @@ fn gateway(
                 &credential,
                 mutual,
             ));
-            let server_names: Vec<String> = server
-                .hosts
-                .iter()
-                .filter(|h| *h != "*")
-                .map(|h| h.rsplit('/').next().unwrap_or(h).to_owned())
-                .collect();
             chains.push(build::GatewayTlsChain {
-                server_names,
+                server_names: server_names(server),
                 route,
                 transport_socket: mtls::gateway_tls(&credential, mutual),
             });
@@ -430,6 +315,16 @@ fn gateway(
         }
     }
     (listeners, routes, secrets)
+}
+
+/// The SNI names a server answers: its hosts without namespaces, `*` meaning any.
+fn server_names(server: &Server) -> Vec<String> {
+    server
+        .hosts
+        .iter()
+        .filter(|h| *h != "*")
+        .map(|h| h.rsplit('/').next().unwrap_or(h).to_owned())
+        .collect()
 }
 
 /// `kubernetes://NAME` (certificate and key) and, for MUTUAL, `kubernetes://NAME-cacert` (the
@@ -513,9 +408,13 @@ fn gateway_vhosts(
                         // httpsRedirect: Envoy answers 301 to https://host/path.
                         entry.require_tls = TlsRequirement::All;
                     }
-                    entry
-                        .routes
-                        .extend(http_routes(vs, model, *server_port, warnings));
+                    entry.routes.extend(http_routes(
+                        vs,
+                        model,
+                        *server_port,
+                        RouteScope::Gateway(gw_ns, &g.metadata.name),
+                        warnings,
+                    ));
                 }
             }
         }
@@ -526,28 +425,6 @@ fn gateway_vhosts(
         }
         vhosts
     }
-}
-
-/// The clusters (with weights) a TCP/TLS route sends to.
-fn route_clusters(
-    model: &Model,
-    ns: &str,
-    route: &[RouteDestination],
-    port: u16,
-) -> Vec<(String, u32)> {
-    let n = u32::try_from(route.len()).unwrap_or(1).max(1);
-    route
-        .iter()
-        .map(|d| {
-            let (cluster, _) = destination_cluster(&d.destination, model, ns, port);
-            (
-                cluster,
-                d.weight
-                    .and_then(|w| u32::try_from(w).ok())
-                    .unwrap_or(100 / n),
-            )
-        })
-        .collect()
 }
 
 /// VirtualServices bound to gateway `g` whose hosts overlap the server's.
@@ -577,11 +454,15 @@ fn tcp_chains(
 ) -> Vec<build::GatewayTcpChain> {
     for vs in bound_to(model, g, server) {
         let ns = vs.metadata.namespace.as_deref().unwrap_or("");
+        let here = RouteScope::Gateway(
+            g.metadata.namespace.as_deref().unwrap_or(""),
+            &g.metadata.name,
+        );
         for r in &vs.spec.tcp {
             let matches = r.match_.is_empty()
-                || r.match_
-                    .iter()
-                    .any(|m| m.port.is_none_or(|p| p == u32::from(port)));
+                || r.match_.iter().any(|m| {
+                    m.port.is_none_or(|p| p == u32::from(port)) && in_scope(&m.gateways, ns, here)
+                });
             if matches && !r.route.is_empty() {
                 return vec![build::GatewayTcpChain {
                     server_names: Vec::new(),
@@ -603,12 +484,14 @@ fn passthrough_chains(
     let mut out = Vec::new();
     for vs in bound_to(model, g, server) {
         let ns = vs.metadata.namespace.as_deref().unwrap_or("");
+        let here = RouteScope::Gateway(
+            g.metadata.namespace.as_deref().unwrap_or(""),
+            &g.metadata.name,
+        );
         for r in &vs.spec.tls {
-            for m in r
-                .match_
-                .iter()
-                .filter(|m| m.port.is_none_or(|p| p == u32::from(port)))
-            {
+            for m in r.match_.iter().filter(|m| {
+                m.port.is_none_or(|p| p == u32::from(port)) && in_scope(&m.gateways, ns, here)
+            }) {
                 let names: Vec<String> = m
                     .sni_hosts
                     .iter()
@@ -626,98 +509,4 @@ fn passthrough_chains(
         }
     }
     out
-}
-
-/// A sidecar's outbound listeners (one per HTTP port, one per TCP service port) and its
-/// port-named route configurations.
-fn sidecar_outbound(
-    model: &Model,
-    proxy: &ProxyIdentity,
-    warnings: &mut Vec<String>,
-) -> (Vec<Listener>, Vec<RouteConfiguration>) {
-    let mut http_ports: BTreeSet<u16> = BTreeSet::new();
-    let mut listeners = Vec::new();
-    for s in &model.services {
-        for p in &s.ports {
-            if p.protocol.is_http() {
-                http_ports.insert(p.port);
-            } else if let Some(vip) = s.vip {
-                let cluster = names::outbound_cluster(p.port, "", &s.fqdn);
-                listeners.push(build::outbound_tcp_listener(vip, p.port, &cluster));
-            }
-        }
-    }
-    let mut routes = Vec::new();
-    for port in &http_ports {
-        listeners.push(build::outbound_http_listener(*port));
-        let mut vhosts = Vec::new();
-        for s in &model.services {
-            if !s.port(*port).is_some_and(|sp| sp.protocol.is_http()) {
-                continue;
-            }
-            let cluster = names::outbound_cluster(*port, "", &s.fqdn);
-            let bound: Vec<Route> = model
-                .virtual_services
-                .iter()
-                .filter(|v| binds_to_mesh(v))
-                .filter(|v| {
-                    let ns = v.metadata.namespace.as_deref().unwrap_or("");
-                    v.spec.hosts.iter().any(|h| {
-                        model
-                            .service_for_host(h, ns)
-                            .is_some_and(|t| t.fqdn == s.fqdn)
-                    })
-                })
-                .flat_map(|v| http_routes(v, model, *port, warnings))
-                .collect();
-            let routes = if bound.is_empty() {
-                vec![Route {
-                    name: "default".to_owned(),
-                    ..route_to(&cluster, prefix("/"), &format!("{}:{port}/*", s.fqdn), None)
-                }]
-            } else {
-                bound
-            };
-            vhosts.push(VirtualHost {
-                name: format!("{}:{port}", s.fqdn),
-                domains: domains(s, &proxy.namespace),
-                routes,
-                include_request_attempt_count: true,
-                ..Default::default()
-            });
-        }
-        vhosts.push(VirtualHost {
-            name: "allow_any".to_owned(),
-            domains: vec!["*".to_owned()],
-            routes: vec![Route {
-                name: "allow_any".to_owned(),
-                route_match: prefix("/"),
-                route: Some(RouteAction {
-                    cluster: Some("PassthroughCluster".to_owned()),
-                    timeout: Some(crate::xds::de::Duration::ZERO),
-                    max_grpc_timeout: Some(crate::xds::de::Duration::ZERO),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }],
-            include_request_attempt_count: true,
-            ..Default::default()
-        });
-        routes.push(build::route_config(&port.to_string(), vhosts));
-    }
-    (listeners, routes)
-}
-
-/// The names a Service answers to from a proxy in `namespace` (`generateVirtualHostDomains`).
-fn domains(s: &super::model::ServiceInfo, namespace: &str) -> Vec<String> {
-    let mut d = vec![s.fqdn.clone()];
-    if s.namespace == namespace {
-        d.push(s.name.clone());
-    }
-    d.push(format!("{}.{}.svc", s.name, s.namespace));
-    d.push(format!("{}.{}", s.name, s.namespace));
-    if let Some(vip) = s.vip {
-        d.push(vip.to_string());
-    }
-    d
 }

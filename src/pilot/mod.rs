@@ -7,8 +7,11 @@ pub mod generate;
 pub mod model;
 pub mod mtls;
 pub mod names;
+pub mod outbound;
 pub mod push;
+pub mod service_entry;
 pub mod settings;
+pub mod sidecar;
 pub mod telemetry;
 pub mod vs_routes;
 
@@ -28,6 +31,9 @@ pub struct Pilot {
     pub connections: Connections,
     model: Mutex<Arc<Model>>,
     settings: Mutex<Arc<settings::MeshSettings>>,
+    /// The settings last read from the resources: only a change to them replaces the
+    /// settings, so ones set directly (`set_settings`) stay until the mesh config changes.
+    derived: Mutex<Option<settings::MeshSettings>>,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -37,7 +43,25 @@ impl Pilot {
     }
 
     /// Rebuilds the model from the store's resources and pushes what changed to every proxy.
+    /// The mesh config (ConfigMap `istio-system/istio`) and istiod's environment come from
+    /// the same resources; a change to them replaces the settings.
     pub fn update<'a>(&self, resources: impl IntoIterator<Item = &'a Resource>) {
+        let resources: Vec<&Resource> = resources.into_iter().collect();
+        let (derived, problem) = settings::from_resources(&resources);
+        if let Ok(mut last) = self.derived.lock()
+            && last.as_ref() != Some(&derived)
+        {
+            *last = Some(derived.clone());
+            if let Ok(mut cur) = self.settings.lock() {
+                *cur = Arc::new(derived);
+            }
+        }
+        if let Some(problem) = problem
+            && let Ok(mut w) = self.warnings.lock()
+            && !w.contains(&problem)
+        {
+            w.push(problem);
+        }
         let model = Arc::new(Model::from_resources(resources));
         if let Ok(mut m) = self.model.lock() {
             *m = model;

@@ -65,11 +65,21 @@ pub struct ServiceInfo {
     pub vip: Option<IpAddr>,
     pub ports: Vec<SvcPort>,
     pub selector: BTreeMap<String, String>,
+    /// A ServiceEntry host (not a Kubernetes Service): where it lives, how it resolves.
+    pub entry: Option<super::service_entry::EntryInfo>,
 }
 
 impl ServiceInfo {
     pub fn port(&self, number: u16) -> Option<&SvcPort> {
         self.ports.iter().find(|p| p.port == number)
+    }
+
+    /// Whether a proxy in `namespace` sees it (a ServiceEntry's `exportTo`; Services are
+    /// exported everywhere).
+    pub fn visible_from(&self, namespace: &str) -> bool {
+        self.entry
+            .as_ref()
+            .is_none_or(|e| e.exported_to(&self.namespace, namespace))
     }
 }
 
@@ -170,6 +180,7 @@ impl Model {
                         m.workloads.push(w);
                     }
                 }
+                Resource::ServiceEntry(se) => m.services.extend(super::service_entry::services(se)),
                 Resource::Gateway(g) => m.gateways.push(g.clone()),
                 Resource::VirtualService(v) => m.virtual_services.push(v.clone()),
                 Resource::DestinationRule(d) => m.destination_rules.push(d.clone()),
@@ -342,6 +353,7 @@ fn service_info(s: &Service) -> ServiceInfo {
             })
             .collect(),
         selector: s.spec.selector.clone(),
+        entry: None,
     }
 }
 

@@ -246,3 +246,127 @@ pub fn describe(s: &MeshSettings) -> Value {
         "PILOT_FILTER_GATEWAY_CLUSTER_CONFIG": s.filter_gateway_clusters,
     })
 }
+
+/// Istio's default Zipkin collector (`meshConfig.defaultConfig.tracing.zipkin.address`).
+pub const DEFAULT_ZIPKIN_ADDRESS: &str = "zipkin.istio-system:9411";
+
+/// What istiod reads: its mesh config (ConfigMap `istio-system/istio`, key `mesh`, written by
+/// `istioctl install`) and its own environment (the `istiod` Deployment's container env).
+/// Without the ConfigMap, the defaults of a sandbox nobody installed into (no access logs, no
+/// tracing). A mesh config that does not parse leaves the defaults and says why.
+pub fn from_resources(resources: &[&crate::api::Resource]) -> (MeshSettings, Option<String>) {
+    use crate::api::Resource;
+    let mut s = MeshSettings::default();
+    let mut problem = None;
+    for r in resources {
+        if let Resource::Deployment(d) = r
+            && d.metadata.name == "istiod"
+            && d.metadata.namespace.as_deref() == Some("istio-system")
+        {
+            for c in &d.spec.template.spec.containers {
+                for e in &c.env {
+                    s.pilot_env
+                        .insert(e.name.clone(), e.value.clone().unwrap_or_default());
+                }
+            }
+        }
+    }
+    s.filter_gateway_clusters = s
+        .pilot_env
+        .get("PILOT_FILTER_GATEWAY_CLUSTER_CONFIG")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    let mesh_text = resources.iter().find_map(|r| match r {
+        Resource::ConfigMap(cm)
+            if cm.metadata.name == "istio"
+                && cm.metadata.namespace.as_deref() == Some("istio-system") =>
+        {
+            Some(cm.data.get("mesh").cloned().unwrap_or_default())
+        }
+        _ => None,
+    });
+    let Some(text) = mesh_text else {
+        return (s, None);
+    };
+    let mesh: Value = if text.trim().is_empty() {
+        Value::Object(Map::new())
+    } else {
+        match serde_saphyr::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                problem = Some(format!(
+                    "ConfigMap istio-system/istio: key mesh is not valid YAML ({}); istiod keeps its defaults",
+                    e.to_string().lines().next().unwrap_or_default()
+                ));
+                Value::Object(Map::new())
+            }
+        }
+    };
+    apply_mesh_config(&mut s, &mesh);
+    (s, problem)
+}
+
+/// `meshConfig` fields istiod acts on, with Istio's defaults for the ones not set.
+pub fn apply_mesh_config(s: &mut MeshSettings, mesh: &Value) {
+    s.access_log_file = mesh["accessLogFile"].as_str().unwrap_or("").to_owned();
+    s.access_log_encoding = match mesh["accessLogEncoding"].as_str() {
+        Some("JSON") => LogEncoding::Json,
+        _ => LogEncoding::Text,
+    };
+    s.access_log_format = mesh["accessLogFormat"].as_str().unwrap_or("").to_owned();
+    s.outbound_policy = match mesh["outboundTrafficPolicy"]["mode"].as_str() {
+        Some("REGISTRY_ONLY") => OutboundPolicy::RegistryOnly,
+        _ => OutboundPolicy::AllowAny,
+    };
+    s.enable_tracing = mesh["enableTracing"].as_bool().unwrap_or(true);
+    let tracing = &mesh["defaultConfig"]["tracing"];
+    s.tracing_sampling = tracing["sampling"]
+        .as_f64()
+        .or_else(|| s.pilot_env.get("PILOT_TRACE_SAMPLING")?.parse().ok())
+        .unwrap_or(1.0);
+    s.zipkin_address = Some(
+        tracing["zipkin"]["address"]
+            .as_str()
+            .unwrap_or(DEFAULT_ZIPKIN_ADDRESS)
+            .to_owned(),
+    );
+}
+
+#[cfg(test)]
+mod derive_tests {
+    use super::*;
+    use crate::api::Resource;
+
+    fn resources(text: &str) -> Vec<Resource> {
+        crate::api::decode("t.yaml", text)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.resource)
+            .collect()
+    }
+
+    #[test]
+    fn istiod_reads_its_config_map_and_environment() {
+        let rs = resources(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |-\n    accessLogFile: /dev/stdout\n    accessLogEncoding: JSON\n    outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: istiod, namespace: istio-system}\nspec:\n  selector: {matchLabels: {app: istiod}}\n  template:\n    metadata: {labels: {app: istiod}}\n    spec:\n      containers:\n      - name: discovery\n        image: docker.io/istio/pilot:1.26.0\n        env:\n        - {name: PILOT_FILTER_GATEWAY_CLUSTER_CONFIG, value: \"true\"}\n        - {name: PILOT_TRACE_SAMPLING, value: \"100.0\"}\n",
+        );
+        let refs: Vec<&Resource> = rs.iter().collect();
+        let (s, problem) = from_resources(&refs);
+        assert_eq!(problem, None);
+        assert_eq!(s.access_log_file, "/dev/stdout");
+        assert_eq!(s.access_log_encoding, LogEncoding::Json);
+        assert_eq!(s.outbound_policy, OutboundPolicy::RegistryOnly);
+        assert!(s.filter_gateway_clusters);
+        assert!(s.enable_tracing, "Istio's default");
+        assert_eq!(s.tracing_sampling, 100.0);
+        assert_eq!(s.zipkin_address.as_deref(), Some(DEFAULT_ZIPKIN_ADDRESS));
+        // No ConfigMap: nothing installed, the sandbox's defaults.
+        let (s, _) = from_resources(&refs[1..]);
+        assert_eq!(s.access_log_file, "");
+        assert!(!s.enable_tracing);
+        let bad = resources(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: \"a: [\"\n",
+        );
+        let (_, problem) = from_resources(&bad.iter().collect::<Vec<_>>());
+        assert!(problem.unwrap().contains("not valid YAML"));
+    }
+}

@@ -17,12 +17,21 @@ use super::build::{default_retry_policy, route_to};
 use super::model::Model;
 use super::names;
 
+/// Where routes are being built: a sidecar (`mesh`) or the gateway `(namespace, name)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteScope<'a> {
+    Mesh,
+    Gateway(&'a str, &'a str),
+}
+
 /// Routes for one VirtualService on a listener port (`port` picks the destination port when a
-/// destination names none and its Service has several).
+/// destination names none and its Service has several). Matches that name other gateways
+/// (`gateways`) or another port (`port`) are left out, as istiod leaves them out.
 pub fn http_routes(
     vs: &VirtualService,
     model: &Model,
     port: u16,
+    scope: RouteScope<'_>,
     warnings: &mut Vec<String>,
 ) -> Vec<Route> {
     let ns = vs.metadata.namespace.clone().unwrap_or_default();
@@ -33,7 +42,16 @@ pub fn http_routes(
         let matches: Vec<Option<&HttpMatchRequest>> = if http.match_.is_empty() {
             vec![None]
         } else {
-            http.match_.iter().map(Some).collect()
+            let here: Vec<Option<&HttpMatchRequest>> = http
+                .match_
+                .iter()
+                .filter(|m| match_applies(m, &ns, scope, port))
+                .map(Some)
+                .collect();
+            if here.is_empty() {
+                continue;
+            }
+            here
         };
         for m in matches {
             let route_match = m.map(convert_match).unwrap_or_else(|| RouteMatch {
@@ -332,6 +350,46 @@ pub fn binds_to(vs: &VirtualService, gateway_ns: &str, gateway_name: &str) -> bo
     })
 }
 
+/// Whether a match's `gateways` and `port` (when given) select this scope and port.
+fn match_applies(m: &HttpMatchRequest, vs_ns: &str, scope: RouteScope<'_>, port: u16) -> bool {
+    in_scope(&m.gateways, vs_ns, scope) && m.port.is_none_or(|p| p == u32::from(port))
+}
+
+/// Whether a match's `gateways` (none: wherever the VirtualService is bound) name this scope:
+/// `mesh` for sidecars, `name` (in the VirtualService's namespace) or `ns/name` for gateways.
+pub fn in_scope(gateways: &[String], vs_ns: &str, scope: RouteScope<'_>) -> bool {
+    gateways.is_empty()
+        || gateways.iter().any(|g| match scope {
+            RouteScope::Mesh => g == "mesh",
+            RouteScope::Gateway(gw_ns, gw_name) => match g.split_once('/') {
+                Some((ns, name)) => ns == gw_ns && name == gw_name,
+                None => g == gw_name && vs_ns == gw_ns,
+            },
+        })
+}
+
+/// The clusters (with weights) a TCP or TLS route sends to.
+pub fn route_clusters(
+    model: &Model,
+    ns: &str,
+    route: &[crate::api::istio::RouteDestination],
+    port: u16,
+) -> Vec<(String, u32)> {
+    let n = u32::try_from(route.len()).unwrap_or(1).max(1);
+    route
+        .iter()
+        .map(|d| {
+            let (cluster, _) = destination_cluster(&d.destination, model, ns, port);
+            (
+                cluster,
+                d.weight
+                    .and_then(|w| u32::try_from(w).ok())
+                    .unwrap_or(100 / n),
+            )
+        })
+        .collect()
+}
+
 pub fn binds_to_mesh(vs: &VirtualService) -> bool {
     vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh")
 }
@@ -354,6 +412,31 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matches_apply_only_to_their_gateways_and_port() {
+        let vs: VirtualService = serde_saphyr::from_str(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: egress, namespace: default}\nspec:\n  hosts: [httpbin.org]\n  gateways: [istio-egressgateway, mesh]\n  http:\n  - match: [{gateways: [mesh], port: 80}]\n    route: [{destination: {host: istio-egressgateway.istio-system.svc.cluster.local, subset: httpbin, port: {number: 80}}}]\n  - match: [{gateways: [istio-egressgateway], port: 80}]\n    route: [{destination: {host: httpbin.org, port: {number: 80}}}]\n",
+        )
+        .unwrap();
+        let model = Model::default();
+        let clusters = |scope, port| -> Vec<String> {
+            http_routes(&vs, &model, port, scope, &mut Vec::new())
+                .iter()
+                .filter_map(|r| r.route.as_ref().and_then(|a| a.cluster.clone()))
+                .collect()
+        };
+        assert_eq!(
+            clusters(RouteScope::Mesh, 80),
+            ["outbound|80|httpbin|istio-egressgateway.istio-system.svc.cluster.local"]
+        );
+        assert_eq!(
+            clusters(RouteScope::Gateway("default", "istio-egressgateway"), 80),
+            ["outbound|80||httpbin.org"]
+        );
+        assert!(clusters(RouteScope::Gateway("other", "istio-egressgateway"), 80).is_empty());
+        assert!(clusters(RouteScope::Mesh, 8080).is_empty());
+    }
 
     #[test]
     fn host_patterns() {

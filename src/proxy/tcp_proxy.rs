@@ -160,16 +160,17 @@ impl TcpProxyRt {
         peer: SocketAddr,
         destination: SocketAddr,
         id: u64,
+        downstream_tls: Option<Arc<crate::proxy::tls::ConnTls>>,
         proxy: Arc<Proxy>,
-        downstream_tls: Option<Arc<ConnTls>>,
     ) {
         let started = Instant::now();
         let mut istio = IstioConn {
-            downstream_tls,
+            downstream_tls: downstream_tls.clone(),
             ..IstioConn::default()
         };
         self.stats.downstream_cx_total.inc();
         let mut rec = Record::new(peer, destination);
+        rec.downstream_tls = downstream_tls;
         rec.start = SystemTime::now();
         rec.protocol = "-";
         rec.connection_id = id;
@@ -183,7 +184,7 @@ impl TcpProxyRt {
         };
         rec.upstream_cluster = Some(cluster.name.clone());
         istio.cluster = Some(cluster.clone());
-        let Some(host) = cluster.choose_host(&[], Some(destination)) else {
+        let Some(host) = cluster.choose_host(&[], Some(destination), None) else {
             rec.flags = Flags::of(Flag::NoHealthyUpstream);
             self.finish(&mut rec, started, &mut istio);
             return;
@@ -203,6 +204,7 @@ impl TcpProxyRt {
             Ok(Err(e)) => {
                 stats.upstream_cx_connect_fail.inc();
                 inc(&host.stats.cx_connect_fail);
+                cluster.report(&host, super::cluster::outlier::Outcome::LocalFailure);
                 plog!(
                     proxy.log,
                     Level::Debug,
@@ -219,6 +221,7 @@ impl TcpProxyRt {
                 stats.upstream_cx_connect_fail.inc();
                 stats.upstream_cx_connect_timeout.inc();
                 inc(&host.stats.cx_connect_fail);
+                cluster.report(&host, super::cluster::outlier::Outcome::LocalFailure);
                 rec.flags = Flags::of(Flag::UpstreamConnectionFailure);
                 self.finish(&mut rec, started, &mut istio);
                 return;

@@ -434,7 +434,15 @@ pub fn service_ips(store: &mut Store, ipam: &mut Ipam) -> bool {
             _ => None,
         })
         .collect();
+    let mut used_node_ports: std::collections::BTreeSet<i32> = services
+        .iter()
+        .flat_map(|s| s.spec.ports.iter().filter_map(|p| p.node_port))
+        .collect();
     for mut s in services {
+        if allocate_node_ports(&mut s, &mut used_node_ports) {
+            store.put(Resource::Service(s.clone()), false);
+            changed = true;
+        }
         match s
             .spec
             .cluster_ip
@@ -453,6 +461,49 @@ pub fn service_ips(store: &mut Store, ipam: &mut Ipam) -> bool {
             s.spec.cluster_ip = Some(ip.to_string());
             s.spec.cluster_ips = vec![ip.to_string()];
             store.put(Resource::Service(s), false);
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Kubernetes' node-port allocator: every port of a NodePort or LoadBalancer Service that
+/// names none gets a free one in 30086–32767. Picked from a hash of the Service and port (the
+/// API server picks at random), so a sandbox started twice from a scenario shows the same.
+fn allocate_node_ports(s: &mut Service, used: &mut std::collections::BTreeSet<i32>) -> bool {
+    use crate::api::k8s::ServiceType;
+    if !matches!(
+        s.spec.type_,
+        Some(ServiceType::NodePort | ServiceType::LoadBalancer)
+    ) {
+        return false;
+    }
+    // Dynamic allocations prefer the range above the static band (KEP-3668: the first 86
+    // ports of 30000–32767 are left for Services that ask for a port, like the book's).
+    const FIRST: i32 = 30086;
+    const COUNT: i32 = 32768 - FIRST;
+    let mut changed = false;
+    let id = format!(
+        "{}/{}",
+        s.metadata.namespace.as_deref().unwrap_or(""),
+        s.metadata.name
+    );
+    for p in &mut s.spec.ports {
+        if p.node_port.is_some() {
+            continue;
+        }
+        // FNV-1a over "ns/name:port": stable, no dependency.
+        let mut h: u32 = 0x811c_9dc5;
+        for b in format!("{id}:{}", p.port).bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        let start = (h % COUNT as u32) as i32;
+        if let Some(port) = (0..COUNT)
+            .map(|i| FIRST + (start + i) % COUNT)
+            .find(|port| !used.contains(port))
+        {
+            used.insert(port);
+            p.node_port = Some(port);
             changed = true;
         }
     }
@@ -587,4 +638,46 @@ pub fn endpoints(store: &mut Store) -> bool {
         changed = true;
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(text: &str) -> Service {
+        match crate::api::decode("s.yaml", text)
+            .unwrap()
+            .remove(0)
+            .resource
+        {
+            Resource::Service(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn node_ports_are_allocated_above_the_static_band_and_never_twice() {
+        let mut used = [30000].into();
+        let mut lb = service(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: gw, namespace: ns}\nspec:\n  type: LoadBalancer\n  ports:\n  - {name: a, port: 80}\n  - {name: b, port: 443, nodePort: 30000}\n  - {name: c, port: 31400}\n",
+        );
+        assert!(allocate_node_ports(&mut lb, &mut used));
+        let ports: Vec<i32> = lb.spec.ports.iter().filter_map(|p| p.node_port).collect();
+        assert_eq!(ports.len(), 3);
+        assert_eq!(ports[1], 30000, "an explicit port is kept");
+        assert!(
+            ports[0] >= 30086 && ports[2] >= 30086 && ports[0] != ports[2],
+            "{ports:?}"
+        );
+        // The same service elsewhere gets the same ports (stable), unless they are taken.
+        let mut again = lb.clone();
+        again.spec.ports[0].node_port = None;
+        let mut fresh = [30000].into();
+        allocate_node_ports(&mut again, &mut fresh);
+        assert_eq!(again.spec.ports[0].node_port, Some(ports[0]));
+        let mut cluster_ip = service(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports:\n  - {port: 80}\n",
+        );
+        assert!(!allocate_node_ports(&mut cluster_ip, &mut used));
+    }
 }

@@ -107,9 +107,15 @@ async fn dial_pod_local(candidates: &[IpAddr], port: u16) -> io::Result<BoxStrea
     Err(last)
 }
 
-fn is_localhost(host: &str) -> bool {
+/// `localhost`, the loopback address, or one of the pod's own addresses (all of 127/8 is
+/// loopback on the host, but other pods and external hosts live there too).
+fn is_localhost(host: &str, own: &[IpAddr]) -> bool {
     host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host.parse::<IpAddr>().is_ok_and(|ip| {
+            ip == IpAddr::from([127, 0, 0, 1])
+                || ip == IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
+                || own.contains(&ip)
+        })
 }
 
 /// The dialer of a pod with a sidecar: connections go to the sidecar, in memory.
@@ -127,7 +133,7 @@ pub struct SidecarDialer {
 impl Dialer for SidecarDialer {
     fn dial<'a>(&'a self, host: &'a str, port: u16) -> DialFuture<'a> {
         Box::pin(async move {
-            if is_localhost(host) {
+            if is_localhost(host, &[self.localhost, self.pod_ip]) {
                 return dial_pod_local(&[self.localhost, self.pod_ip], port).await;
             }
             let ip = resolve(&self.directory, &self.resolver, host, &self.namespace).await?;
@@ -156,7 +162,7 @@ pub struct KubeProxyDialer {
 impl Dialer for KubeProxyDialer {
     fn dial<'a>(&'a self, host: &'a str, port: u16) -> DialFuture<'a> {
         Box::pin(async move {
-            if is_localhost(host) {
+            if is_localhost(host, &[self.pod_ip]) {
                 return dial_pod_local(&[self.pod_ip], port).await;
             }
             let ip = resolve(&self.directory, &self.resolver, host, &self.namespace).await?;

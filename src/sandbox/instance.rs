@@ -72,6 +72,10 @@ pub enum StartError {
     Api(std::io::Error),
     #[error(transparent)]
     Identity(#[from] super::identity::IdentityError),
+    #[error("cannot start the scenario's external hosts: {0}")]
+    External(std::io::Error),
+    #[error("the scenario's IstioOperator {operator:?} cannot be installed: {reason}")]
+    Install { operator: String, reason: String },
 }
 
 /// One running pod's identity in the sandbox's maps.
@@ -95,6 +99,8 @@ pub struct Sandbox {
     pub pilot: Pilot,
     pub directory: Arc<Directory>,
     pub resolver: Resolver,
+    /// Hosts outside the mesh the scenario declared (their names are in `resolver`).
+    pub external_hosts: Vec<super::external::ExternalHost>,
     /// The mesh CA and workload certificates.
     pub identity: Arc<Identity>,
     pub state: StateDir,
@@ -172,7 +178,7 @@ impl Sandbox {
             });
         }
         let slot = Slot::acquire()?;
-        let resources = initial_resources(&config, &state)?;
+        let (resources, restored) = initial_resources(&config, &state)?;
         let node_ports = bind_node_ports(
             &config.scenario.header.extra_port_mappings,
             config.ephemeral_ports,
@@ -188,18 +194,35 @@ impl Sandbox {
         }
         let identity = Arc::new(Identity::new(&state, &store, config.workload_cert_ttl)?);
         let (versions_tx, versions) = watch::channel(0);
+        let shutdown = CancellationToken::new();
+        let mut external_hosts = super::external::start(
+            slot.number,
+            &config.scenario.header.external_hosts,
+            &shutdown,
+        )
+        .map_err(StartError::External)?;
+        if let Err(e) = super::external::save_certificates(&mut external_hosts, &state) {
+            super::external::withdraw(&external_hosts);
+            shutdown.cancel();
+            return Err(StartError::External(e));
+        }
+        // The sandbox's DNS answers external hosts' names (apps, `mesh exec`, DNS clusters).
+        let resolver = config
+            .resolver
+            .with(external_hosts.iter().map(|h| (h.host.clone(), h.ip)));
         let sandbox = Arc::new(Sandbox {
             node: format!("{}-control-plane", config.name),
             name: config.name,
             slot: slot.number,
             pilot: Pilot::new(),
             directory: Arc::new(Directory::default()),
-            resolver: config.resolver,
+            resolver,
+            external_hosts,
             identity,
             state,
             node_ports,
             started_at: SystemTime::now(),
-            shutdown: CancellationToken::new(),
+            shutdown,
             inner: Mutex::new(Inner {
                 store,
                 ipam: Ipam::new(slot.number),
@@ -214,6 +237,19 @@ impl Sandbox {
         {
             let mut inner = sandbox.inner.lock().await;
             sandbox.reconcile(&mut inner).await;
+        }
+        // The scenario's IstioOperators, as `istioctl install` would have run them (a restored
+        // sandbox already has what they installed).
+        if !restored {
+            for op in &config.scenario.operators {
+                if let Err(e) = sandbox.install(op).await {
+                    sandbox.stop().await;
+                    return Err(StartError::Install {
+                        operator: op.name.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
         }
         Ok(sandbox)
     }
@@ -399,6 +435,7 @@ impl Sandbox {
     /// Stops every pod (draining), closes node ports, and forgets the API address.
     pub async fn stop(&self) {
         self.shutdown.cancel();
+        super::external::withdraw(&self.external_hosts);
         for np in &self.node_ports {
             np.close();
         }
@@ -453,17 +490,18 @@ impl Sandbox {
             "uptimeSeconds": self.uptime().as_secs(),
             "nodePorts": self.published_ports().iter().map(|(n, h)| json!({"nodePort": n, "host": h.to_string()})).collect::<Vec<_>>(),
             "pods": pods,
+            "externalHosts": self.external_hosts.iter().map(|h| json!({"host": h.host, "ip": h.ip.to_string(), "ports": h.ports.iter().map(|(p, _)| p).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "proxies": self.pilot.connections.all().iter().map(|c| c.identity.name()).collect::<Vec<_>>(),
             "state": self.state.path().display().to_string(),
         })
     }
 }
 
-/// What the sandbox starts with: the saved state of an earlier run, or the scenario.
+/// What the sandbox starts with: the saved state of an earlier run (`true`), or the scenario.
 fn initial_resources(
     config: &SandboxConfig,
     state: &StateDir,
-) -> Result<Vec<Resource>, StartError> {
+) -> Result<(Vec<Resource>, bool), StartError> {
     let path = state.resources_file();
     if !config.fresh && path.exists() {
         let restore_err = |reason: String| StartError::Restore {
@@ -473,17 +511,21 @@ fn initial_resources(
         let text = std::fs::read(&path).map_err(|e| restore_err(e.to_string()))?;
         let values: Vec<Value> =
             serde_json::from_slice(&text).map_err(|e| restore_err(e.to_string()))?;
-        return values
+        let resources = values
             .into_iter()
             .map(|v| Resource::from_value(v).map_err(|d| restore_err(d.to_string())))
-            .collect();
+            .collect::<Result<_, _>>()?;
+        return Ok((resources, true));
     }
-    Ok(config
+    // IstioOperators are installed after the start, which also stores them.
+    let resources = config
         .scenario
         .resources
         .iter()
+        .filter(|d| d.resource.kind() != "IstioOperator")
         .map(|d| d.resource.clone())
-        .collect())
+        .collect();
+    Ok((resources, false))
 }
 
 fn bind_node_ports(

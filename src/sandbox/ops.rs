@@ -78,7 +78,7 @@ fn find_in(text: &str, from_line: usize, needle: &str) -> Option<(usize, usize)>
 
 /// Decodes every document, gives namespaced objects their namespace, and checks what only the
 /// sandbox can check: the namespace exists, the images have a built-in app.
-fn admit(
+pub(crate) fn admit(
     store: &Store,
     docs: &[Document],
     namespace: Option<&str>,
@@ -420,7 +420,7 @@ impl Sandbox {
     }
 }
 
-fn put_all(inner: &mut Inner, resources: Vec<Resource>) -> Vec<Applied> {
+pub(crate) fn put_all(inner: &mut Inner, resources: Vec<Resource>) -> Vec<Applied> {
     let mut applied = Vec::new();
     for mut r in resources {
         let key = r.key();
@@ -442,7 +442,7 @@ fn put_all(inner: &mut Inner, resources: Vec<Resource>) -> Vec<Applied> {
 }
 
 /// Removes objects; a Namespace takes everything in it along.
-fn remove_all(inner: &mut Inner, keys: &[ResourceKey]) -> Vec<ResourceKey> {
+pub(crate) fn remove_all(inner: &mut Inner, keys: &[ResourceKey]) -> Vec<ResourceKey> {
     let mut deleted = Vec::new();
     for key in keys {
         if inner.store.remove(key).is_none() {

@@ -7,6 +7,7 @@
 //! | `POST /v1/apply` `{documents, namespace, create}` | apply (or create) all-or-nothing |
 //! | `POST /v1/delete` `{documents}` or `{kind, names, all}` | delete |
 //! | `GET /v1/get?kinds&name&namespace&all&selector` | objects by kind |
+//! | `POST /v1/install` `{documents, set}` | istioctl install: IstioOperator files + `--set` |
 //! | `POST /v1/scale` `{kind, name, namespace, replicas}` | scale |
 //! | `POST /v1/label` `{kind, name, namespace, labels, overwrite}` | label (`null` removes) |
 //! | `GET /v1/logs?target&namespace&container&tail&follow` | text lines, streamed with follow |
@@ -22,6 +23,7 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::api_server::{self, ApiRequest, Reply, ReplyFuture, Routes};
+use super::install::operator::{InstallFile, resolve_in};
 use super::instance::Sandbox;
 use super::ops::{Document, OpError};
 use super::registry::{self, ApiFile};
@@ -171,6 +173,38 @@ impl Routes for SandboxApi {
                             "items": l.items,
                         })).collect::<Vec<_>>()}))
                         }
+                        Err(e) => error_reply(&e),
+                    }
+                }
+                (Method::POST, "/v1/install") => {
+                    let files: Vec<InstallFile> = documents(body)
+                        .into_iter()
+                        .map(|d| InstallFile {
+                            source: d.source,
+                            text: d.text,
+                        })
+                        .collect();
+                    let set: Vec<String> = body["set"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|s| s.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let op = match resolve_in(&files, &set, ns) {
+                        Ok(op) => op,
+                        Err(d) => return error_reply(&OpError::Invalid(d)),
+                    };
+                    match sb.install(&op).await {
+                        Ok(report) => Reply::ok(json!({
+                            "operator": format!("{}/{}", op.namespace, op.name),
+                            "profile": op.profile,
+                            "components": report.components,
+                            "applied": report.applied,
+                            "removed": report.removed,
+                            "warnings": report.warnings,
+                        })),
                         Err(e) => error_reply(&e),
                     }
                 }

@@ -49,21 +49,46 @@ pub struct Header {
     /// Workload certificate lifetime (istio-agent's `SECRET_TTL`), e.g. `24h`, `90s`.
     #[serde(default)]
     pub workload_cert_ttl: Option<String>,
+    /// Hosts outside the mesh the sandbox simulates (it has no internet).
+    #[serde(default)]
+    pub external_hosts: Vec<ExternalHostSpec>,
+}
+
+/// An external host: pods resolve `host` to an address of its own, where an httpbin answers
+/// plain HTTP on each of `ports` (default 80) and HTTPS on each of `tlsPorts` (a self-signed
+/// certificate for `host`: `curl -k`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalHostSpec {
+    pub host: String,
+    #[serde(default = "http_port")]
+    pub ports: Vec<u16>,
+    #[serde(default)]
+    pub tls_ports: Vec<u16>,
+}
+
+fn http_port() -> Vec<u16> {
+    vec![80]
 }
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub header: Header,
     pub resources: Vec<Decoded>,
+    /// IstioOperator documents: installed (as `mesh install -f` does) when the sandbox starts
+    /// from this scenario.
+    pub operators: Vec<super::install::operator::Operator>,
 }
 
 /// Parses a scenario; every bad document is reported with `file:line:column`.
 pub fn parse(source: &str, text: &str) -> Result<Scenario, Vec<Diagnostic>> {
     let (header, rest) = split_header(source, text)?;
     let resources = crate::api::decode(source, &rest)?;
+    let operators = super::install::operator::operators_in(source, &rest)?;
     Ok(Scenario {
         header: header.unwrap_or_default(),
         resources,
+        operators,
     })
 }
 
@@ -121,10 +146,22 @@ mod tests {
     fn the_default_scenario_parses() {
         let s = parse("default.yaml", DEFAULT).unwrap();
         assert_eq!(s.header.metadata.name.as_deref(), Some("mesh"));
-        assert_eq!(s.header.extra_port_mappings.len(), 3);
+        assert_eq!(s.header.extra_port_mappings.len(), 4);
         assert_eq!(s.header.extra_port_mappings[0].container_port, 30000);
         let kinds: Vec<&str> = s.resources.iter().map(|d| d.resource.kind()).collect();
         assert!(kinds.contains(&"Deployment") && kinds.contains(&"Namespace"));
+    }
+
+    #[test]
+    fn external_hosts_in_the_header() {
+        let text = "apiVersion: mesh.dev/v1alpha1\nkind: Sandbox\nexternalHosts:\n- host: httpbin.org\n- host: api.example.com\n  ports: [80, 8080]\n  tlsPorts: [443]\n";
+        let s = parse("s.yaml", text).unwrap();
+        let hosts = &s.header.external_hosts;
+        assert_eq!(hosts[0].host, "httpbin.org");
+        assert_eq!(hosts[0].ports, [80]);
+        assert_eq!(hosts[1].ports, [80, 8080]);
+        assert_eq!(hosts[1].tls_ports, [443]);
+        assert!(hosts[0].tls_ports.is_empty());
     }
 
     #[test]

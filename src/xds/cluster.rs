@@ -79,6 +79,15 @@ pub struct Cluster {
     pub dns_lookup_family: DnsLookupFamily,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub least_request_lb_config: Option<LeastRequestLbConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlier_detection: Option<OutlierDetection>,
+    /// Active health checking (`envoy.config.core.v3.HealthCheck`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<HealthCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ring_hash_lb_config: Option<RingHashLbConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maglev_lb_config: Option<MaglevLbConfig>,
     /// TLS origination (`UpstreamTlsContext`) or raw bytes (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport_socket: Option<TransportSocket>,
@@ -133,6 +142,224 @@ pub struct LeastRequestLbConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub choice_count: Option<u32>,
+}
+
+/// `envoy.config.core.v3.HealthCheck`: one active checker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheck {
+    pub timeout: Duration,
+    pub interval: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_jitter: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_jitter: Option<Duration>,
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub unhealthy_threshold: Option<u32>,
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub healthy_threshold: Option<u32>,
+    /// How often to check while the cluster has had no traffic (Envoy: 60 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_traffic_interval: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse_connection: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_health_check: Option<HttpHealthCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_health_check: Option<TcpHealthCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HttpHealthCheck {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    pub path: String,
+    /// `[start, end)` ranges; default `[200, 201)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_statuses: Vec<Int64Range>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Int64Range {
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub start: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_int")]
+    pub end: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TcpHealthCheck {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<HcPayload>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub receive: Vec<HcPayload>,
+}
+
+/// A payload as hex text (`text`) or raw bytes (`binary`, base64 in JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HcPayload {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+/// `Cluster.OutlierDetection` (`envoy.config.cluster.v3.OutlierDetection`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OutlierDetection {
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consecutive_5xx: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_ejection_time: Option<Duration>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_ejection_percent: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enforcing_consecutive_5xx: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enforcing_success_rate: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub success_rate_minimum_hosts: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub success_rate_request_volume: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub success_rate_stdev_factor: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consecutive_gateway_failure: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enforcing_consecutive_gateway_failure: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consecutive_local_origin_failure: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enforcing_consecutive_local_origin_failure: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enforcing_local_origin_success_rate: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub failure_percentage_threshold: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enforcing_failure_percentage: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enforcing_failure_percentage_local_origin: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub failure_percentage_minimum_hosts: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub failure_percentage_request_volume: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ejection_time: Option<Duration>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub split_external_local_origin_errors: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HashFunction {
+    #[default]
+    XxHash,
+    MurmurHash2,
+}
+
+/// `Cluster.RingHashLbConfig`: the ring's size bounds (Envoy: 1024 and 8M).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RingHashLbConfig {
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub minimum_ring_size: Option<u64>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub maximum_ring_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "de::is_default")]
+    pub hash_function: HashFunction,
+}
+
+/// `Cluster.MaglevLbConfig`: the lookup table's size (a prime; Envoy: 65537).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MaglevLbConfig {
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub table_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

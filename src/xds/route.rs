@@ -177,6 +177,58 @@ pub struct RouteAction {
     pub retry_policy: Option<RetryPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_grpc_timeout: Option<Duration>,
+    /// What a RING_HASH or MAGLEV cluster hashes (header, cookie, source IP, query).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hash_policy: Vec<HashPolicy>,
+}
+
+/// `RouteAction.HashPolicy`: one input of the request's hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HashPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<HashHeader>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<HashCookie>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_properties: Option<HashConnectionProperties>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_parameter: Option<HashQueryParameter>,
+    /// Stop at this policy when it produced a hash.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HashHeader {
+    pub header_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex_rewrite: Option<RegexMatchAndSubstitute>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HashCookie {
+    pub name: String,
+    /// When set and the request has no such cookie, Envoy makes one (Set-Cookie).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Duration>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HashConnectionProperties {
+    #[serde(default)]
+    pub source_ip: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HashQueryParameter {
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

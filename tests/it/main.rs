@@ -6,6 +6,7 @@
 mod apps;
 mod certs;
 mod cli;
+mod egress;
 mod envoy;
 mod golden_xds;
 mod httpbin;

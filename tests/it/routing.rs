@@ -231,6 +231,176 @@ fn load_balancing_policies_spread_requests() {
 }
 
 #[test]
+fn consistent_hashing_keeps_a_key_on_one_host() {
+    let ups: Vec<Upstream> = (0..4).map(|i| Upstream::start(&format!("u{i}"))).collect();
+    let addrs: Vec<SocketAddr> = ups.iter().map(|u| u.addr).collect();
+    let routes = format!(
+        "{ANY}              - match: {{prefix: /maglev}}\n                route:\n                  cluster: maglev\n                  hash_policy: [{{header: {{header_name: x-user}}}}]\n              - match: {{prefix: /cookie}}\n                route:\n                  cluster: ring\n                  hash_policy: [{{cookie: {{name: sticky, ttl: 3600s, path: /}}}}]\n              - match: {{prefix: /}}\n                route:\n                  cluster: ring\n                  hash_policy: [{{header: {{header_name: x-user}}}}, {{query_parameter: {{name: u}}}}]\n"
+    );
+    let p = proxy(
+        "",
+        &routes,
+        &[
+            (
+                "ring",
+                "    lb_policy: RING_HASH\n    ring_hash_lb_config: {minimum_ring_size: 2048}\n",
+                addrs.clone(),
+            ),
+            ("maglev", "    lb_policy: MAGLEV\n", addrs.clone()),
+        ],
+    );
+    for path in ["/", "/maglev"] {
+        // One key, one host, every time.
+        let mut owner: HashMap<String, String> = HashMap::new();
+        for round in 0..3 {
+            for user in 0..20 {
+                let u = format!("user-{user}");
+                let got = get_with(&p, path, &[("x-user", &u)]).text();
+                let first = owner.entry(u.clone()).or_insert_with(|| got.clone());
+                assert_eq!(*first, got, "{path} {u} moved in round {round}");
+            }
+        }
+        // Keys spread over the hosts.
+        let hosts: std::collections::HashSet<&String> = owner.values().collect();
+        assert!(hosts.len() >= 3, "{path}: {owner:?}");
+    }
+    // A query parameter works when the header is absent.
+    let by_query: Vec<String> = (0..5)
+        .map(|_| get_with(&p, "/?u=ann", &[]).text())
+        .collect();
+    assert!(by_query.iter().all(|h| *h == by_query[0]), "{by_query:?}");
+    // A cookie the proxy makes: the client keeps it and stays on its host.
+    let first = get_with(&p, "/cookie", &[]);
+    let set = first.header("set-cookie").unwrap().to_owned();
+    assert!(
+        set.starts_with("sticky=\"") && set.ends_with("; Max-Age=3600; Path=/; HttpOnly"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    for _ in 0..5 {
+        let r = get_with(&p, "/cookie", &[("cookie", &cookie)]);
+        assert_eq!(r.text(), first.text());
+        assert!(r.header("set-cookie").is_none());
+    }
+}
+
+#[test]
+fn outlier_detection_ejects_a_failing_host_and_brings_it_back() {
+    let ups: Vec<Upstream> = (0..3).map(|i| Upstream::start(&format!("u{i}"))).collect();
+    let addrs: Vec<SocketAddr> = ups.iter().map(|u| u.addr).collect();
+    // u0 answers 500 to its next 50 requests.
+    ups[0].script(&[(500, Duration::ZERO); 50]);
+    let routes = format!(
+        "{ANY}              - match: {{prefix: /}}\n                route: {{cluster: od}}\n"
+    );
+    let p = proxy(
+        "",
+        &routes,
+        &[(
+            "od",
+            "    outlier_detection: {consecutive_5xx: 3, interval: 1s, base_ejection_time: 2s, max_ejection_percent: 100}\n",
+            addrs.clone(),
+        )],
+    );
+    // Round robin: u0 answers every third request until its third 500 ejects it.
+    let mut failures = 0;
+    for _ in 0..9 {
+        if get_with(&p, "/", &[]).status == 500 {
+            failures += 1;
+        }
+    }
+    assert_eq!(failures, 3, "three 500s, then u0 is out");
+    assert_eq!(
+        stat(
+            &p,
+            "cluster.od.outlier_detection.ejections_enforced_consecutive_5xx"
+        ),
+        1
+    );
+    assert_eq!(stat(&p, "cluster.od.outlier_detection.ejections_active"), 1);
+    let before = ups[0].count();
+    for _ in 0..10 {
+        assert_eq!(get_with(&p, "/", &[]).status, 200);
+    }
+    assert_eq!(ups[0].count(), before, "no request reaches an ejected host");
+    let clusters = util::get(p.admin, "/clusters").text();
+    assert!(
+        clusters.contains(&format!(
+            "od::{}::health_flags::/failed_outlier_check",
+            addrs[0]
+        )),
+        "{clusters}"
+    );
+    let json = util::get(p.admin, "/clusters?format=json").json();
+    let ejected: Vec<&serde_json::Value> = json["cluster_statuses"][0]["host_statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["health_status"]["failed_outlier_check"] == true)
+        .collect();
+    assert_eq!(ejected.len(), 1);
+    // After base_ejection_time (and the next interval tick) it is back.
+    let back = util::eventually(Duration::from_secs(6), || {
+        stat(&p, "cluster.od.outlier_detection.ejections_active") == 0
+    });
+    assert!(back);
+    let before = ups[0].count();
+    for _ in 0..6 {
+        get_with(&p, "/", &[]);
+    }
+    assert!(ups[0].count() > before, "u0 takes requests again");
+}
+
+#[test]
+fn active_health_checks_keep_requests_off_a_dead_host() {
+    let up = Upstream::start("alive");
+    // A port nobody listens on.
+    let dead = util::addr(util::free_port());
+    let routes = format!(
+        "{ANY}              - match: {{prefix: /}}\n                route: {{cluster: hc}}\n"
+    );
+    let p = proxy(
+        "",
+        &routes,
+        &[(
+            "hc",
+            "    health_checks:\n    - {timeout: 1s, interval: 0.2s, no_traffic_interval: 0.2s, unhealthy_threshold: 1, healthy_threshold: 1, http_health_check: {path: /healthz}}\n",
+            vec![dead, up.addr],
+        )],
+    );
+    assert!(util::eventually(Duration::from_secs(5), || {
+        stat(&p, "cluster.hc.health_check.network_failure") > 0
+            && stat(&p, "cluster.hc.health_check.success") > 0
+    }));
+    for _ in 0..10 {
+        assert_eq!(get_with(&p, "/", &[]).status, 200, "never the dead host");
+    }
+    let clusters = util::get(p.admin, "/clusters").text();
+    assert!(
+        clusters.contains(&format!("hc::{dead}::health_flags::/failed_active_hc")),
+        "{clusters}"
+    );
+    assert!(
+        clusters.contains(&format!("hc::{}::health_flags::healthy", up.addr)),
+        "{clusters}"
+    );
+    let checks: Vec<_> = up
+        .seen()
+        .into_iter()
+        .filter(|s| s.path == "/healthz")
+        .collect();
+    assert!(!checks.is_empty());
+    assert_eq!(
+        checks[0].headers.get("user-agent").map(String::as_str),
+        Some("Envoy/HC")
+    );
+    assert_eq!(
+        checks[0].headers.get("host").map(String::as_str),
+        Some("hc")
+    );
+}
+
+#[test]
 fn retries_connect_failures_on_another_host() {
     let alive = Upstream::start("alive");
     let dead = util::addr(util::free_port());

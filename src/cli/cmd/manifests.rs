@@ -93,7 +93,7 @@ pub enum SecretKind {
 }
 
 /// Reads `-f` arguments into `{source, text}` documents.
-fn documents(files: &[PathBuf], recursive: bool) -> anyhow::Result<Vec<Value>> {
+pub(crate) fn documents(files: &[PathBuf], recursive: bool) -> anyhow::Result<Vec<Value>> {
     let mut docs = Vec::new();
     for f in files {
         if f.as_os_str() == "-" {

@@ -7,6 +7,7 @@ pub mod envoy;
 pub mod exec;
 pub mod get;
 pub mod httpbin;
+pub mod install;
 pub mod istioctl;
 pub mod logs;
 pub mod manifests;

@@ -127,6 +127,18 @@ async fn print_summary(
             );
         }
     }
+    for h in &sandbox.external_hosts {
+        let ports: Vec<String> = h.ports.iter().map(|(p, _)| p.to_string()).collect();
+        println!(
+            "  external    {}  {} (port {}, reachable from pods)",
+            h.host,
+            h.ip,
+            ports.join(", ")
+        );
+        if let Some(file) = &h.certificate_file {
+            println!("              its TLS certificate: {}", file.display());
+        }
+    }
     let proxies = info["proxies"].as_array().map_or(0, Vec::len);
     println!(
         "  proxies     {proxies} connected{}",

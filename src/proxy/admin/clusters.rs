@@ -50,6 +50,12 @@ pub fn render(proxy: &Proxy, as_json: bool) -> Response<Body> {
                             "health_status": {"eds_health_status": eds},
                             "weight": h.weight,
                         });
+                        if h.outlier_ejected() {
+                            host["health_status"]["failed_outlier_check"] = json!(true);
+                        }
+                        if h.hc_failed() {
+                            host["health_status"]["failed_active_health_check"] = json!(true);
+                        }
                         if !h.hostname.is_empty() {
                             host["hostname"] = json!(h.hostname);
                         }

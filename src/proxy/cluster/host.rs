@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::xds::core::Locality;
 use crate::xds::endpoint::HealthStatus;
@@ -78,6 +78,10 @@ pub struct Host {
     /// cluster`): who a client's telemetry reports as the destination when the peer does not
     /// say.
     pub workload: Option<Arc<str>>,
+    /// Ejected by outlier detection: out of load balancing until the detector lets it back.
+    ejected: AtomicBool,
+    /// Failing (or not yet passing) active health checks.
+    hc_failed: AtomicBool,
 }
 
 impl Host {
@@ -100,6 +104,8 @@ impl Host {
             pool: Pool::default(),
             socket_match: None,
             workload: None,
+            ejected: AtomicBool::new(false),
+            hc_failed: AtomicBool::new(false),
         }
     }
 
@@ -114,9 +120,28 @@ impl Host {
         self
     }
 
-    /// Usable for new requests: healthy or of unknown health (Envoy treats UNKNOWN as healthy).
+    /// Usable for new requests: healthy or of unknown health (Envoy treats UNKNOWN as healthy),
+    /// and not ejected by outlier detection.
     pub fn is_healthy(&self) -> bool {
         matches!(self.health, HealthStatus::Healthy | HealthStatus::Unknown)
+            && !self.outlier_ejected()
+            && !self.hc_failed()
+    }
+
+    pub fn hc_failed(&self) -> bool {
+        self.hc_failed.load(Ordering::Relaxed)
+    }
+
+    pub fn set_hc_failed(&self, failed: bool) {
+        self.hc_failed.store(failed, Ordering::Relaxed);
+    }
+
+    pub fn outlier_ejected(&self) -> bool {
+        self.ejected.load(Ordering::Relaxed)
+    }
+
+    pub fn set_outlier_ejected(&self, ejected: bool) {
+        self.ejected.store(ejected, Ordering::Relaxed);
     }
 
     pub fn is_degraded(&self) -> bool {
@@ -125,6 +150,12 @@ impl Host {
 
     /// `/clusters`' `health_flags`.
     pub fn health_flags(&self) -> &'static str {
+        match (self.hc_failed(), self.outlier_ejected()) {
+            (true, true) => return "/failed_active_hc/failed_outlier_check",
+            (true, false) => return "/failed_active_hc",
+            (false, true) => return "/failed_outlier_check",
+            (false, false) => {}
+        }
         match self.health {
             HealthStatus::Healthy | HealthStatus::Unknown => "healthy",
             HealthStatus::Degraded => "/degraded_eds_health",

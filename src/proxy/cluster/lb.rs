@@ -1,12 +1,14 @@
 //! Host selection: priority levels, health (with Envoy's 50% panic threshold), and the
-//! ROUND_ROBIN, RANDOM and LEAST_REQUEST policies, weighted when endpoint weights differ.
+//! ROUND_ROBIN, RANDOM and LEAST_REQUEST policies, weighted when endpoint weights differ;
+//! RING_HASH and MAGLEV pick by the request's hash.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::xds::cluster::LbPolicy;
 
+use super::hashing::{Maglev, Ring};
 use super::host::Host;
 
 /// The hosts of a cluster, grouped by priority (lowest number first).
@@ -70,10 +72,30 @@ fn candidates(set: &HostSet) -> (Vec<Arc<Host>>, Choice) {
     }
 }
 
+/// A RING_HASH or MAGLEV cluster's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashLb {
+    Ring { min_size: u64, max_size: u64 },
+    Maglev { table_size: u64 },
+}
+
+/// A hash table built for one set of candidate hosts.
+#[derive(Debug)]
+struct Table {
+    /// The candidates (address, weight) it was built from.
+    built_for: Vec<(SocketAddr, u32)>,
+    lb: HashLb,
+    ring: Option<Ring>,
+    maglev: Option<Maglev>,
+}
+
 /// Per-cluster selection state.
 #[derive(Debug, Default)]
 pub struct Balancer {
     rr: AtomicU64,
+    /// Rebuilt when the candidate hosts change (endpoints, health), as Envoy rebuilds its
+    /// ring or table on every host set update.
+    table: Mutex<Option<Arc<Table>>>,
 }
 
 impl Balancer {
@@ -113,6 +135,78 @@ impl Balancer {
             }
         };
         Some((host, choice))
+    }
+}
+
+impl Balancer {
+    /// Consistent hashing: the request's hash picks the host on the ring (or in the Maglev
+    /// table) built over the candidates; without a hash (no policy matched) a random host, as
+    /// Envoy does. An excluded host (retry predicates) gives way to a random other one.
+    pub fn choose_hashed(
+        &self,
+        lb: HashLb,
+        set: &HostSet,
+        exclude: &[SocketAddr],
+        hash: Option<u64>,
+    ) -> Option<(Arc<Host>, Choice)> {
+        let (hosts, choice) = candidates(set);
+        if hosts.is_empty() {
+            return None;
+        }
+        let random = |hosts: &[Arc<Host>]| {
+            let kept: Vec<Arc<Host>> = hosts
+                .iter()
+                .filter(|h| !exclude.contains(&h.address))
+                .cloned()
+                .collect();
+            let pool = if kept.is_empty() {
+                hosts.to_vec()
+            } else {
+                kept
+            };
+            weighted_pick(&pool, rand::random_range(0..total(&pool)))
+        };
+        let Some(hash) = hash else {
+            return Some((random(&hosts), choice));
+        };
+        let table = self.table_for(lb, &hosts);
+        let picked = match (&table.ring, &table.maglev) {
+            (Some(r), _) => r.lookup(hash).cloned(),
+            (_, Some(m)) => m.lookup(hash).cloned(),
+            _ => None,
+        };
+        let host = match picked {
+            Some(h) if !exclude.contains(&h.address) => h,
+            _ => random(&hosts),
+        };
+        Some((host, choice))
+    }
+
+    fn table_for(&self, lb: HashLb, hosts: &[Arc<Host>]) -> Arc<Table> {
+        let key: Vec<(SocketAddr, u32)> = hosts.iter().map(|h| (h.address, h.weight)).collect();
+        if let Ok(cached) = self.table.lock()
+            && let Some(t) = cached.as_ref()
+            && t.lb == lb
+            && t.built_for == key
+        {
+            return t.clone();
+        }
+        let (ring, maglev) = match lb {
+            HashLb::Ring { min_size, max_size } => {
+                (Some(Ring::build(hosts, min_size, max_size)), None)
+            }
+            HashLb::Maglev { table_size } => (None, Some(Maglev::build(hosts, table_size))),
+        };
+        let table = Arc::new(Table {
+            built_for: key,
+            lb,
+            ring,
+            maglev,
+        });
+        if let Ok(mut cached) = self.table.lock() {
+            *cached = Some(table.clone());
+        }
+        table
     }
 }
 
@@ -263,5 +357,51 @@ mod tests {
         let picks = ports(&set, LbPolicy::LeastRequest, 200);
         // With two random choices the idle host wins unless both picks hit the busy one.
         assert!(picks.iter().filter(|p| **p == 2).count() > 120);
+    }
+
+    #[test]
+    fn hashed_picks_follow_the_hosts_and_rebuild_when_they_change() {
+        use super::super::hashing::hash_text;
+        let b = Balancer::default();
+        let lb = HashLb::Ring {
+            min_size: 1024,
+            max_size: 8 << 20,
+        };
+        let all: Vec<Arc<Host>> = (1..=4)
+            .map(|p| host(p, 1, 0, HealthStatus::Healthy))
+            .collect();
+        let owners = |set: &HostSet| -> Vec<u16> {
+            (0..400)
+                .map(|k| {
+                    let h = Some(hash_text(&format!("k{k}")));
+                    b.choose_hashed(lb, set, &[], h).unwrap().0.address.port()
+                })
+                .collect()
+        };
+        let four = HostSet::new(all.clone());
+        let before = owners(&four);
+        assert_eq!(before, owners(&four), "stable");
+        // Host 4 goes unhealthy: only its keys move (and a few from the ring's rescale).
+        let mut degraded = all.clone();
+        degraded[3] = host(4, 1, 0, HealthStatus::Unhealthy);
+        let after = owners(&HostSet::new(degraded));
+        assert!(!after.contains(&4));
+        let kept = before
+            .iter()
+            .zip(&after)
+            .filter(|(b, a)| **b != 4 && b == a)
+            .count();
+        let others = before.iter().filter(|b| **b != 4).count();
+        assert!(kept * 100 >= others * 85, "{kept} of {others}");
+        // No hash: any host; excluded ones avoided.
+        let (h, _) = b
+            .choose_hashed(
+                lb,
+                &four,
+                &[all[0].address, all[1].address, all[2].address],
+                None,
+            )
+            .unwrap();
+        assert_eq!(h.address.port(), 4);
     }
 }

@@ -2,8 +2,11 @@
 //! re-resolved every `dns_refresh_rate`) or EDS pushes; load balancing; connection pools; the
 //! cluster's stats and its retry circuit breaker.
 
+pub mod hashing;
+pub mod health_check;
 pub mod host;
 pub mod lb;
+pub mod outlier;
 pub mod pool;
 pub mod stats;
 
@@ -28,8 +31,10 @@ use super::stats::Store;
 use super::tls::ClusterTransport;
 use super::tls::client::UpstreamTls;
 use super::tls::secrets::SecretManager;
+use health_check::{CheckConfig, Checker};
 use host::Host;
-use lb::{Balancer, Choice, HostSet};
+use lb::{Balancer, Choice, HashLb, HostSet};
+use outlier::{Detector, Outcome, OutlierConfig};
 use pool::PoolCtx;
 use stats::ClusterStats;
 
@@ -78,6 +83,10 @@ pub struct Cluster {
     /// TLS to the endpoints (`transport_socket`, `transport_socket_matches`); `None` for
     /// plain TCP.
     pub transport: Option<Arc<ClusterTransport>>,
+    /// Passive health checking (`outlier_detection`).
+    pub outlier: Option<Arc<Detector>>,
+    /// Active health checking (`health_checks`).
+    pub health_checker: Option<Arc<Checker>>,
 }
 
 impl Cluster {
@@ -102,12 +111,50 @@ impl Cluster {
             ));
         }
         match cfg.lb_policy {
-            LbPolicy::RoundRobin | LbPolicy::Random | LbPolicy::LeastRequest => {}
+            LbPolicy::RoundRobin
+            | LbPolicy::Random
+            | LbPolicy::LeastRequest
+            | LbPolicy::RingHash
+            | LbPolicy::Maglev => {}
             LbPolicy::ClusterProvided if cfg.discovery_type == DiscoveryType::OriginalDst => {}
             other => errors.push(Rejected::new(
                 format!("{path}.lb_policy"),
-                format!("lb_policy {other:?} is not supported by mesh yet (supported: ROUND_ROBIN, LEAST_REQUEST, RANDOM)"),
+                format!("lb_policy {other:?} is not supported by mesh yet (supported: ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH, MAGLEV)"),
             )),
+        }
+        if let Some(r) = &cfg.ring_hash_lb_config {
+            let min = r
+                .minimum_ring_size
+                .unwrap_or(hashing::DEFAULT_MIN_RING_SIZE);
+            let max = r
+                .maximum_ring_size
+                .unwrap_or(hashing::DEFAULT_MAX_RING_SIZE);
+            if max > hashing::DEFAULT_MAX_RING_SIZE {
+                errors.push(Rejected::new(
+                    format!("{path}.ring_hash_lb_config.maximum_ring_size"),
+                    "RingHashLbConfigValidationError.MaximumRingSize: value must be less than or equal to 8388608",
+                ));
+            } else if min > max {
+                errors.push(Rejected::new(
+                    format!("{path}.ring_hash_lb_config"),
+                    format!("ring hash: minimum_ring_size ({min}) > maximum_ring_size ({max})"),
+                ));
+            }
+            if r.hash_function != crate::xds::cluster::HashFunction::XxHash {
+                errors.push(Rejected::new(
+                    format!("{path}.ring_hash_lb_config.hash_function"),
+                    "hash_function MURMUR_HASH_2 is not supported by mesh yet (supported: XX_HASH)",
+                ));
+            }
+        }
+        if let Some(m) = &cfg.maglev_lb_config
+            && let Some(size) = m.table_size
+            && !is_prime(size)
+        {
+            errors.push(Rejected::new(
+                format!("{path}.maglev_lb_config.table_size"),
+                format!("The table size of maglev must be prime number ({size})"),
+            ));
         }
         if cfg.least_request_lb_config.is_some() && cfg.lb_policy != LbPolicy::LeastRequest {
             errors.push(Rejected::new(
@@ -170,9 +217,46 @@ impl Cluster {
                 }
             }
         }
+        let mut checks = Vec::new();
+        for (i, h) in cfg.health_checks.iter().enumerate() {
+            match CheckConfig::build(h, &format!("{path}.health_checks[{i}]"), &cfg.name) {
+                Ok(c) => checks.push(c),
+                Err(mut e) => errors.append(&mut e),
+            }
+        }
+        if checks.len() > 1 {
+            errors.push(Rejected::new(
+                format!("{path}.health_checks"),
+                "more than one health checker per cluster is not supported by mesh yet",
+            ));
+        }
+        let outlier = match &cfg.outlier_detection {
+            Some(o) => match OutlierConfig::build(o, &format!("{path}.outlier_detection")) {
+                Ok(c) => Some(c),
+                Err(mut e) => {
+                    errors.append(&mut e);
+                    None
+                }
+            },
+            None => None,
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
+        let outlier = outlier.map(|c| {
+            Arc::new(Detector::new(
+                c,
+                store,
+                &format!("cluster.{}", cfg.stat_name()),
+            ))
+        });
+        let health_checker = checks.pop().map(|c| {
+            Arc::new(Checker::new(
+                c,
+                store,
+                &format!("cluster.{}", cfg.stat_name()),
+            ))
+        });
         let scope = store.scope(&format!("cluster.{}", cfg.stat_name()));
         let transport = ClusterTransport::build(
             cfg.transport_socket.as_ref(),
@@ -199,6 +283,8 @@ impl Cluster {
             original_hosts: std::sync::Mutex::new(HashMap::new()),
             cancel: CancellationToken::new(),
             transport,
+            outlier,
+            health_checker,
         };
         if cfg.discovery_type == DiscoveryType::Static {
             let hosts = cluster
@@ -220,6 +306,8 @@ impl Cluster {
 
     /// Resolves DNS clusters once (so the first request finds hosts) and keeps them fresh.
     pub async fn start(self: &Arc<Self>) {
+        self.start_outlier_detection();
+        self.start_health_checks();
         if !self.is_dns() {
             return;
         }
@@ -242,6 +330,72 @@ impl Cluster {
                 cluster.refresh_dns().await;
             }
         });
+    }
+
+    /// The outlier detector's interval tick, for as long as the cluster lives.
+    fn start_outlier_detection(self: &Arc<Self>) {
+        let Some(detector) = self.outlier.clone() else {
+            return;
+        };
+        let me = Arc::downgrade(self);
+        let cancel = self.cancel.clone();
+        let every = detector.config.interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let Some(cluster) = me.upgrade() else { return };
+                detector.tick(&cluster.hosts().hosts, std::time::Instant::now());
+            }
+        });
+    }
+
+    /// The active health checker: a round at once, then every `interval` (every
+    /// `no_traffic_interval` while the cluster has had no requests), as Envoy does.
+    fn start_health_checks(self: &Arc<Self>) {
+        let Some(checker) = self.health_checker.clone() else {
+            return;
+        };
+        let me = Arc::downgrade(self);
+        let cancel = self.cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                let Some(cluster) = me.upgrade() else { return };
+                let hosts = cluster.hosts().hosts.clone();
+                let had_traffic = cluster.stats.upstream_rq_total.value() > 0;
+                drop(cluster);
+                checker.round(&hosts).await;
+                if let Some(cluster) = me.upgrade() {
+                    cluster.refresh_membership();
+                }
+                let every = if had_traffic {
+                    checker.config.interval
+                } else {
+                    checker.config.no_traffic_interval
+                };
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+    }
+
+    /// `membership_healthy` after health changed outside an endpoint update.
+    fn refresh_membership(&self) {
+        let set = self.hosts.load();
+        self.stats
+            .membership_healthy
+            .set(set.healthy_count() as u64);
+    }
+
+    /// An attempt's outcome on `host`, for outlier detection.
+    pub fn report(&self, host: &Host, outcome: Outcome) {
+        if let Some(d) = &self.outlier {
+            d.report(host, outcome, &self.hosts().hosts);
+        }
     }
 
     fn is_dns(&self) -> bool {
@@ -373,6 +527,17 @@ impl Cluster {
     }
 
     fn set_hosts(&self, hosts: Vec<Arc<Host>>) {
+        if self.health_checker.is_some() {
+            // A host new to the cluster waits for its first passing check; one that was
+            // here keeps its state (also when its object was made anew).
+            let old = self.hosts.load();
+            for h in &hosts {
+                match old.hosts.iter().find(|o| o.address == h.address) {
+                    Some(o) => h.set_hc_failed(o.hc_failed()),
+                    None => h.set_hc_failed(true),
+                }
+            }
+        }
         let set = HostSet::new(hosts);
         self.stats.membership_total.set(set.hosts.len() as u64);
         self.stats
@@ -408,6 +573,7 @@ impl Cluster {
         &self,
         exclude: &[SocketAddr],
         original_dst: Option<SocketAddr>,
+        hash: Option<u64>,
     ) -> Option<Arc<Host>> {
         if self.config.discovery_type == DiscoveryType::OriginalDst {
             let dst = original_dst?;
@@ -428,16 +594,41 @@ impl Cluster {
             return Some(host);
         }
         let set = self.hosts.load();
+        let hashed = match self.config.lb_policy {
+            LbPolicy::RingHash => {
+                let r = self.config.ring_hash_lb_config.clone().unwrap_or_default();
+                Some(HashLb::Ring {
+                    min_size: r
+                        .minimum_ring_size
+                        .unwrap_or(hashing::DEFAULT_MIN_RING_SIZE),
+                    max_size: r
+                        .maximum_ring_size
+                        .unwrap_or(hashing::DEFAULT_MAX_RING_SIZE),
+                })
+            }
+            LbPolicy::Maglev => Some(HashLb::Maglev {
+                table_size: self
+                    .config
+                    .maglev_lb_config
+                    .as_ref()
+                    .and_then(|m| m.table_size)
+                    .unwrap_or(hashing::DEFAULT_MAGLEV_TABLE_SIZE),
+            }),
+            _ => None,
+        };
         let choice_count = self
             .config
             .least_request_lb_config
             .as_ref()
             .and_then(|c| c.choice_count)
             .unwrap_or(2);
-        match self
-            .balancer
-            .choose(self.config.lb_policy, choice_count, &set, exclude)
-        {
+        let chosen = match hashed {
+            Some(lb) => self.balancer.choose_hashed(lb, &set, exclude, hash),
+            None => self
+                .balancer
+                .choose(self.config.lb_policy, choice_count, &set, exclude),
+        };
+        match chosen {
             Some((host, choice)) => {
                 if choice == Choice::Panic {
                     self.stats.lb_healthy_panic.inc();
@@ -674,4 +865,19 @@ fn endpoint_specs(cfg: &XdsCluster, path: &str) -> Result<Vec<EndpointSpec>, Vec
     } else {
         Err(errors)
     }
+}
+
+/// Maglev needs a prime table size (every skip then visits every slot).
+fn is_prime(n: u64) -> bool {
+    if n < 2 {
+        return false;
+    }
+    let mut d = 2;
+    while d * d <= n {
+        if n.is_multiple_of(d) {
+            return false;
+        }
+        d += 1;
+    }
+    true
 }

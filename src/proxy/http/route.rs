@@ -121,6 +121,7 @@ pub struct ForwardRt {
     pub retry_policy: Option<RetryPolicy>,
     /// gRPC requests may set their own timeout (`grpc-timeout`), capped by this; zero = no cap.
     pub max_grpc_timeout: Option<Duration>,
+    pub hash_policy: Vec<super::hash_policy::HashPolicyRt>,
 }
 
 /// What a successful lookup returns.
@@ -783,6 +784,13 @@ fn build_forward(
             "metadata_match (subset load balancing) is not supported by mesh yet",
         ));
     }
+    let hash_policy = match super::hash_policy::build(&a.hash_policy, path) {
+        Ok(h) => h,
+        Err(mut e) => {
+            errors.append(&mut e);
+            Vec::new()
+        }
+    };
     let timeout = match a.timeout {
         Some(t) if t.is_zero() => None,
         Some(t) => Some(t.get()),
@@ -804,6 +812,7 @@ fn build_forward(
         timeout,
         retry_policy,
         max_grpc_timeout: a.max_grpc_timeout.map(|d| d.get()),
+        hash_policy,
     })
 }
 

@@ -20,6 +20,7 @@ use super::super::Proxy;
 use super::super::access_log::Record;
 use super::super::cluster::Cluster;
 use super::super::cluster::host::{Host, dec, inc};
+use super::super::cluster::outlier::Outcome;
 use super::super::cluster::pool::{Conn, ConnectError, Pool};
 use super::super::flags::{Flag, Flags};
 use super::super::log::{Component, Level};
@@ -352,6 +353,18 @@ pub async fn forward(
         may_retry,
         _slot: None,
     };
+    // The request's hash, for RING_HASH and MAGLEV clusters (computed on what the client
+    // sent, before the upstream request's rewrites).
+    let hashed = if fwd.hash_policy.is_empty() {
+        super::hash_policy::Hashed::default()
+    } else {
+        super::hash_policy::compute(
+            &fwd.hash_policy,
+            &parts.headers,
+            rec.downstream_remote,
+            path,
+        )
+    };
     let mut attempt: u32 = 0;
     let mut tried: Vec<SocketAddr> = Vec::new();
     let mut flags = Flags::NONE;
@@ -362,7 +375,7 @@ pub async fn forward(
         } else {
             &[]
         };
-        let Some(host) = cluster.choose_host(avoid, Some(ctx.destination)) else {
+        let Some(host) = cluster.choose_host(avoid, Some(ctx.destination), hashed.hash) else {
             let mut reply = LocalReply::no_healthy_upstream();
             reply.flags = reply.flags.union(flags);
             return Err(reply);
@@ -487,6 +500,7 @@ pub async fn forward(
                 } else {
                     inc(&host.stats.rq_success);
                 }
+                cluster.report(&host, Outcome::Status(status));
                 let retriable = policy
                     .as_ref()
                     .is_some_and(|p| p.retries_response(status, response.headers()));
@@ -520,7 +534,7 @@ pub async fn forward(
                 }
                 let service_time = sent_at.elapsed();
                 let upstream_tls = conn.tls.clone();
-                let response = finish_response(
+                let mut response = finish_response(
                     response,
                     conn,
                     &cluster,
@@ -531,6 +545,15 @@ pub async fn forward(
                     service_time,
                     sent_at,
                 );
+                if let Some(cookie) = hashed
+                    .set_cookie
+                    .as_deref()
+                    .and_then(|c| http::HeaderValue::from_str(c).ok())
+                {
+                    response
+                        .headers_mut()
+                        .append(http::header::SET_COOKIE, cookie);
+                }
                 return Ok(Forwarded {
                     response,
                     flags,
@@ -547,6 +570,7 @@ pub async fn forward(
             }
             Err(failure) => {
                 finished_attempt(false);
+                cluster.report(&host, Outcome::LocalFailure);
                 let global_expired = global_deadline.is_some_and(|g| TokioInstant::now() >= g);
                 let (kind, reply) = match &failure {
                     Failure::Timeout if global_expired => {

@@ -414,8 +414,17 @@ impl ListenerRt {
                 .await;
             }
             (ChainKind::Tcp(tcp), Some((stream, tls))) => {
+                // Passed-through TLS still has the SNI the inspector read (REQUESTED_SERVER_NAME).
+                let tls = tls.or_else(|| {
+                    detected.server_name.clone().map(|sni| {
+                        Arc::new(crate::proxy::tls::ConnTls {
+                            sni: Some(sni),
+                            ..Default::default()
+                        })
+                    })
+                });
                 tcp.clone()
-                    .serve(stream, peer, destination, id, proxy.clone(), tls)
+                    .serve(stream, peer, destination, id, tls, proxy.clone())
                     .await
             }
         }

@@ -92,6 +92,11 @@ pub struct GetOutput {
     pub stderr: String,
 }
 
+/// An object as `kubectl get -o yaml` (and `istioctl manifest generate`) prints it.
+pub fn yaml(value: &serde_json::Value) -> String {
+    encode::yaml(value)
+}
+
 /// Renders a `get` as kubectl does.
 ///
 /// - `all_namespaces`: `-A` (NAMESPACE column, `No resources found` without a namespace).

@@ -1,0 +1,484 @@
+//! Outbound clusters and their endpoints: one cluster per port of every service a proxy sees
+//! (Kubernetes Services and ServiceEntry hosts), and one more per DestinationRule subset
+//! (`outbound|80|v1|host`), each with the TLS auto mTLS or the DestinationRule gives it.
+//! Kubernetes Services and STATIC entries are EDS clusters; DNS entries are STRICT_DNS
+//! (LOGICAL_DNS for DNS_ROUND_ROBIN) clusters to their hosts or endpoints; NONE entries are
+//! ORIGINAL_DST clusters.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+
+use serde_json::{Value, json};
+
+use crate::api::istio::{
+    ClientTlsMode, ClientTlsSettings, DestinationRule, Resolution, Subset, TrafficPolicy,
+};
+use crate::xds::cluster::{Cluster, DiscoveryType, DnsLookupFamily, LbPolicy};
+use crate::xds::core::{Address, Metadata};
+use crate::xds::de::Duration;
+use crate::xds::endpoint::{
+    ClusterLoadAssignment, Endpoint, HealthStatus, LbEndpoint, LocalityLbEndpoints,
+};
+
+use super::build;
+use super::model::{Model, ServiceInfo, SvcPort, Workload};
+use super::mtls;
+use super::service_entry;
+
+/// istiod's default `dnsRefreshRate` (mesh config).
+const DNS_REFRESH_SECS: u64 = 60;
+
+/// Every outbound cluster and EDS assignment a proxy in `client_ns` gets.
+pub fn outbound(
+    model: &Model,
+    client_ns: &str,
+    warnings: &mut Vec<String>,
+) -> (Vec<Cluster>, Vec<ClusterLoadAssignment>) {
+    let mut clusters = Vec::new();
+    let mut endpoints = Vec::new();
+    for s in model.services.iter().filter(|s| s.visible_from(client_ns)) {
+        let dr = model.destination_rule_for(&s.fqdn, client_ns, &s.namespace);
+        if let Some(dr) = dr {
+            note_unacted_destination_rule(dr, warnings);
+        }
+        if let Some(e) = s.entry.as_ref().filter(|e| e.selects_workloads) {
+            let w = format!(
+                "ServiceEntry {}/{}: workloadSelector not acted on by mesh yet (endpoints are)",
+                s.namespace, e.entry
+            );
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        let subsets: Vec<Option<&Subset>> = std::iter::once(None)
+            .chain(dr.into_iter().flat_map(|d| d.spec.subsets.iter().map(Some)))
+            .collect();
+        for p in &s.ports {
+            for subset in &subsets {
+                let (c, eds) = cluster(model, s, p, dr, *subset, warnings);
+                endpoints.extend(eds);
+                clusters.push(c);
+            }
+        }
+    }
+    (clusters, endpoints)
+}
+
+/// One cluster (and its EDS assignment, for EDS clusters) for a service port and subset.
+fn cluster(
+    model: &Model,
+    s: &ServiceInfo,
+    p: &SvcPort,
+    dr: Option<&DestinationRule>,
+    subset: Option<&Subset>,
+    warnings: &mut Vec<String>,
+) -> (Cluster, Option<ClusterLoadAssignment>) {
+    let subset_name = subset.map(|ss| ss.name.as_str()).unwrap_or("");
+    let labels = subset.map(|ss| &ss.labels);
+    let mut c = build::outbound_cluster(p.port, subset_name, &s.fqdn, &s.name, &s.namespace);
+    let sans = match &s.entry {
+        Some(e) => e.subject_alt_names.clone(),
+        None => model.service_identities(s),
+    };
+    let tls = match cluster_tls(dr, subset, p.port) {
+        Some(mut tls) => {
+            // A subset's Istio mTLS names the subset in its SNI (`outbound_.80_.v1_.host`).
+            if tls.mode == Some(ClientTlsMode::IstioMutual) && tls.sni.is_none() {
+                tls.sni = Some(mtls::istio_sni(p.port, subset_name, &s.fqdn));
+            }
+            mtls::destination_rule_tls(&tls, &sans, p.port, &s.fqdn, warnings)
+        }
+        // Auto mTLS only inside the mesh: an external host never speaks Istio's mTLS.
+        None if s.entry.as_ref().is_some_and(|e| e.external()) => mtls::ClusterTls::default(),
+        None => mtls::auto_mtls(
+            &sans,
+            &mtls::istio_sni(p.port, subset_name, &s.fqdn),
+            mtls::client_alpn(p.protocol),
+        ),
+    };
+    c.transport_socket = tls.transport_socket;
+    c.transport_socket_matches = tls.transport_socket_matches;
+    if let Some(dr) = dr {
+        add_config_metadata(&mut c, dr, subset_name);
+    }
+    let Some(entry) = &s.entry else {
+        let eps = service_endpoints(model, s, p, labels);
+        let cla = build::assignment_with_metadata(&c.name, &eps);
+        return (c, Some(cla));
+    };
+    mark_external(&mut c, entry.external());
+    let eps: Vec<service_entry::EntryEndpoint> = service_entry::endpoints(s, p)
+        .into_iter()
+        .filter(|e| labels.is_none_or(|l| crate::api::meta::labels_match(l, &e.labels)))
+        .collect();
+    match entry.resolution {
+        Resolution::Static => {
+            let eps: Vec<(SocketAddr, Option<Metadata>)> = eps
+                .iter()
+                .filter_map(|e| {
+                    let ip: IpAddr = e.address.parse().ok()?;
+                    let meshed = !entry.external()
+                        && e.labels
+                            .get("security.istio.io/tlsMode")
+                            .map(String::as_str)
+                            == Some("istio");
+                    let fm = mtls::endpoint_metadata(meshed).into_iter().collect();
+                    Some((
+                        SocketAddr::new(ip, e.port),
+                        Some(Metadata {
+                            filter_metadata: fm,
+                        }),
+                    ))
+                })
+                .collect();
+            let cla = build::assignment_with_metadata(&c.name, &eps);
+            (c, Some(cla))
+        }
+        Resolution::None => {
+            // Wherever the connection was going (Istio's PASSTHROUGH for resolution NONE).
+            c.discovery_type = DiscoveryType::OriginalDst;
+            c.eds_cluster_config = None;
+            c.lb_policy = LbPolicy::ClusterProvided;
+            (c, None)
+        }
+        Resolution::Dns | Resolution::DnsRoundRobin | Resolution::DynamicDns => {
+            c.discovery_type = if entry.resolution == Resolution::DnsRoundRobin {
+                DiscoveryType::LogicalDns
+            } else {
+                DiscoveryType::StrictDns
+            };
+            c.eds_cluster_config = None;
+            c.dns_lookup_family = DnsLookupFamily::V4Only;
+            c.dns_refresh_rate = Some(Duration::from_secs(DNS_REFRESH_SECS));
+            c.load_assignment = Some(dns_assignment(&c.name, &eps));
+            (c, None)
+        }
+    }
+}
+
+/// The TLS a DestinationRule asks for on this port: the subset's policy over the rule's,
+/// port-level settings over the policy's own.
+fn cluster_tls(
+    dr: Option<&DestinationRule>,
+    subset: Option<&Subset>,
+    port: u16,
+) -> Option<ClientTlsSettings> {
+    let of = |t: &TrafficPolicy| {
+        t.port_level_settings
+            .iter()
+            .find(|pl| pl.port.as_ref().and_then(|ps| ps.number) == Some(u32::from(port)))
+            .and_then(|pl| pl.tls.clone())
+            .or_else(|| t.tls.clone())
+    };
+    subset
+        .and_then(|ss| ss.traffic_policy.as_ref())
+        .and_then(of)
+        .or_else(|| dr.and_then(|d| d.spec.traffic_policy.as_ref()).and_then(of))
+}
+
+/// The ready endpoints of a Service port (only the subset's pods, when a subset names
+/// labels), with istiod's `tlsMode` and workload metadata.
+fn service_endpoints(
+    model: &Model,
+    s: &ServiceInfo,
+    p: &SvcPort,
+    labels: Option<&BTreeMap<String, String>>,
+) -> Vec<(SocketAddr, Option<Metadata>)> {
+    model
+        .endpoints_of(s, p)
+        .into_iter()
+        .filter_map(|a| {
+            let w = model.workload_at(a.ip());
+            if let Some(l) = labels
+                && !w.is_some_and(|w| crate::api::meta::labels_match(l, &w.labels))
+            {
+                return None;
+            }
+            let meshed = w.is_some_and(|w| {
+                w.labels
+                    .get("security.istio.io/tlsMode")
+                    .map(String::as_str)
+                    == Some("istio")
+            });
+            let mut fm: serde_json::Map<String, Value> =
+                mtls::endpoint_metadata(meshed).into_iter().collect();
+            if let Some(w) = w {
+                fm.insert("istio".into(), json!({"workload": workload_metadata(w)}));
+            }
+            Some((
+                a,
+                Some(Metadata {
+                    filter_metadata: fm,
+                }),
+            ))
+        })
+        .collect()
+}
+
+/// A DNS cluster's inline endpoints: names (or IPs) the proxy resolves itself.
+fn dns_assignment(cluster: &str, eps: &[service_entry::EntryEndpoint]) -> ClusterLoadAssignment {
+    ClusterLoadAssignment {
+        cluster_name: cluster.to_owned(),
+        endpoints: if eps.is_empty() {
+            Vec::new()
+        } else {
+            vec![LocalityLbEndpoints {
+                locality: None,
+                lb_endpoints: eps
+                    .iter()
+                    .map(|e| LbEndpoint {
+                        endpoint: Some(Endpoint {
+                            address: Address::socket(e.address.clone(), u32::from(e.port)),
+                            hostname: String::new(),
+                        }),
+                        health_status: HealthStatus::Healthy,
+                        metadata: None,
+                        load_balancing_weight: Some(1),
+                    })
+                    .collect(),
+                load_balancing_weight: None,
+                priority: 0,
+            }]
+        },
+    }
+}
+
+/// `istio.external: true` on a MESH_EXTERNAL host's cluster, as istiod marks it.
+fn mark_external(c: &mut Cluster, external: bool) {
+    if !external {
+        return;
+    }
+    if let Some(Value::Object(istio)) = c
+        .metadata
+        .as_mut()
+        .and_then(|m| m.filter_metadata.get_mut("istio"))
+    {
+        istio.insert("external".into(), Value::Bool(true));
+    }
+}
+
+/// The DestinationRule (and subset) a cluster comes from, in `istio.config`/`istio.subset`.
+fn add_config_metadata(c: &mut Cluster, dr: &DestinationRule, subset: &str) {
+    let ns = dr.metadata.namespace.as_deref().unwrap_or("");
+    let path = super::names::config_path("destination-rule", ns, &dr.metadata.name);
+    if let Some(Value::Object(istio)) = c
+        .metadata
+        .as_mut()
+        .and_then(|m| m.filter_metadata.get_mut("istio"))
+    {
+        istio.insert("config".into(), Value::String(path));
+        if !subset.is_empty() {
+            istio.insert("subset".into(), Value::String(subset.to_owned()));
+        }
+    }
+}
+
+/// istiod's endpoint workload metadata: `name;namespace;canonical name;revision;cluster`.
+fn workload_metadata(w: &Workload) -> String {
+    let name = w.workload_name();
+    let canonical = w
+        .labels
+        .get("service.istio.io/canonical-name")
+        .or_else(|| w.labels.get("app"))
+        .cloned()
+        .unwrap_or_else(|| name.clone());
+    let revision = w
+        .labels
+        .get("service.istio.io/canonical-revision")
+        .or_else(|| w.labels.get("version"))
+        .cloned()
+        .unwrap_or_else(|| "latest".to_owned());
+    format!("{name};{};{canonical};{revision};Kubernetes", w.namespace)
+}
+
+/// The parts of a DestinationRule mesh does not translate yet are reported, never dropped
+/// silently.
+fn note_unacted_destination_rule(dr: &DestinationRule, warnings: &mut Vec<String>) {
+    let mut unacted = Vec::new();
+    if let Some(t) = &dr.spec.traffic_policy {
+        if t.load_balancer.is_some() {
+            unacted.push("trafficPolicy.loadBalancer");
+        }
+        if t.connection_pool.is_some() {
+            unacted.push("trafficPolicy.connectionPool");
+        }
+        if t.outlier_detection.is_some() {
+            unacted.push("trafficPolicy.outlierDetection");
+        }
+    }
+    if !unacted.is_empty() {
+        let w = format!(
+            "DestinationRule {}/{}: {} not acted on by mesh yet (tls and subsets are)",
+            dr.metadata.namespace.as_deref().unwrap_or(""),
+            dr.metadata.name,
+            unacted.join(", ")
+        );
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(text: &str) -> Model {
+        let docs = crate::api::decode("t.yaml", text).unwrap();
+        Model::from_resources(docs.iter().map(|d| &d.resource))
+    }
+
+    fn find<'a>(clusters: &'a [Cluster], name: &str) -> &'a Cluster {
+        clusters
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+    }
+
+    #[test]
+    fn resolution_picks_the_cluster_type() {
+        let m = model(
+            "\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: dns, namespace: default}
+spec:
+  hosts: [httpbin.org]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: rr, namespace: default}
+spec:
+  hosts: [rr.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS_ROUND_ROBIN
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: static, namespace: default}
+spec:
+  hosts: [legacy.internal]
+  ports: [{number: 8080, name: http, protocol: HTTP}]
+  resolution: STATIC
+  location: MESH_INTERNAL
+  endpoints:
+  - {address: 127.0.0.5, labels: {version: v1}}
+  - {address: 127.0.0.6, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: none, namespace: default}
+spec:
+  hosts: ['*.wild.example.com']
+  ports: [{number: 443, name: tls, protocol: TLS}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: legacy, namespace: default}
+spec:
+  host: legacy.internal
+  subsets:
+  - {name: v1, labels: {version: v1}}
+",
+        );
+        let mut w = Vec::new();
+        let (clusters, eds) = outbound(&m, "default", &mut w);
+        let dns = find(&clusters, "outbound|80||httpbin.org");
+        assert_eq!(dns.discovery_type, DiscoveryType::StrictDns);
+        assert_eq!(dns.dns_lookup_family, DnsLookupFamily::V4Only);
+        assert!(dns.eds_cluster_config.is_none());
+        assert!(
+            dns.transport_socket_matches.is_empty(),
+            "no auto mTLS outside the mesh"
+        );
+        let la = dns.load_assignment.as_ref().unwrap();
+        let ep = la.endpoints[0].lb_endpoints[0].endpoint.as_ref().unwrap();
+        assert_eq!(ep.address, Address::socket("httpbin.org", 80));
+        assert_eq!(
+            dns.metadata.as_ref().unwrap().filter_metadata["istio"]["external"],
+            true
+        );
+        assert_eq!(
+            find(&clusters, "outbound|80||rr.example.com").discovery_type,
+            DiscoveryType::LogicalDns
+        );
+        let none = find(&clusters, "outbound|443||*.wild.example.com");
+        assert_eq!(none.discovery_type, DiscoveryType::OriginalDst);
+        assert_eq!(none.lb_policy, LbPolicy::ClusterProvided);
+        // STATIC: EDS, with the subset's endpoints only in the subset cluster.
+        let st = find(&clusters, "outbound|8080||legacy.internal");
+        assert_eq!(st.discovery_type, DiscoveryType::Eds);
+        let addrs = |name: &str| -> Vec<Address> {
+            eds.iter()
+                .find(|e| e.cluster_name == name)
+                .unwrap()
+                .endpoints
+                .iter()
+                .flat_map(|l| l.lb_endpoints.iter())
+                .filter_map(|e| e.endpoint.as_ref().map(|e| e.address.clone()))
+                .collect()
+        };
+        assert_eq!(addrs("outbound|8080||legacy.internal").len(), 2);
+        assert_eq!(
+            addrs("outbound|8080|v1|legacy.internal"),
+            [Address::socket("127.0.0.5", 8080)]
+        );
+        let v1 = find(&clusters, "outbound|8080|v1|legacy.internal");
+        let istio = &v1.metadata.as_ref().unwrap().filter_metadata["istio"];
+        assert_eq!(istio["subset"], "v1");
+        assert_eq!(
+            istio["config"],
+            "/apis/networking.istio.io/v1/namespaces/default/destination-rule/legacy"
+        );
+        // MESH_INTERNAL keeps auto mTLS.
+        assert!(!st.transport_socket_matches.is_empty());
+    }
+
+    #[test]
+    fn a_subsets_istio_mtls_names_the_subset_in_its_sni() {
+        let docs = crate::api::decode(
+            "t.yaml",
+            "\
+apiVersion: v1
+kind: Service
+metadata: {name: catalog, namespace: default}
+spec:
+  selector: {app: catalog}
+  ports: [{name: http, port: 80, targetPort: 3000}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: catalog, namespace: default}
+spec:
+  host: catalog
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+",
+        )
+        .unwrap();
+        let m = Model::from_resources(docs.iter().map(|d| &d.resource));
+        let (clusters, _) = outbound(&m, "default", &mut Vec::new());
+        let sni = |name: &str| {
+            let c = clusters.iter().find(|c| c.name == name).unwrap();
+            match c
+                .transport_socket
+                .as_ref()
+                .and_then(|t| t.typed_config.as_ref())
+            {
+                Some(crate::xds::tls::TransportSocketConfig::UpstreamTls(u)) => u.sni.clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            sni("outbound|80|v1|catalog.default.svc.cluster.local"),
+            "outbound_.80_.v1_.catalog.default.svc.cluster.local"
+        );
+        assert_eq!(
+            sni("outbound|80||catalog.default.svc.cluster.local"),
+            "outbound_.80_._.catalog.default.svc.cluster.local"
+        );
+    }
+}
