@@ -63,6 +63,12 @@ pub enum Command {
     /// istioctl proxy-config: what a proxy runs, from its own admin API.
     #[command(visible_alias = "pc")]
     ProxyConfig(cmd::istioctl::ConfigArgs),
+    /// Traffic per workload (requests, RPS, success rate, p50/p99) from Istio's metrics.
+    ///
+    /// Scrapes every proxy's `:15090/stats/prometheus` and sums Istio's standard metrics per
+    /// destination workload, as seen by its own sidecar (else by its clients). Without
+    /// `--interval`: totals since each proxy started; with it: over that window.
+    Metrics(cmd::metrics::Args),
     /// Start the chapter-3 quick start: httpbin and an Envoy-compatible proxy in front of it.
     ///
     /// Runs the Istio in Action chapter-3 set-up in the foreground (httpbin on 127.0.0.1:8000,
@@ -119,6 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exec(args) => cmd::exec::run(args, ctx),
         Command::ProxyStatus(args) => cmd::istioctl::status(args, ctx),
         Command::ProxyConfig(args) => cmd::istioctl::config(args, ctx),
+        Command::Metrics(args) => cmd::metrics::run(args, ctx),
         Command::Quickstart(args) => cmd::quickstart::run(args),
         Command::Envoy(args) => cmd::envoy::run(*args),
         Command::Httpbin(args) => cmd::httpbin::run(args),

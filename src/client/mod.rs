@@ -1,6 +1,10 @@
 //! Talks to a running sandbox's local API: HTTP/1.1 on 127.0.0.1 with the bearer token kept in
-//! the sandbox's state directory. JSON in, JSON out; `logs -f` streams lines. May import `api`,
+//! the sandbox's state directory. JSON in, JSON out; `logs -f` streams lines. Also reads the
+//! proxies' admin and Prometheus endpoints ([`exposition`], [`traffic`]). May import `api`,
 //! `xds`.
+
+pub mod exposition;
+pub mod traffic;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -44,12 +44,30 @@ pub const ADMIN_PORT: u16 = 15000;
 /// pilot-agent's port (readiness answers there).
 pub const AGENT_PORT: u16 = 15020;
 
+/// The pod's labels plus the canonical service labels pilot-agent fills in when the pod has
+/// none (name: `app.kubernetes.io/name`, `app`, else the workload; revision:
+/// `app.kubernetes.io/version`, `version`, else `latest`) — what telemetry reports.
+fn node_labels(p: &ProxyIdentity) -> std::collections::BTreeMap<String, String> {
+    let mut labels = p.labels.clone();
+    let first = |keys: &[&str]| keys.iter().find_map(|k| p.labels.get(*k).cloned());
+    let name = first(&["app.kubernetes.io/name", "app"]).unwrap_or_else(|| p.workload.clone());
+    let revision =
+        first(&["app.kubernetes.io/version", "version"]).unwrap_or_else(|| "latest".into());
+    labels
+        .entry("service.istio.io/canonical-name".into())
+        .or_insert(name);
+    labels
+        .entry("service.istio.io/canonical-revision".into())
+        .or_insert(revision);
+    labels
+}
+
 pub fn bootstrap(p: &ProxyIdentity) -> Bootstrap {
     let ip = p.ip;
     let metadata = json!({
         "CLUSTER_ID": "Kubernetes",
         "ISTIO_VERSION": names::ISTIO_VERSION,
-        "LABELS": p.labels,
+        "LABELS": node_labels(p),
         "MESH_ID": "cluster.local",
         "NAME": p.pod,
         "NAMESPACE": p.namespace,
@@ -152,6 +170,13 @@ mod tests {
             )
         );
         assert_eq!(node.cluster, "istio-ingressgateway.istio-system");
+        // pilot-agent's canonical labels for a pod without them.
+        let labels = &node.metadata.as_ref().unwrap()["LABELS"];
+        assert_eq!(
+            labels["service.istio.io/canonical-name"],
+            "istio-ingressgateway"
+        );
+        assert_eq!(labels["service.istio.io/canonical-revision"], "latest");
         assert_eq!(
             b.admin.unwrap().address.unwrap().display(),
             "127.10.0.1:15000"

@@ -63,6 +63,11 @@ fn istio_metadata(key: &str, value: Value) -> Metadata {
     }
 }
 
+/// `istio.services` cluster metadata: the Services a cluster stands for.
+pub fn services_metadata(services: Vec<Value>) -> Metadata {
+    istio_metadata("services", Value::Array(services))
+}
+
 /// `outbound|<port>||<fqdn>`: an EDS cluster for one Service port.
 pub fn outbound_cluster(
     port: u16,

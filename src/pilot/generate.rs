@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use crate::api::istio::{Gateway, Server, ServerTlsMode, VirtualService};
 use crate::xds::cluster::Cluster;
-use crate::xds::core::DataSource;
+use crate::xds::core::{DataSource, Metadata};
 use crate::xds::endpoint::ClusterLoadAssignment;
 use crate::xds::listener::Listener;
 use crate::xds::route::{RouteAction, RouteConfiguration, TlsRequirement, VirtualHost};
@@ -43,6 +43,7 @@ pub fn generate(
     warnings: &mut Vec<String>,
 ) -> ProxyConfig {
     let mut config = generate_config(model, settings, proxy, warnings);
+    super::telemetry::attach(&mut config.listeners, proxy.kind == ProxyType::Router);
     if settings::access_logging_on(model, settings, proxy, warnings) {
         settings::attach_access_logs(&mut config.listeners, &settings::access_log(settings));
     }
@@ -95,10 +96,11 @@ fn generate_config(
                 .find(|w| w.pod == proxy.pod && w.namespace == proxy.namespace);
             let inbound = me.map(|w| inbound_ports(model, w)).unwrap_or_default();
             for p in &inbound {
-                clusters.push(build::inbound_cluster(
-                    p.port,
-                    SocketAddr::new(proxy.app_ip, p.port),
-                ));
+                let mut c = build::inbound_cluster(p.port, SocketAddr::new(proxy.app_ip, p.port));
+                // The Services this port serves, as istiod records them (telemetry's
+                // destination_service).
+                c.metadata = me.map(|w| inbound_services(model, w, p.port));
+                clusters.push(c);
             }
             let (mut listeners, routes) =
                 super::sidecar::outbound(model, settings, proxy, warnings);
@@ -154,6 +156,21 @@ fn referenced_clusters(listeners: &[Listener], routes: &[RouteConfiguration]) ->
         }
     }
     used
+}
+
+/// `istio.services` metadata of an inbound cluster: the Services whose target port is `port`.
+fn inbound_services(model: &Model, w: &Workload, port: u16) -> Metadata {
+    let services: Vec<serde_json::Value> = model
+        .services_of(w)
+        .into_iter()
+        .filter(|s| {
+            s.ports
+                .iter()
+                .any(|p| super::model::resolve_target(&p.target, &w.spec) == Some(port))
+        })
+        .map(|s| serde_json::json!({"host": s.fqdn, "name": s.name, "namespace": s.namespace}))
+        .collect();
+    build::services_metadata(services)
 }
 
 /// The ports a workload serves: target ports of the Services that select it.

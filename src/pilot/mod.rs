@@ -12,6 +12,7 @@ pub mod push;
 pub mod service_entry;
 pub mod settings;
 pub mod sidecar;
+pub mod telemetry;
 pub mod tracing;
 pub mod traffic_policy;
 pub mod vs_routes;

@@ -230,6 +230,7 @@ pub fn attach_access_logs(listeners: &mut [Listener], log: &AccessLog) {
                         hcm.access_log = vec![log.clone()]
                     }
                     NetworkFilterConfig::TcpProxy(tcp) => tcp.access_log = vec![log.clone()],
+                    NetworkFilterConfig::IstioStats(_) => {}
                 }
             }
         }

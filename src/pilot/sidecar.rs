@@ -370,6 +370,7 @@ spec:
         match &c.filters[0].typed_config {
             NetworkFilterConfig::TcpProxy(t) => t.cluster.clone().unwrap_or_default(),
             NetworkFilterConfig::HttpConnectionManager(_) => "HCM".into(),
+            NetworkFilterConfig::IstioStats(_) => "istio.stats".into(),
         }
     }
 

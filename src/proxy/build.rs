@@ -101,6 +101,8 @@ pub fn build_static(
             bind_ip: options.bind_ip,
             secrets,
             tracing: bootstrap.tracing.as_ref().and_then(|t| t.http.as_ref()),
+            node: bootstrap.node.as_ref(),
+            direction: Default::default(),
         };
         match ListenerRt::build(l, &path, &ctx) {
             Ok(listener) => listeners.push(listener),

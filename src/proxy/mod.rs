@@ -8,6 +8,7 @@ pub mod build;
 pub mod cluster;
 pub mod flags;
 pub mod http;
+pub mod istio;
 pub mod listener;
 pub mod log;
 mod sds_apply;

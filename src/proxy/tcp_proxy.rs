@@ -11,12 +11,28 @@ use crate::plog;
 use crate::xds::tcp_proxy::TcpProxy;
 
 use super::access_log::{AccessLogger, Record};
+use super::cluster::Cluster;
 use super::cluster::host::{dec, inc};
 use super::flags::{Flag, Flags};
+use super::istio::labels::Reporter;
+use super::istio::metrics::TcpSeries;
+use super::istio::peer::PeerInfo;
+use super::istio::{StatsRt, TcpObservation};
 use super::listener::BuildCtx;
 use super::log::{Component, Level};
 use super::stats::Counter;
+use super::tls::ConnTls;
 use super::{Proxy, Rejected};
+
+/// What Istio's TCP report learns as the connection is set up.
+#[derive(Default)]
+struct IstioConn {
+    downstream_tls: Option<Arc<ConnTls>>,
+    upstream_tls: Option<Arc<ConnTls>>,
+    cluster: Option<Arc<Cluster>>,
+    workload: Option<Arc<str>>,
+    series: Option<Arc<TcpSeries>>,
+}
 
 #[derive(Debug)]
 pub struct TcpStats {
@@ -33,6 +49,8 @@ pub struct TcpProxyRt {
     targets: Vec<(String, u32)>,
     access_logs: Vec<AccessLogger>,
     stats: TcpStats,
+    /// Istio's `istio.stats` network filter in front of this tcp_proxy.
+    istio: Option<Arc<StatsRt>>,
 }
 
 impl TcpProxyRt {
@@ -40,6 +58,7 @@ impl TcpProxyRt {
         cfg: &TcpProxy,
         path: &str,
         ctx: &BuildCtx<'_>,
+        istio: Option<Arc<StatsRt>>,
     ) -> Result<Arc<TcpProxyRt>, Vec<Rejected>> {
         let mut errors = Vec::new();
         if cfg.stat_prefix.is_empty() {
@@ -115,6 +134,7 @@ impl TcpProxyRt {
                 downstream_cx_rx_bytes_total: s.counter("downstream_cx_rx_bytes_total"),
                 downstream_cx_tx_bytes_total: s.counter("downstream_cx_tx_bytes_total"),
             },
+            istio,
         }))
     }
 
@@ -144,6 +164,10 @@ impl TcpProxyRt {
         proxy: Arc<Proxy>,
     ) {
         let started = Instant::now();
+        let mut istio = IstioConn {
+            downstream_tls: downstream_tls.clone(),
+            ..IstioConn::default()
+        };
         self.stats.downstream_cx_total.inc();
         let mut rec = Record::new(peer, destination);
         rec.downstream_tls = downstream_tls;
@@ -155,16 +179,18 @@ impl TcpProxyRt {
         let Some(cluster) = cluster else {
             self.stats.downstream_cx_no_route.inc();
             rec.flags = Flags::of(Flag::NoClusterFound);
-            self.finish(&mut rec, started);
+            self.finish(&mut rec, started, &mut istio);
             return;
         };
         rec.upstream_cluster = Some(cluster.name.clone());
+        istio.cluster = Some(cluster.clone());
         let Some(host) = cluster.choose_host(&[], Some(destination), None) else {
             rec.flags = Flags::of(Flag::NoHealthyUpstream);
-            self.finish(&mut rec, started);
+            self.finish(&mut rec, started, &mut istio);
             return;
         };
         rec.upstream_host = Some(host.address);
+        istio.workload = host.workload.clone();
         let stats = &cluster.stats;
         stats.upstream_cx_total.inc();
         inc(&host.stats.cx_total);
@@ -188,7 +214,7 @@ impl TcpProxyRt {
                 );
                 rec.flags = Flags::of(Flag::UpstreamConnectionFailure);
                 rec.upstream_transport_failure_reason = Some(format!("delayed connect error: {e}"));
-                self.finish(&mut rec, started);
+                self.finish(&mut rec, started, &mut istio);
                 return;
             }
             Err(_) => {
@@ -197,7 +223,7 @@ impl TcpProxyRt {
                 inc(&host.stats.cx_connect_fail);
                 cluster.report(&host, super::cluster::outlier::Outcome::LocalFailure);
                 rec.flags = Flags::of(Flag::UpstreamConnectionFailure);
-                self.finish(&mut rec, started);
+                self.finish(&mut rec, started, &mut istio);
                 return;
             }
         };
@@ -208,7 +234,10 @@ impl TcpProxyRt {
                 .connect(Box::new(upstream), host.address.ip(), false)
                 .await
             {
-                Ok((s, _)) => s,
+                Ok((s, facts)) => {
+                    istio.upstream_tls = Some(facts);
+                    s
+                }
                 Err(e) => {
                     stats.upstream_cx_connect_fail.inc();
                     inc(&host.stats.cx_connect_fail);
@@ -221,7 +250,7 @@ impl TcpProxyRt {
                     );
                     rec.flags = Flags::of(Flag::UpstreamConnectionFailure);
                     rec.upstream_transport_failure_reason = Some(e.0);
-                    self.finish(&mut rec, started);
+                    self.finish(&mut rec, started, &mut istio);
                     return;
                 }
             },
@@ -229,6 +258,8 @@ impl TcpProxyRt {
         };
         stats.upstream_cx_active.inc();
         inc(&host.stats.cx_active);
+        // Connected: Istio counts the connection as opened once it knows its peer.
+        istio.series = self.istio_open(&rec, &istio);
         let result = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await;
         let (rx, tx) = result.unwrap_or((0, 0));
         self.stats.downstream_cx_rx_bytes_total.add(rx);
@@ -240,10 +271,49 @@ impl TcpProxyRt {
         dec(&host.stats.cx_active);
         rec.bytes_received = rx;
         rec.bytes_sent = tx;
-        self.finish(&mut rec, started);
+        self.finish(&mut rec, started, &mut istio);
     }
 
-    fn finish(&self, rec: &mut Record, started: Instant) {
+    /// Counts an opened connection in Istio's metrics, with what is known of the peer.
+    fn istio_open(&self, rec: &Record, c: &IstioConn) -> Option<Arc<TcpSeries>> {
+        let stats = self.istio.as_ref()?;
+        let flags = rec.flags.short();
+        let (peer, tls) = match stats.reporter {
+            Reporter::Destination => (None, c.downstream_tls.as_deref()),
+            Reporter::Source => (
+                c.workload
+                    .as_deref()
+                    .and_then(PeerInfo::from_endpoint_metadata),
+                c.upstream_tls.as_deref(),
+            ),
+        };
+        Some(
+            stats.tcp_opened(&TcpObservation {
+                peer,
+                peer_principal: tls.and_then(|t| t.peer_uri_san()),
+                local_principal: tls.and_then(|t| t.local_uri_san.as_deref()),
+                cluster: c
+                    .cluster
+                    .as_ref()
+                    .map(|cl| (cl.name.as_str(), cl.config.metadata.as_ref())),
+                response_flags: &flags,
+            }),
+        )
+    }
+
+    fn finish(&self, rec: &mut Record, started: Instant, istio: &mut IstioConn) {
+        if self.istio.is_some() {
+            // A connection that never reached its upstream is opened and closed at once.
+            let series = match istio.series.take() {
+                Some(s) => Some(s),
+                None => self.istio_open(rec, istio),
+            };
+            if let Some(s) = series {
+                s.received.add(rec.bytes_received);
+                s.sent.add(rec.bytes_sent);
+                s.closed.inc();
+            }
+        }
         if self.access_logs.is_empty() {
             return;
         }

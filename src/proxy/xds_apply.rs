@@ -231,6 +231,8 @@ impl Proxy {
                 .tracing
                 .as_ref()
                 .and_then(|t| t.http.as_ref()),
+            node: current.bootstrap.node.as_ref(),
+            direction: Default::default(),
         };
         let mut errors = Vec::new();
         let mut built: Vec<Arc<ListenerRt>> = Vec::new();

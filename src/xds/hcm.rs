@@ -125,6 +125,8 @@ crate::any_enum! {
     /// The HTTP filters mesh implements.
     pub enum HttpFilterConfig {
         Router(Router) = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+        IstioStats(super::istio::StatsPluginConfig) = "type.googleapis.com/stats.PluginConfig",
+        PeerMetadata(super::istio::PeerMetadataConfig) = "type.googleapis.com/io.istio.http.peer_metadata.Config",
     }
 }
 

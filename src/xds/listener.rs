@@ -144,6 +144,7 @@ crate::any_enum! {
     pub enum NetworkFilterConfig {
         HttpConnectionManager(Box<HttpConnectionManager>) = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         TcpProxy(Box<TcpProxy>) = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+        IstioStats(super::istio::StatsPluginConfig) = "type.googleapis.com/stats.PluginConfig",
     }
 }
 

@@ -15,6 +15,7 @@ mod lab4;
 mod lab4_l4;
 mod lab4_ops;
 mod lab4_tls;
+mod metrics;
 mod mtls;
 mod resilience;
 mod routing;

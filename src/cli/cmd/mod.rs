@@ -11,6 +11,7 @@ pub mod install;
 pub mod istioctl;
 pub mod logs;
 pub mod manifests;
+pub mod metrics;
 pub mod quickstart;
 pub mod sandboxes;
 pub mod up;

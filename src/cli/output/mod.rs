@@ -12,6 +12,7 @@ pub mod gosort;
 pub mod goyaml;
 pub mod istioctl;
 pub mod kubectl;
+pub mod metrics;
 pub mod node;
 pub mod protojson;
 pub mod table;

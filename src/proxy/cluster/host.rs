@@ -2,6 +2,7 @@
 //! `/clusters` prints, and its connection pool.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::xds::core::Locality;
@@ -39,6 +40,16 @@ impl HostStats {
     }
 }
 
+/// An endpoint's `istio.workload` metadata.
+pub fn workload_of(metadata: Option<&crate::xds::core::Metadata>) -> Option<Arc<str>> {
+    metadata?
+        .filter_metadata
+        .get("istio")?
+        .get("workload")?
+        .as_str()
+        .map(Arc::from)
+}
+
 pub fn inc(a: &AtomicU64) {
     a.fetch_add(1, Ordering::Relaxed);
 }
@@ -63,6 +74,10 @@ pub struct Host {
     pub pool: Pool,
     /// Index into the cluster's `transport_socket_matches` (`None`: its default socket).
     pub socket_match: Option<u8>,
+    /// istiod's `istio.workload` endpoint metadata (`name;namespace;canonical;revision;
+    /// cluster`): who a client's telemetry reports as the destination when the peer does not
+    /// say.
+    pub workload: Option<Arc<str>>,
     /// Ejected by outlier detection: out of load balancing until the detector lets it back.
     ejected: AtomicBool,
     /// Failing (or not yet passing) active health checks.
@@ -88,9 +103,16 @@ impl Host {
             stats: HostStats::default(),
             pool: Pool::default(),
             socket_match: None,
+            workload: None,
             ejected: AtomicBool::new(false),
             hc_failed: AtomicBool::new(false),
         }
+    }
+
+    /// Takes `istio.workload` from the endpoint's metadata.
+    pub fn with_metadata(mut self, metadata: Option<&crate::xds::core::Metadata>) -> Host {
+        self.workload = workload_of(metadata);
+        self
     }
 
     pub fn with_socket_match(mut self, socket_match: Option<u8>) -> Host {

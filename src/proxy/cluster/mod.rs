@@ -498,10 +498,12 @@ impl Cluster {
                 };
                 let weight = lbe.load_balancing_weight.unwrap_or(1);
                 let socket = self.socket_match(lbe.metadata.as_ref());
+                let workload = host::workload_of(lbe.metadata.as_ref());
                 let reuse = by_addr.get(&addr).filter(|h| {
                     h.health == lbe.health_status
                         && h.weight == weight.max(1)
                         && h.socket_match == socket
+                        && h.workload == workload
                 });
                 hosts.push(reuse.cloned().unwrap_or_else(|| {
                     Arc::new(
@@ -513,7 +515,8 @@ impl Cluster {
                             loc.locality.clone().unwrap_or_default(),
                             lbe.health_status,
                         )
-                        .with_socket_match(socket),
+                        .with_socket_match(socket)
+                        .with_metadata(lbe.metadata.as_ref()),
                     )
                 }));
             }
@@ -764,6 +767,7 @@ impl Cluster {
             e.health,
         )
         .with_socket_match(self.socket_match(e.metadata.as_ref()))
+        .with_metadata(e.metadata.as_ref())
     }
 
     /// Which of `transport_socket_matches` an endpoint with `metadata` uses.

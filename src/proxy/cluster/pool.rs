@@ -20,6 +20,7 @@ use crate::plog;
 use super::super::http::body::Body;
 use super::super::log::{Component, Level, Logger};
 use super::super::stats::Counter;
+use super::super::tls::ConnTls;
 use super::super::tls::client::UpstreamTls;
 use super::host::{Host, dec, inc};
 use super::stats::ClusterStats;
@@ -49,6 +50,7 @@ struct Idle {
     sender: SendRequest<Body>,
     uses: u32,
     local: Option<std::net::SocketAddr>,
+    tls: Option<Arc<ConnTls>>,
 }
 
 /// What the pool needs from its cluster.
@@ -72,6 +74,8 @@ pub struct Conn {
     uses: u32,
     /// The connection's own address (`%UPSTREAM_LOCAL_ADDRESS%`).
     pub local: Option<std::net::SocketAddr>,
+    /// The TLS session, when the cluster originates TLS (the peer's identity for telemetry).
+    pub tls: Option<Arc<ConnTls>>,
 }
 
 /// Why no connection could be made; the strings are Envoy's reset and transport reasons.
@@ -171,6 +175,7 @@ impl Pool {
                     fresh: false,
                     uses: idle.uses,
                     local: idle.local,
+                    tls: idle.tls,
                 });
             }
         }
@@ -196,6 +201,7 @@ impl Pool {
                 local: conn.local,
                 sender: conn.sender,
                 uses: conn.uses,
+                tls: conn.tls,
             });
         }
         host.pool.available.notify_one();
@@ -271,14 +277,14 @@ async fn dial(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectError>
         };
     let local = stream.local_addr().ok();
     // A TLS connection is connected once its handshake is done, within the same timeout.
-    let stream: BoxStream = match &ctx.tls {
+    let (stream, tls): (BoxStream, _) = match &ctx.tls {
         Some(tls) => {
             let left = ctx.connect_timeout.saturating_sub(started.elapsed());
             let handshake =
                 tokio::time::timeout(left, tls.connect(Box::new(stream), host.address.ip(), true))
                     .await;
             match handshake {
-                Ok(Ok((s, _))) => s,
+                Ok(Ok((s, facts))) => (s, Some(facts)),
                 Ok(Err(e)) => {
                     stats.upstream_cx_connect_fail.inc();
                     inc(&host.stats.cx_connect_fail);
@@ -303,7 +309,7 @@ async fn dial(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectError>
                 }
             }
         }
-        None => Box::new(stream),
+        None => (Box::new(stream), None),
     };
     stats
         .upstream_cx_connect_ms
@@ -365,6 +371,7 @@ async fn dial(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectError>
         fresh: true,
         uses: 0,
         local,
+        tls,
     })
 }
 

@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::net::dial::BoxStream;
@@ -23,6 +24,9 @@ use crate::xds::listener::TrafficDirection;
 
 use super::super::access_log::{AccessLogger, Record};
 use super::super::cluster::pool::CountingIo;
+use super::super::istio::labels::{Protocol, Reporter};
+use super::super::istio::peer::PeerInfo;
+use super::super::istio::{ExchangeRt, HttpObservation, StatsRt};
 use super::super::listener::BuildCtx;
 use super::super::log::{Component, Level, Logger};
 use super::super::stats::{Counter, Gauge, Histogram, Scope, Unit};
@@ -208,6 +212,10 @@ pub struct HcmRt {
     pub log: Arc<Logger>,
     /// Spans and B3 propagation, when `tracing` names a provider.
     pub tracing: Option<TracingRt>,
+    /// Istio's `istio.stats` HTTP filter.
+    pub istio_stats: Option<Arc<StatsRt>>,
+    /// Istio's `istio.metadata_exchange` HTTP filter.
+    pub exchange: Option<ExchangeRt>,
 }
 
 impl HcmRt {
@@ -232,13 +240,28 @@ impl HcmRt {
                 "HTTP3 is not supported by mesh",
             ));
         }
-        // The router must be the last (terminal) filter; mesh implements only the router.
+        // The router must be the last (terminal) filter; before it, Istio's two filters.
         let mut router = None;
+        let (mut istio_stats, mut exchange) = (None, None);
         for (i, f) in cfg.http_filters.iter().enumerate() {
             let fpath = format!("{path}.http_filters[{i}]");
             let is_last = i + 1 == cfg.http_filters.len();
             let resolved = match &f.typed_config {
                 Some(HttpFilterConfig::Router(r)) => Some(r.clone()),
+                Some(HttpFilterConfig::IstioStats(c)) => {
+                    match StatsRt::build(c, &format!("{fpath}.typed_config"), ctx) {
+                        Ok(s) => istio_stats = Some(s),
+                        Err(e) => errors.push(e),
+                    }
+                    None
+                }
+                Some(HttpFilterConfig::PeerMetadata(c)) => {
+                    match ExchangeRt::build(c, &format!("{fpath}.typed_config"), ctx) {
+                        Ok(x) => exchange = Some(x),
+                        Err(mut e) => errors.append(&mut e),
+                    }
+                    None
+                }
                 None if f.name == "envoy.filters.http.router" || f.name == "envoy.router" => {
                     Some(Default::default())
                 }
@@ -395,6 +418,8 @@ impl HcmRt {
             via,
             log: log.clone(),
             tracing,
+            istio_stats,
+            exchange,
         }))
     }
 }
@@ -620,6 +645,13 @@ async fn handle(
 
     let mut request_id = None;
     let mut span: Option<ActiveSpan> = None;
+    // Istio's filters: the peer the downstream says it is, and the request body's size.
+    let mut downstream_peer = None;
+    let grpc = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let request_bytes = Arc::new(AtomicU64::new(0));
     let outcome = if authority.is_empty() && parts.version == http::Version::HTTP_11 {
         Err(LocalReply::missing_host())
     } else {
@@ -635,15 +667,29 @@ async fn handle(
             s.inject(&mut parts.headers);
             span = Some(s);
         }
+        if let Some(x) = &hcm.exchange {
+            downstream_peer = x.on_request(&mut parts.headers);
+        }
+        let incoming = if hcm.istio_stats.is_some() {
+            let counted = request_bytes.clone();
+            body::boxed(Observed::new(incoming, move |_, n| {
+                counted.store(n, Ordering::Relaxed)
+            }))
+        } else {
+            body::boxed(incoming)
+        };
         route_and_forward(
             &proxy, &hcm, &conn, stream_id, parts, incoming, &authority, &path, internal, started,
             &mut rec, &mut span,
         )
         .await
     };
+    let (mut upstream_tls, mut upstream_workload) = (None, None);
 
     let mut response = match outcome {
         Ok(fwd) => {
+            upstream_tls = fwd.upstream_tls;
+            upstream_workload = fwd.upstream_workload;
             rec.flags = rec.flags.union(fwd.flags);
             rec.upstream_cluster = fwd.cluster;
             rec.upstream_host = fwd.host;
@@ -662,6 +708,53 @@ async fn handle(
             reply.into_response(&hcm.server_name)
         }
     };
+    let upstream_peer = match &hcm.exchange {
+        Some(x) => x.on_response(response.headers_mut(), downstream_peer.is_some()),
+        None => None,
+    };
+    let istio = hcm.istio_stats.as_ref().map(|stats| {
+        let applied = proxy.applied();
+        let cluster = rec
+            .upstream_cluster
+            .as_deref()
+            .and_then(|n| applied.cluster(n))
+            .map(|c| (c.name.as_str(), c.config.metadata.as_ref()));
+        let mut o = HttpObservation {
+            service: stats.service(Some(&authority), rec.route_name.as_deref(), cluster),
+            protocol: if grpc { Protocol::Grpc } else { Protocol::Http },
+            // From the headers: a trailers-only gRPC answer (errors); the trailers of a
+            // streamed answer are not read here.
+            grpc_status: grpc
+                .then(|| response.headers().get("grpc-status"))
+                .flatten()
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            request_bytes: request_bytes.clone(),
+            ..HttpObservation::default()
+        };
+        // The server knows its client from the exchange and the client certificate; the
+        // client knows its server from the exchange (else the endpoint's metadata) and the
+        // server certificate.
+        let tls = match stats.reporter {
+            Reporter::Destination => {
+                o.peer = downstream_peer.take();
+                conn.tls.as_deref()
+            }
+            Reporter::Source => {
+                o.peer = upstream_peer.or_else(|| {
+                    upstream_workload
+                        .as_deref()
+                        .and_then(PeerInfo::from_endpoint_metadata)
+                });
+                upstream_tls.as_deref()
+            }
+        };
+        if let Some(t) = tls {
+            o.peer_principal = t.peer_uri_san().map(str::to_owned);
+            o.local_principal = t.local_uri_san.clone();
+        }
+        o
+    });
     finalize_response_headers(&mut response, &hcm);
     if let Some(id) = request_id {
         response.headers_mut().insert("x-request-id", id);
@@ -701,6 +794,9 @@ async fn handle(
                 rec.flags
                     .set(super::super::flags::Flag::DownstreamConnectionTermination);
             }
+        }
+        if let (Some(stats), Some(o)) = (&hcm2.istio_stats, &istio) {
+            stats.record_http(o, rec.response_code, &rec.flags.short(), elapsed, bytes);
         }
         if !hcm2.access_logs.is_empty() {
             rec.bytes_sent = bytes;
@@ -876,7 +972,7 @@ async fn route_and_forward(
     conn: &ConnInfo,
     stream_id: u64,
     mut parts: http::request::Parts,
-    incoming: Incoming,
+    incoming: Body,
     authority: &str,
     path: &str,
     internal: bool,

@@ -24,6 +24,7 @@ use super::super::cluster::outlier::Outcome;
 use super::super::cluster::pool::{Conn, ConnectError, Pool};
 use super::super::flags::{Flag, Flags};
 use super::super::log::{Component, Level};
+use super::super::tls::ConnTls;
 use super::body::{self, Body, End, Observed};
 use super::hcm::HcmRt;
 use super::local_reply::LocalReply;
@@ -68,6 +69,10 @@ pub struct Forwarded {
     pub local_reply_body: Option<String>,
     /// Index of the weighted cluster that was picked.
     pub weighted: Option<usize>,
+    /// The upstream connection's TLS session (the peer's identity for telemetry).
+    pub upstream_tls: Option<Arc<ConnTls>>,
+    /// The chosen endpoint's `istio.workload` metadata.
+    pub upstream_workload: Option<Arc<str>>,
 }
 
 impl Forwarded {
@@ -82,6 +87,8 @@ impl Forwarded {
             transport_failure: None,
             local_reply_body: None,
             weighted: None,
+            upstream_tls: None,
+            upstream_workload: None,
         }
     }
 }
@@ -105,11 +112,11 @@ impl ReqBody {
 }
 
 /// Reads up to `limit` bytes; a longer body is passed on as a stream (and cannot be retried).
-async fn buffer_body(incoming: Incoming, limit: usize) -> Result<ReqBody, LocalReply> {
+async fn buffer_body(incoming: Body, limit: usize) -> Result<ReqBody, LocalReply> {
     if hyper::body::Body::is_end_stream(&incoming) {
         return Ok(ReqBody::Buffered(Bytes::new()));
     }
-    let mut body = body::boxed(incoming);
+    let mut body = incoming;
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut size = 0;
     loop {
@@ -179,7 +186,7 @@ fn header_ms(headers: &HeaderMap, name: &str) -> Option<u64> {
 pub async fn forward(
     ctx: &RouterCtx<'_>,
     parts: &mut http::request::Parts,
-    incoming: Incoming,
+    incoming: Body,
     authority: &str,
     path: &str,
     table: &RouteTable,
@@ -331,7 +338,7 @@ pub async fn forward(
         }
         b
     } else {
-        ReqBody::Stream(Some(body::boxed(incoming)))
+        ReqBody::Stream(Some(incoming))
     };
 
     // 6. Attempts.
@@ -531,6 +538,7 @@ pub async fn forward(
                     stats.upstream_rq_retry_success.inc();
                 }
                 let service_time = sent_at.elapsed();
+                let upstream_tls = conn.tls.clone();
                 let mut response = finish_response(
                     response,
                     conn,
@@ -561,6 +569,8 @@ pub async fn forward(
                     transport_failure: None,
                     local_reply_body: None,
                     weighted,
+                    upstream_tls,
+                    upstream_workload: host.workload.clone(),
                 });
             }
             Err(Failure::Connect(ConnectError::Overflow)) => {

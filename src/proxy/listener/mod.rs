@@ -18,10 +18,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::net::dial::BoxStream;
 use crate::plog;
-use crate::xds::listener::{FilterChain, Listener, ListenerFilterConfig, NetworkFilterConfig};
+use crate::xds::listener::{
+    FilterChain, Listener, ListenerFilterConfig, NetworkFilterConfig, TrafficDirection,
+};
 
 use super::access_log::StdStreams;
 use super::http::hcm::HcmRt;
+use super::istio::StatsRt;
 use super::log::{Component, Level, Logger};
 use super::stats::{Counter, Gauge, Histogram, Store, Unit};
 use super::tcp_proxy::TcpProxyRt;
@@ -101,6 +104,10 @@ pub struct BuildCtx<'a> {
     pub secrets: &'a Arc<SecretManager>,
     /// The bootstrap's tracer, for connection managers whose `tracing` names none.
     pub tracing: Option<&'a crate::xds::hcm::TracingProvider>,
+    /// The bootstrap's node: who this proxy is (Istio's filters report it).
+    pub node: Option<&'a crate::xds::core::Node>,
+    /// The traffic direction of the listener being built (Istio's stats reporter).
+    pub direction: TrafficDirection,
 }
 
 /// One listener, compiled.
@@ -132,6 +139,10 @@ impl ListenerRt {
         path: &str,
         ctx: &BuildCtx<'_>,
     ) -> Result<Arc<ListenerRt>, Vec<Rejected>> {
+        let ctx = &BuildCtx {
+            direction: cfg.traffic_direction,
+            ..*ctx
+        };
         let mut errors = Vec::new();
         let configured = match cfg.address.ip_socket_addr() {
             Some(a) => a,
@@ -440,28 +451,47 @@ fn build_chain(
 ) -> Result<ChainRt, Vec<Rejected>> {
     let matcher = ChainMatch::build(c.filter_chain_match.as_ref(), path).map_err(|e| vec![e])?;
     let tls = super::tls::build_downstream(c.transport_socket.as_ref(), path, ctx.secrets, ssl)?;
-    let kind = match c.filters.as_slice() {
-        [filter] => {
-            let fpath = format!("{path}.filters[0].typed_config");
-            match &filter.typed_config {
-                NetworkFilterConfig::HttpConnectionManager(h) => {
-                    ChainKind::Http(HcmRt::build(h, &fpath, ctx, stat_name, direction)?)
-                }
-                NetworkFilterConfig::TcpProxy(t) => {
-                    ChainKind::Tcp(TcpProxyRt::build(t, &fpath, ctx)?)
-                }
+    // Istio's `istio.stats` network filter may come before tcp_proxy; the last filter is the
+    // terminal one.
+    let Some((terminal, before)) = c.filters.split_last() else {
+        return Err(vec![Rejected::new(
+            format!("{path}.filters"),
+            "a filter chain needs a terminal network filter (http_connection_manager or tcp_proxy)",
+        )]);
+    };
+    let mut istio_stats = None;
+    for (i, f) in before.iter().enumerate() {
+        let fpath = format!("{path}.filters[{i}].typed_config");
+        match &f.typed_config {
+            NetworkFilterConfig::IstioStats(cfg) => {
+                istio_stats = Some(StatsRt::build(cfg, &fpath, ctx).map_err(|e| vec![e])?);
+            }
+            _ => {
+                return Err(vec![Rejected::new(
+                    format!("{path}.filters[{i}]"),
+                    "mesh supports one terminal network filter per chain (an http_connection_manager or a tcp_proxy), after an optional istio.stats",
+                )]);
             }
         }
-        [] => {
+    }
+    let fpath = format!("{path}.filters[{}].typed_config", before.len());
+    let kind = match &terminal.typed_config {
+        NetworkFilterConfig::HttpConnectionManager(_) if istio_stats.is_some() => {
             return Err(vec![Rejected::new(
                 format!("{path}.filters"),
-                "a filter chain needs a terminal network filter (http_connection_manager or tcp_proxy)",
+                "the istio.stats network filter counts TCP; HTTP is counted by the istio.stats HTTP filter in the connection manager",
             )]);
         }
-        _ => {
+        NetworkFilterConfig::HttpConnectionManager(h) => {
+            ChainKind::Http(HcmRt::build(h, &fpath, ctx, stat_name, direction)?)
+        }
+        NetworkFilterConfig::TcpProxy(t) => {
+            ChainKind::Tcp(TcpProxyRt::build(t, &fpath, ctx, istio_stats)?)
+        }
+        NetworkFilterConfig::IstioStats(_) => {
             return Err(vec![Rejected::new(
-                format!("{path}.filters"),
-                "mesh supports one network filter per chain for now (an http_connection_manager or a tcp_proxy)",
+                format!("{path}.filters[{}]", before.len()),
+                "istio.stats is not a terminal filter: put a tcp_proxy after it",
             )]);
         }
     };

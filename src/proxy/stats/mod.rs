@@ -23,6 +23,13 @@ pub use histogram::{DEFAULT_BUCKETS, Exact, QUANTILES, Summary};
 pub use query::{Format, Kind, Query, QueryError};
 pub use tags::{Tag, TagExtracted, extract as extract_tags};
 
+/// Envoy's registered custom stat namespaces: stats under them render in Prometheus without
+/// the namespace and without the `envoy_` prefix (Istio's filters register `istiocustom`, so
+/// `istiocustom.istio_requests_total` scrapes as `istio_requests_total`).
+pub const CUSTOM_NAMESPACES: [&str; 1] = [ISTIO_NAMESPACE];
+/// The namespace of Istio's standard metrics.
+pub const ISTIO_NAMESPACE: &str = "istiocustom";
+
 use snapshot::{HistogramStat, NumberStat, Snapshot, TextStat};
 
 /// A handle plus its lazily computed tag extraction (needed only for Prometheus).
@@ -60,6 +67,32 @@ impl<H: Clone> Family<H> {
             .or_insert_with(|| Entry {
                 handle: make(),
                 tagged: OnceLock::new(),
+            })
+            .handle
+            .clone()
+    }
+
+    /// Like [`Family::get_or_create`], for a stat whose tags are given, not extracted.
+    fn get_or_create_tagged(
+        &self,
+        name: &str,
+        make: impl FnOnce() -> H,
+        tagged: impl FnOnce() -> TagExtracted,
+    ) -> H {
+        if let Some(e) = self
+            .entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+        {
+            return e.handle.clone();
+        }
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .entry(name.to_string())
+            .or_insert_with(|| Entry {
+                handle: make(),
+                tagged: OnceLock::from(tagged()),
             })
             .handle
             .clone()
@@ -113,6 +146,34 @@ impl Store {
         self.inner
             .histograms
             .get_or_create(name, || Histogram::new(unit))
+    }
+
+    /// A counter whose tag-extracted name and tags are given (Envoy's
+    /// `counterFromStatNames` with a tag vector, as Istio's stats filter creates its metrics)
+    /// instead of extracted from `name` by the default extractors.
+    pub fn counter_tagged(&self, name: &str, tagged: impl FnOnce() -> TagExtracted) -> Counter {
+        self.inner
+            .counters
+            .get_or_create_tagged(name, Counter::default, tagged)
+    }
+
+    /// A gauge with given tags (see [`Store::counter_tagged`]).
+    pub fn gauge_tagged(&self, name: &str, tagged: impl FnOnce() -> TagExtracted) -> Gauge {
+        self.inner
+            .gauges
+            .get_or_create_tagged(name, Gauge::default, tagged)
+    }
+
+    /// A histogram with given tags (see [`Store::counter_tagged`]).
+    pub fn histogram_tagged(
+        &self,
+        name: &str,
+        unit: Unit,
+        tagged: impl FnOnce() -> TagExtracted,
+    ) -> Histogram {
+        self.inner
+            .histograms
+            .get_or_create_tagged(name, || Histogram::new(unit), tagged)
     }
 
     pub fn text_readout(&self, name: &str) -> TextReadout {

@@ -120,8 +120,17 @@ fn token_cmp(a: &str, b: &str) -> Ordering {
     a.split('.').cmp(b.split('.'))
 }
 
-/// `envoy_` + the tag-extracted name made Prometheus-safe.
+/// `envoy_` + the tag-extracted name made Prometheus-safe; a stat in a custom namespace
+/// drops the namespace and gets no prefix (Envoy's `PrometheusStatsFormatter::metricName`).
 fn metric_name(tag_extracted: &str) -> String {
+    for ns in super::CUSTOM_NAMESPACES {
+        if let Some(rest) = tag_extracted
+            .strip_prefix(ns)
+            .and_then(|r| r.strip_prefix('.'))
+        {
+            return sanitize_name(rest);
+        }
+    }
     format!("envoy_{}", sanitize_name(tag_extracted))
 }
 

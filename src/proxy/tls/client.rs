@@ -29,6 +29,8 @@ struct Configs {
     /// Without `h2`: the HTTP connection pool speaks HTTP/1.1 only, and a server that picked
     /// h2 would get HTTP/1.1 bytes.
     http1: Arc<ClientConfig>,
+    /// The identity our client certificate carries (Istio's `source_principal`).
+    local_uri_san: Option<String>,
 }
 
 #[derive(Debug)]
@@ -122,6 +124,7 @@ impl UpstreamTls {
         Ok(Configs {
             full: Arc::new(full),
             http1: Arc::new(http1),
+            local_uri_san: super::first_uri_san(&r.certs[..r.certs.len().min(1)]),
         })
     }
 
@@ -151,7 +154,9 @@ impl UpstreamTls {
                 ConnectTlsError(failure_reason(&e))
             })?;
         let (_, conn) = tls.get_ref();
-        let facts = ConnTls::from_state(conn, self.sni.as_ref().map(|n| n.to_str().into_owned()));
+        let mut facts =
+            ConnTls::from_state(conn, self.sni.as_ref().map(|n| n.to_str().into_owned()));
+        facts.local_uri_san = configs.local_uri_san.clone();
         self.stats.record_handshake(conn);
         Ok((Box::new(tls), Arc::new(facts)))
     }

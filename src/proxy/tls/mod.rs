@@ -41,6 +41,8 @@ pub struct ConnTls {
     pub peer_certificate: Option<CertificateDer<'static>>,
     pub peer_sans: Vec<San>,
     pub peer_serial: Option<String>,
+    /// The first URI SAN of the certificate we presented (our SPIFFE identity in a mesh).
+    pub local_uri_san: Option<String>,
 }
 
 impl ConnTls {
@@ -68,6 +70,7 @@ impl ConnTls {
             peer_certificate: peer,
             peer_sans,
             peer_serial,
+            local_uri_san: None,
         }
     }
 
@@ -78,6 +81,17 @@ impl ConnTls {
             _ => None,
         })
     }
+}
+
+/// The first URI SAN of the first of `certs` that has one: the identity a context presents.
+fn first_uri_san(certs: &[Arc<certs::LoadedCert>]) -> Option<String> {
+    certs.iter().find_map(|c| {
+        let leaf = c.key.cert.first()?;
+        sans_of_der(leaf).into_iter().find_map(|s| match s {
+            San::Uri(u) => Some(u),
+            _ => None,
+        })
+    })
 }
 
 /// True for a transport socket that means "no TLS" (raw_buffer, named or typed).

@@ -25,6 +25,9 @@ use super::verify::DownstreamVerifier;
 struct Configs {
     with_alpn: Arc<ServerConfig>,
     without_alpn: Arc<ServerConfig>,
+    /// Our identity (for Istio's `destination_principal`); with several certificates, the
+    /// first that has a URI SAN.
+    local_uri_san: Option<String>,
 }
 
 #[derive(Debug)]
@@ -133,6 +136,7 @@ impl DownstreamTls {
         Ok(Configs {
             with_alpn: Arc::new(with_alpn),
             without_alpn,
+            local_uri_san: super::first_uri_san(&r.certs),
         })
     }
 
@@ -170,7 +174,8 @@ impl DownstreamTls {
             AcceptError::Handshake(e.to_string())
         })?;
         let (_, conn) = tls.get_ref();
-        let facts = ConnTls::from_server(conn, sni);
+        let mut facts = ConnTls::from_server(conn, sni);
+        facts.local_uri_san = configs.local_uri_san.clone();
         if facts.peer_certificate.is_none() {
             self.stats.no_certificate.inc();
         }
