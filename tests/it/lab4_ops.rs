@@ -642,3 +642,38 @@ fn access_log_lines_are_never_lost_or_interleaved_under_concurrency() {
     assert!(complete, "{} of {} lines", seen.len(), THREADS * EACH);
     assert!(seen.values().all(|n| *n == 1), "each request logged once");
 }
+
+#[test]
+fn tracing_follows_the_installed_mesh_config() {
+    let sb = ch4();
+    let collector = Upstream::start("zipkin");
+    let zipkin = format!(
+        "meshConfig.defaultConfig.tracing.zipkin.address={}",
+        collector.addr
+    );
+    // The demo profile samples 100% (values.pilot.traceSampling → PILOT_TRACE_SAMPLING).
+    install(&sb, &[], &["profile=demo", &zipkin]);
+    let s = sb.sandbox.pilot.settings();
+    assert!(s.enable_tracing);
+    assert_eq!(s.tracing_sampling, 100.0);
+    sb.synced();
+    let ok = eventually(Duration::from_secs(10), || {
+        request(
+            sb.node_port(30000),
+            "GET",
+            "/api/catalog",
+            &[("Host", HOST)],
+            b"",
+        )
+        .is_ok_and(|r| r.status == 200)
+    });
+    assert!(ok);
+    // Spans arrive in batches (5 spans, or every 5 s).
+    let posted = eventually(Duration::from_secs(12), || {
+        collector
+            .seen()
+            .iter()
+            .any(|r| r.method == "POST" && r.path == "/api/v2/spans")
+    });
+    assert!(posted, "{:?}", collector.seen().len());
+}
