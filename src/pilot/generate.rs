@@ -67,8 +67,12 @@ fn generate_config(
     proxy: &ProxyIdentity,
     warnings: &mut Vec<String>,
 ) -> ProxyConfig {
-    let (mut clusters, mut endpoints) =
-        super::outbound::outbound(model, &proxy.namespace, warnings);
+    let (mut clusters, mut endpoints) = super::outbound::outbound(
+        model,
+        &proxy.namespace,
+        super::locality::of_labels(&proxy.labels).as_ref(),
+        warnings,
+    );
     clusters.push(build::black_hole());
     match proxy.kind {
         ProxyType::Router => {

@@ -4,6 +4,7 @@
 pub mod bootstrap;
 pub mod build;
 pub mod generate;
+pub mod locality;
 pub mod model;
 pub mod mtls;
 pub mod names;

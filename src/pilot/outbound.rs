@@ -14,13 +14,14 @@ use crate::api::istio::{
     ClientTlsMode, ClientTlsSettings, DestinationRule, Resolution, Subset, TrafficPolicy,
 };
 use crate::xds::cluster::{Cluster, DiscoveryType, DnsLookupFamily, LbPolicy};
-use crate::xds::core::{Address, Metadata};
+use crate::xds::core::{Address, Locality, Metadata};
 use crate::xds::de::Duration;
 use crate::xds::endpoint::{
     ClusterLoadAssignment, Endpoint, HealthStatus, LbEndpoint, LocalityLbEndpoints,
 };
 
 use super::build;
+use super::locality;
 use super::model::{Model, ServiceInfo, SvcPort, Workload};
 use super::mtls;
 use super::service_entry;
@@ -33,6 +34,7 @@ const DNS_REFRESH_SECS: u64 = 60;
 pub fn outbound(
     model: &Model,
     client_ns: &str,
+    client_locality: Option<&Locality>,
     warnings: &mut Vec<String>,
 ) -> (Vec<Cluster>, Vec<ClusterLoadAssignment>) {
     let mut clusters = Vec::new();
@@ -54,7 +56,11 @@ pub fn outbound(
         for p in &s.ports {
             for subset in &subsets {
                 let (c, eds) = cluster(model, s, p, dr, *subset, warnings);
-                endpoints.extend(eds);
+                let failover =
+                    c.outlier_detection.is_some() && !locality_lb_disabled(dr, *subset, p.port);
+                endpoints.extend(
+                    eds.map(|cla| by_locality(model, cla, client_locality.filter(|_| failover))),
+                );
                 clusters.push(c);
             }
         }
@@ -224,6 +230,54 @@ fn service_endpoints(
         .collect()
 }
 
+/// `localityLbSetting.enabled: false` turns locality failover off.
+fn locality_lb_disabled(dr: Option<&DestinationRule>, subset: Option<&Subset>, port: u16) -> bool {
+    traffic_policy::effective(dr, subset, port)
+        .load_balancer
+        .and_then(|lb| lb.locality_lb_setting)
+        .is_some_and(|l| l["enabled"].as_bool() == Some(false))
+}
+
+/// Groups an assignment's endpoints by their pods' localities, as istiod does; with a client
+/// locality (failover on), each group gets its priority for that client.
+fn by_locality(
+    model: &Model,
+    cla: ClusterLoadAssignment,
+    client: Option<&Locality>,
+) -> ClusterLoadAssignment {
+    let mut groups: Vec<(Option<Locality>, Vec<LbEndpoint>)> = Vec::new();
+    for group in cla.endpoints {
+        for lbe in group.lb_endpoints {
+            let loc = lbe
+                .endpoint
+                .as_ref()
+                .and_then(|e| e.address.ip_socket_addr())
+                .and_then(|a| model.workload_at(a.ip()))
+                .and_then(|w| locality::of_labels(&w.labels))
+                .or_else(|| group.locality.clone());
+            match groups.iter_mut().find(|(l, _)| *l == loc) {
+                Some((_, v)) => v.push(lbe),
+                None => groups.push((loc, vec![lbe])),
+            }
+        }
+    }
+    ClusterLoadAssignment {
+        cluster_name: cla.cluster_name,
+        endpoints: groups
+            .into_iter()
+            .map(|(loc, lb_endpoints)| LocalityLbEndpoints {
+                priority: match (client, &loc) {
+                    (Some(c), Some(l)) => locality::priority(c, l),
+                    _ => 0,
+                },
+                locality: loc,
+                lb_endpoints,
+                load_balancing_weight: None,
+            })
+            .collect(),
+    }
+}
+
 /// A DNS cluster's inline endpoints: names (or IPs) the proxy resolves itself.
 fn dns_assignment(cluster: &str, eps: &[service_entry::EntryEndpoint]) -> ClusterLoadAssignment {
     ClusterLoadAssignment {
@@ -365,7 +419,7 @@ spec:
 ",
         );
         let mut w = Vec::new();
-        let (clusters, eds) = outbound(&m, "default", &mut w);
+        let (clusters, eds) = outbound(&m, "default", None, &mut w);
         let dns = find(&clusters, "outbound|80||httpbin.org");
         assert_eq!(dns.discovery_type, DiscoveryType::StrictDns);
         assert_eq!(dns.dns_lookup_family, DnsLookupFamily::V4Only);
@@ -441,7 +495,7 @@ spec:
         )
         .unwrap();
         let m = Model::from_resources(docs.iter().map(|d| &d.resource));
-        let (clusters, _) = outbound(&m, "default", &mut Vec::new());
+        let (clusters, _) = outbound(&m, "default", None, &mut Vec::new());
         let sni = |name: &str| {
             let c = clusters.iter().find(|c| c.name == name).unwrap();
             match c

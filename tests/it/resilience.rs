@@ -242,3 +242,158 @@ fn a_connection_pool_limit_overflows_with_503_uo() {
         "{stats}"
     );
 }
+
+/// The book's manifest with the pod template's labels extended (a locality), optionally renamed.
+fn with_pod_labels(file: &str, app: &str, rename: Option<&str>, labels: &str) -> String {
+    let text = std::fs::read_to_string(repo_root().join(file)).unwrap();
+    let marker = format!("  template:\n    metadata:\n      labels:\n        app: {app}\n");
+    assert!(text.contains(&marker), "{file}");
+    let mut out = text.replace(&marker, &format!("{marker}{labels}"));
+    if let Some(name) = rename {
+        // Only the Deployment: a second Deployment behind the same Service.
+        let start = out.find("kind: Deployment").unwrap();
+        out = out[start..].replacen(&format!("name: {app}\n"), &format!("name: {name}\n"), 1);
+        out = format!("apiVersion: apps/v1\n{out}");
+    }
+    out
+}
+
+#[test]
+fn locality_failover_keeps_traffic_in_the_zone_until_it_fails() {
+    let sb = TestSandbox::start(None);
+    let zone = |z: &str| {
+        format!(
+            "        topology.kubernetes.io/region: us-west\n        topology.kubernetes.io/zone: us-west1-{z}\n"
+        )
+    };
+    let catalog = "scenarios/istio-in-action/services/catalog/kubernetes/catalog.yaml";
+    sb.apply_text(
+        &with_pod_labels(catalog, "catalog", None, &zone("a")),
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.apply_text(
+        &with_pod_labels(catalog, "catalog", Some("catalog-b"), &zone("b")),
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.apply_text(
+        &with_pod_labels(
+            "scenarios/istio-in-action/services/webapp/kubernetes/webapp.yaml",
+            "webapp",
+            None,
+            &zone("a"),
+        ),
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.apply(
+        &[
+            &format!("{CH4}/coolstore-gw.yaml"),
+            &format!("{CH4}/coolstore-vs.yaml"),
+        ],
+        Some("istioinaction"),
+    )
+    .unwrap();
+    // Istio fails over by locality only with outlier detection.
+    sb.apply_text(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: catalog}\nspec:\n  host: catalog\n  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}\n",
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.synced();
+    let webapp_admin = sb.admin("webapp", Some("istioinaction"));
+    let eds = get(webapp_admin, "/config_dump?include_eds")
+        .json()
+        .to_string();
+    assert!(eds.contains("us-west1-b"), "localities in EDS: {eds}");
+    let catalog_pods = |zone: &str| -> Vec<String> {
+        let pods = sb
+            .rt
+            .block_on(sb.sandbox.get(
+                "po",
+                None,
+                Some("istioinaction"),
+                false,
+                Some(&format!(
+                    "topology.kubernetes.io/zone=us-west1-{zone},app=catalog"
+                )),
+            ))
+            .unwrap();
+        pods[0]
+            .items
+            .iter()
+            .map(|p| p["status"]["podIP"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (a, b) = (catalog_pods("a"), catalog_pods("b"));
+    assert_eq!((a.len(), b.len()), (1, 1));
+    let seen = || -> BTreeMap<String, u64> {
+        let json = get(webapp_admin, "/clusters?format=json").json();
+        let mut out = BTreeMap::new();
+        for c in json["cluster_statuses"].as_array().unwrap() {
+            if c["name"] != "outbound|80||catalog.istioinaction.svc.cluster.local" {
+                continue;
+            }
+            for h in c["host_statuses"].as_array().unwrap() {
+                let ip = h["address"]["socket_address"]["address"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                let n = h["stats"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|s| s["name"] == "rq_total")
+                    .and_then(|s| {
+                        s["value"]
+                            .as_str()
+                            .and_then(|v| v.parse().ok())
+                            .or(s["value"].as_u64())
+                    })
+                    .unwrap_or(0);
+                out.insert(ip, n);
+            }
+        }
+        out
+    };
+    let call = || {
+        request(
+            sb.node_port(30000),
+            "GET",
+            "/api/catalog",
+            &[("Host", "webapp.istioinaction.io")],
+            b"",
+        )
+        .unwrap()
+        .status
+    };
+    for _ in 0..10 {
+        assert_eq!(call(), 200);
+    }
+    let before = seen();
+    assert_eq!(
+        before.get(&a[0]).copied().unwrap_or(0),
+        10,
+        "all in zone a: {before:?}"
+    );
+    assert_eq!(before.get(&b[0]).copied().unwrap_or(0), 0, "{before:?}");
+    // Zone a's catalog breaks: ejected after one 500, traffic fails over to zone b.
+    let bad: SocketAddr = format!("{}:3000", a[0]).parse().unwrap();
+    let r = request(
+        bad,
+        "POST",
+        "/blowup",
+        &[("Content-Type", "application/json")],
+        br#"{"type":"500","percentage":100,"active":true}"#,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let statuses: Vec<u16> = (0..10).map(|_| call()).collect();
+    assert!(statuses[2..].iter().all(|s| *s == 200), "{statuses:?}");
+    let after = seen();
+    assert!(
+        after.get(&b[0]).copied().unwrap_or(0) >= 8,
+        "failed over to zone b: {after:?}"
+    );
+}

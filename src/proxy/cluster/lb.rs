@@ -47,11 +47,62 @@ pub enum Choice {
     Panic,
 }
 
-/// The candidates for one pick: the first priority level with healthy hosts, else degraded
-/// ones, else (panic) every host of the first non-empty level.
+/// Envoy's overprovisioning factor: a level keeps all its traffic until fewer than
+/// 1/1.4 ≈ 71% of its hosts are healthy.
+const OVERPROVISIONING: u64 = 140;
+
+/// The candidates for one pick. With one priority level: its healthy hosts (every host in
+/// panic mode, when fewer than half are healthy), else its degraded ones. With several: Envoy's
+/// priority load — level `i` takes `min(100, 1.4 × healthy%)` of the traffic in order (spilling
+/// the rest to the next level; normalised when the levels' health adds up to less than 100), so
+/// traffic fails over gradually as a level's hosts are ejected or fail health checks.
 fn candidates(set: &HostSet) -> (Vec<Arc<Host>>, Choice) {
+    let healthy_of = |level: &Vec<Arc<Host>>| {
+        level
+            .iter()
+            .filter(|h| h.is_healthy())
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    if set.levels.len() > 1 {
+        let health: Vec<u64> = set
+            .levels
+            .iter()
+            .map(|l| {
+                let healthy = l.iter().filter(|h| h.is_healthy()).count() as u64;
+                (OVERPROVISIONING * healthy / (l.len().max(1) as u64)).min(100)
+            })
+            .collect();
+        let sum: u64 = health.iter().sum();
+        if sum >= 50 {
+            let loads: Vec<u64> = if sum >= 100 {
+                let mut left = 100u64;
+                health
+                    .iter()
+                    .map(|h| {
+                        let take = (*h).min(left);
+                        left -= take;
+                        take
+                    })
+                    .collect()
+            } else {
+                health.iter().map(|h| h * 100 / sum).collect()
+            };
+            let total: u64 = loads.iter().sum::<u64>().max(1);
+            let mut point = rand::random_range(0..total);
+            for (level, load) in set.levels.iter().zip(&loads) {
+                if point < *load {
+                    let healthy = healthy_of(level);
+                    if !healthy.is_empty() {
+                        return (healthy, Choice::Normal);
+                    }
+                }
+                point = point.saturating_sub(*load);
+            }
+        }
+    }
     for level in &set.levels {
-        let healthy: Vec<Arc<Host>> = level.iter().filter(|h| h.is_healthy()).cloned().collect();
+        let healthy = healthy_of(level);
         if !healthy.is_empty() {
             // Envoy's default healthy_panic_threshold is 50%.
             if healthy.len() * 2 < level.len() {
@@ -403,5 +454,29 @@ mod tests {
             )
             .unwrap();
         assert_eq!(h.address.port(), 4);
+    }
+
+    #[test]
+    fn traffic_spills_to_the_next_priority_as_hosts_fail() {
+        // Priority 0: two hosts, one unhealthy → 1.4 × 50% = 70% stays, 30% goes to priority 1.
+        let set = HostSet::new(vec![
+            host(1, 1, 0, HealthStatus::Healthy),
+            host(2, 1, 0, HealthStatus::Unhealthy),
+            host(3, 1, 1, HealthStatus::Healthy),
+        ]);
+        let picks = ports(&set, LbPolicy::Random, 2000);
+        let spilled = picks.iter().filter(|p| **p == 3).count();
+        assert!(
+            (450..750).contains(&spilled),
+            "{spilled} of 2000 (30% expected)"
+        );
+        assert!(!picks.contains(&2));
+        // All healthy: priority 1 gets nothing.
+        let set = HostSet::new(vec![
+            host(1, 1, 0, HealthStatus::Healthy),
+            host(2, 1, 0, HealthStatus::Healthy),
+            host(3, 1, 1, HealthStatus::Healthy),
+        ]);
+        assert!(!ports(&set, LbPolicy::Random, 500).contains(&3));
     }
 }

@@ -499,11 +499,15 @@ impl Cluster {
                 let weight = lbe.load_balancing_weight.unwrap_or(1);
                 let socket = self.socket_match(lbe.metadata.as_ref());
                 let workload = host::workload_of(lbe.metadata.as_ref());
+                let locality = loc.locality.clone().unwrap_or_default();
+                // A host moved to another priority or locality is a new host (failover).
                 let reuse = by_addr.get(&addr).filter(|h| {
                     h.health == lbe.health_status
                         && h.weight == weight.max(1)
                         && h.socket_match == socket
                         && h.workload == workload
+                        && h.priority == loc.priority
+                        && h.locality == locality
                 });
                 hosts.push(reuse.cloned().unwrap_or_else(|| {
                     Arc::new(
@@ -512,7 +516,7 @@ impl Cluster {
                             ep.hostname.clone(),
                             weight,
                             loc.priority,
-                            loc.locality.clone().unwrap_or_default(),
+                            locality.clone(),
                             lbe.health_status,
                         )
                         .with_socket_match(socket)
