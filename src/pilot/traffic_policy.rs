@@ -25,9 +25,14 @@ pub struct Effective {
     pub load_balancer: Option<LoadBalancerSettings>,
     pub connection_pool: Option<ConnectionPoolSettings>,
     pub outlier_detection: Option<OutlierDetection>,
+    /// `retryBudget` (`percent`, `minRetryConcurrency`).
+    pub retry_budget: Option<Value>,
 }
 
 fn overlay(into: &mut Effective, t: &TrafficPolicy, port: u16) {
+    if let Some(b) = t.rest.get("retryBudget") {
+        into.retry_budget = Some(b.clone());
+    }
     if t.load_balancer.is_some() {
         into.load_balancer = t.load_balancer.clone();
     }
@@ -150,6 +155,23 @@ pub fn apply(c: &mut Cluster, e: &Effective, who: &str, warnings: &mut Vec<Strin
             }
         }
     }
+    if let Some(b) = &e.retry_budget {
+        let cb = c.circuit_breakers.get_or_insert_with(Default::default);
+        if cb.thresholds.is_empty() {
+            cb.thresholds.push(Default::default());
+        }
+        cb.thresholds[0].retry_budget = Some(crate::xds::cluster::RetryBudget {
+            budget_percent: Some(crate::xds::hcm::Percent {
+                value: b["percent"].as_f64().unwrap_or(20.0),
+            }),
+            min_retry_concurrency: Some(
+                b["minRetryConcurrency"]
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(3),
+            ),
+        });
+    }
     if let Some(o) = &e.outlier_detection {
         let mut out = XdsOutlier {
             // istiod turns Envoy's success-rate ejection off.
@@ -251,7 +273,7 @@ mod tests {
         }
     }
 
-    const DR: &str = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: catalog, namespace: istioinaction}\nspec:\n  host: catalog\n  trafficPolicy:\n    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n    connectionPool:\n      tcp: {maxConnections: 1, connectTimeout: 2s}\n      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}\n    outlierDetection: {consecutive5xxErrors: 1, interval: 5s, baseEjectionTime: 30s, maxEjectionPercent: 100}\n    portLevelSettings:\n    - port: {number: 9090}\n      loadBalancer: {simple: RANDOM}\n  subsets:\n  - name: v2\n    labels: {version: v2}\n    trafficPolicy:\n      loadBalancer:\n        consistentHash: {maglev: {tableSize: 65537}, useSourceIp: true}\n";
+    const DR: &str = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: catalog, namespace: istioinaction}\nspec:\n  host: catalog\n  trafficPolicy:\n    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n    connectionPool:\n      tcp: {maxConnections: 1, connectTimeout: 2s}\n      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}\n    outlierDetection: {consecutive5xxErrors: 1, interval: 5s, baseEjectionTime: 30s, maxEjectionPercent: 100}\n    retryBudget: {percent: 10, minRetryConcurrency: 1}\n    portLevelSettings:\n    - port: {number: 9090}\n      loadBalancer: {simple: RANDOM}\n  subsets:\n  - name: v2\n    labels: {version: v2}\n    trafficPolicy:\n      loadBalancer:\n        consistentHash: {maglev: {tableSize: 65537}, useSourceIp: true}\n";
 
     #[test]
     fn a_destination_rule_shapes_its_clusters_and_routes() {
@@ -276,6 +298,9 @@ mod tests {
         assert_eq!(th.max_connections, Some(1));
         assert_eq!(th.max_pending_requests, Some(1));
         assert_eq!(th.max_requests, Some(u32::MAX), "unlimited stays");
+        let budget = th.retry_budget.as_ref().unwrap();
+        assert_eq!(budget.budget_percent.as_ref().unwrap().value, 10.0);
+        assert_eq!(budget.min_retry_concurrency, Some(1));
         assert_eq!(c.connect_timeout, Some(Duration::from_secs(2)));
         assert_eq!(c.max_requests_per_connection, Some(1));
         let o = c.outlier_detection.as_ref().unwrap();

@@ -409,4 +409,21 @@ pub struct Thresholds {
     pub max_retries: Option<u32>,
     #[serde(default, skip_serializing_if = "de::is_false")]
     pub track_remaining: bool,
+    /// Retries allowed as a share of active requests (replaces `max_retries` when set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_budget: Option<RetryBudget>,
+}
+
+/// `CircuitBreakers.Thresholds.RetryBudget` (Envoy: 20%, at least 3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBudget {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_percent: Option<super::hcm::Percent>,
+    #[serde(
+        default,
+        deserialize_with = "de::opt_int",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub min_retry_concurrency: Option<u32>,
 }

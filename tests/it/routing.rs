@@ -466,6 +466,29 @@ fn circuit_breakers_overflow_with_envoys_503_uo() {
 }
 
 #[test]
+fn a_retry_budget_limits_retries_to_a_share_of_active_requests() {
+    let up = Upstream::start("flaky");
+    let routes = format!(
+        "{ANY}              - match: {{prefix: /}}\n                route:\n                  cluster: budget\n                  retry_policy: {{retry_on: 5xx, num_retries: 2}}\n"
+    );
+    let p = proxy(
+        "",
+        &routes,
+        &[(
+            "budget",
+            "    circuit_breakers: {thresholds: [{retry_budget: {budget_percent: {value: 0}, min_retry_concurrency: 0}}]}\n",
+            vec![up.addr],
+        )],
+    );
+    up.script(&[(500, Duration::ZERO); 3]);
+    let r = get_with(&p, "/", &[]);
+    assert_eq!(r.status, 500, "no retry fits a 0% budget");
+    assert_eq!(up.count(), 1);
+    assert_eq!(stat(&p, "cluster.budget.upstream_rq_retry_overflow"), 1);
+    assert_eq!(stat(&p, "cluster.budget.upstream_rq_retry"), 0);
+}
+
+#[test]
 fn retries_connect_failures_on_another_host() {
     let alive = Upstream::start("alive");
     let dead = util::addr(util::free_port());

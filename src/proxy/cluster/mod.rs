@@ -667,22 +667,36 @@ impl Cluster {
 
     /// Takes a slot in the retry circuit breaker (`max_retries`, default 3), or `None` when full.
     pub fn try_retry_slot(self: &Arc<Self>) -> Option<RetrySlot> {
+        let max = self.max_retries_now();
         let taken = self
             .retries_active
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < self.limits.max_retries).then_some(n + 1)
+                (n < max).then_some(n + 1)
             })
             .is_ok();
         if !taken {
             self.stats.upstream_rq_retry_overflow.inc();
             return None;
         }
-        if self.retries_active.load(Ordering::Acquire) >= self.limits.max_retries {
+        if self.retries_active.load(Ordering::Acquire) >= max {
             self.stats.rq_retry_open.set(1);
         }
         Some(RetrySlot {
             cluster: self.clone(),
         })
+    }
+
+    /// The retry limit now: `max_retries`, or with a retry budget, that share of the active
+    /// and pending requests (never below `min_retry_concurrency`), as Envoy computes it.
+    fn max_retries_now(&self) -> u64 {
+        match self.limits.retry_budget {
+            Some((percent, min)) => {
+                let active = self.stats.upstream_rq_active.value()
+                    + self.stats.upstream_rq_pending_active.value();
+                ((active as f64 * percent / 100.0) as u64).max(min)
+            }
+            None => self.limits.max_retries,
+        }
     }
 
     /// Stops DNS refresh and drops idle connections.
@@ -701,12 +715,14 @@ impl Drop for Cluster {
 }
 
 /// Circuit-breaker thresholds of the default priority (Envoy's defaults when unset).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     pub max_connections: u64,
     pub max_pending_requests: u64,
     pub max_requests: u64,
     pub max_retries: u64,
+    /// `(budget_percent, min_retry_concurrency)`.
+    pub retry_budget: Option<(f64, u64)>,
 }
 
 impl Default for Limits {
@@ -716,6 +732,7 @@ impl Default for Limits {
             max_pending_requests: DEFAULT_MAX_PENDING,
             max_requests: DEFAULT_MAX_REQUESTS,
             max_retries: DEFAULT_MAX_RETRIES,
+            retry_budget: None,
         }
     }
 }
@@ -742,6 +759,12 @@ impl Limits {
             }
             if let Some(v) = t.max_retries {
                 limits.max_retries = u64::from(v);
+            }
+            if let Some(b) = &t.retry_budget {
+                limits.retry_budget = Some((
+                    b.budget_percent.as_ref().map_or(20.0, |p| p.value),
+                    u64::from(b.min_retry_concurrency.unwrap_or(3)),
+                ));
             }
         }
         Ok(limits)
