@@ -41,6 +41,71 @@ pub fn priority(client: &Locality, ep: &Locality) -> u32 {
     }
 }
 
+/// `region/zone/subzone` with `*` wildcards (a trailing `*` matches the rest), as Istio's
+/// `localityLbSetting` writes localities.
+pub fn matches(pattern: &str, l: &Locality) -> bool {
+    let parts = [l.region.as_str(), l.zone.as_str(), l.sub_zone.as_str()];
+    for (i, p) in pattern.split('/').enumerate() {
+        if p == "*" {
+            if i == pattern.split('/').count() - 1 {
+                return true;
+            }
+            continue;
+        }
+        match parts.get(i) {
+            Some(v) if *v == p => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// `localityLbSetting.distribute` for a client: each endpoint locality's weight (`None`: the
+/// rule does not apply to this client).
+pub fn distribute(
+    setting: &serde_json::Value,
+    client: &Locality,
+    localities: &[Locality],
+) -> Option<Vec<u32>> {
+    let rule = setting["distribute"]
+        .as_array()?
+        .iter()
+        .find(|r| r["from"].as_str().is_some_and(|f| matches(f, client)))?;
+    let to = rule["to"].as_object()?;
+    let mut weights = vec![0u32; localities.len()];
+    for (pattern, w) in to {
+        let w = w.as_u64().unwrap_or(0) as u32;
+        let hits: Vec<usize> = (0..localities.len())
+            .filter(|i| matches(pattern, &localities[*i]))
+            .collect();
+        if hits.is_empty() {
+            continue;
+        }
+        // A weight shared by the localities it names.
+        let share = (w / hits.len() as u32).max(1);
+        for i in hits {
+            weights[i] += share;
+        }
+    }
+    Some(weights)
+}
+
+/// The priority with `localityLbSetting.failover` (`from` region → `to` region): the named
+/// region comes right after the client's own region, before every other region.
+pub fn failover_priority(setting: &serde_json::Value, client: &Locality, ep: &Locality) -> u32 {
+    let base = priority(client, ep);
+    if base < 3 {
+        return base;
+    }
+    let named = setting["failover"].as_array().is_some_and(|rules| {
+        rules.iter().any(|r| {
+            r["from"].as_str() == Some(client.region.as_str())
+                && r["to"].as_str() == Some(ep.region.as_str())
+        })
+    });
+    if named { 3 } else { 4 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +132,21 @@ mod tests {
         assert_eq!(priority(&me, &l("us", "a", "y")), 1);
         assert_eq!(priority(&me, &l("us", "b", "x")), 2);
         assert_eq!(priority(&me, &l("eu", "a", "x")), 3);
+    }
+
+    #[test]
+    fn distribute_and_failover_follow_the_setting() {
+        let setting = serde_json::json!({
+            "distribute": [{"from": "us/a/*", "to": {"us/a/*": 80, "us/b/*": 20}}],
+            "failover": [{"from": "us", "to": "eu"}],
+        });
+        let me = l("us", "a", "x");
+        let eps = [l("us", "a", "x"), l("us", "b", ""), l("ap", "c", "")];
+        assert_eq!(distribute(&setting, &me, &eps), Some(vec![80, 20, 0]));
+        assert_eq!(distribute(&setting, &l("eu", "z", ""), &eps), None);
+        assert!(matches("us/*", &me) && matches("*", &me) && !matches("us/b/*", &me));
+        assert_eq!(failover_priority(&setting, &me, &l("eu", "z", "")), 3);
+        assert_eq!(failover_priority(&setting, &me, &l("ap", "z", "")), 4);
+        assert_eq!(failover_priority(&setting, &me, &l("us", "b", "")), 2);
     }
 }

@@ -56,11 +56,22 @@ pub fn outbound(
         for p in &s.ports {
             for subset in &subsets {
                 let (c, eds) = cluster(model, s, p, dr, *subset, warnings);
-                let failover =
-                    c.outlier_detection.is_some() && !locality_lb_disabled(dr, *subset, p.port);
-                endpoints.extend(
-                    eds.map(|cla| by_locality(model, cla, client_locality.filter(|_| failover))),
-                );
+                let setting = traffic_policy::effective(dr, *subset, p.port)
+                    .load_balancer
+                    .and_then(|lb| lb.locality_lb_setting)
+                    .unwrap_or(Value::Null);
+                let enabled = setting["enabled"].as_bool() != Some(false);
+                // Istio: failover needs outlier detection; `distribute` works without.
+                let failover = enabled && c.outlier_detection.is_some();
+                endpoints.extend(eds.map(|cla| {
+                    by_locality(
+                        model,
+                        cla,
+                        client_locality,
+                        failover,
+                        enabled.then_some(&setting),
+                    )
+                }));
                 clusters.push(c);
             }
         }
@@ -230,20 +241,14 @@ fn service_endpoints(
         .collect()
 }
 
-/// `localityLbSetting.enabled: false` turns locality failover off.
-fn locality_lb_disabled(dr: Option<&DestinationRule>, subset: Option<&Subset>, port: u16) -> bool {
-    traffic_policy::effective(dr, subset, port)
-        .load_balancer
-        .and_then(|lb| lb.locality_lb_setting)
-        .is_some_and(|l| l["enabled"].as_bool() == Some(false))
-}
-
 /// Groups an assignment's endpoints by their pods' localities, as istiod does; with a client
 /// locality (failover on), each group gets its priority for that client.
 fn by_locality(
     model: &Model,
     cla: ClusterLoadAssignment,
     client: Option<&Locality>,
+    failover: bool,
+    setting: Option<&Value>,
 ) -> ClusterLoadAssignment {
     let mut groups: Vec<(Option<Locality>, Vec<LbEndpoint>)> = Vec::new();
     for group in cla.endpoints {
@@ -261,18 +266,34 @@ fn by_locality(
             }
         }
     }
+    // `distribute` for this client: weights per locality, unnamed localities left out.
+    let weights = match (client, setting) {
+        (Some(c), Some(s)) => {
+            let locs: Vec<Locality> = groups
+                .iter()
+                .map(|(l, _)| l.clone().unwrap_or_default())
+                .collect();
+            locality::distribute(s, c, &locs)
+        }
+        _ => None,
+    };
+    let null = Value::Null;
     ClusterLoadAssignment {
         cluster_name: cla.cluster_name,
         endpoints: groups
             .into_iter()
-            .map(|(loc, lb_endpoints)| LocalityLbEndpoints {
+            .enumerate()
+            .filter(|(i, _)| weights.as_ref().is_none_or(|w| w[*i] > 0))
+            .map(|(i, (loc, lb_endpoints))| LocalityLbEndpoints {
                 priority: match (client, &loc) {
-                    (Some(c), Some(l)) => locality::priority(c, l),
+                    (Some(c), Some(l)) if failover && weights.is_none() => {
+                        locality::failover_priority(setting.unwrap_or(&null), c, l)
+                    }
                     _ => 0,
                 },
                 locality: loc,
                 lb_endpoints,
-                load_balancing_weight: None,
+                load_balancing_weight: weights.as_ref().map(|w| w[i]),
             })
             .collect(),
     }

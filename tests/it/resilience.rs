@@ -258,8 +258,9 @@ fn with_pod_labels(file: &str, app: &str, rename: Option<&str>, labels: &str) ->
     out
 }
 
-#[test]
-fn locality_failover_keeps_traffic_in_the_zone_until_it_fails() {
+/// catalog in zones a and b (one pod each), webapp in zone a, the coolstore gateway, and
+/// `dr` for catalog. Returns the sandbox and the two catalog pod IPs (a, b).
+fn zones(dr: &str) -> (TestSandbox, String, String) {
     let sb = TestSandbox::start(None);
     let zone = |z: &str| {
         format!(
@@ -295,19 +296,9 @@ fn locality_failover_keeps_traffic_in_the_zone_until_it_fails() {
         Some("istioinaction"),
     )
     .unwrap();
-    // Istio fails over by locality only with outlier detection.
-    sb.apply_text(
-        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: catalog}\nspec:\n  host: catalog\n  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}\n",
-        Some("istioinaction"),
-    )
-    .unwrap();
+    sb.apply_text(dr, Some("istioinaction")).unwrap();
     sb.synced();
-    let webapp_admin = sb.admin("webapp", Some("istioinaction"));
-    let eds = get(webapp_admin, "/config_dump?include_eds")
-        .json()
-        .to_string();
-    assert!(eds.contains("us-west1-b"), "localities in EDS: {eds}");
-    let catalog_pods = |zone: &str| -> Vec<String> {
+    let pod = |zone: &str| -> String {
         let pods = sb
             .rt
             .block_on(sb.sandbox.get(
@@ -320,66 +311,88 @@ fn locality_failover_keeps_traffic_in_the_zone_until_it_fails() {
                 )),
             ))
             .unwrap();
-        pods[0]
-            .items
-            .iter()
-            .map(|p| p["status"]["podIP"].as_str().unwrap().to_owned())
-            .collect()
+        assert_eq!(pods[0].items.len(), 1);
+        pods[0].items[0]["status"]["podIP"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
-    let (a, b) = (catalog_pods("a"), catalog_pods("b"));
-    assert_eq!((a.len(), b.len()), (1, 1));
-    let seen = || -> BTreeMap<String, u64> {
-        let json = get(webapp_admin, "/clusters?format=json").json();
-        let mut out = BTreeMap::new();
-        for c in json["cluster_statuses"].as_array().unwrap() {
-            if c["name"] != "outbound|80||catalog.istioinaction.svc.cluster.local" {
-                continue;
-            }
-            for h in c["host_statuses"].as_array().unwrap() {
-                let ip = h["address"]["socket_address"]["address"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned();
-                let n = h["stats"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|s| s["name"] == "rq_total")
-                    .and_then(|s| {
-                        s["value"]
-                            .as_str()
-                            .and_then(|v| v.parse().ok())
-                            .or(s["value"].as_u64())
-                    })
-                    .unwrap_or(0);
-                out.insert(ip, n);
-            }
+    let (a, b) = (pod("a"), pod("b"));
+    (sb, a, b)
+}
+
+/// Requests webapp's sidecar sent to each catalog pod.
+fn webapp_to_catalog(sb: &TestSandbox) -> BTreeMap<String, u64> {
+    let json = get(
+        sb.admin("webapp", Some("istioinaction")),
+        "/clusters?format=json",
+    )
+    .json();
+    let mut out = BTreeMap::new();
+    for c in json["cluster_statuses"].as_array().unwrap() {
+        if c["name"] != "outbound|80||catalog.istioinaction.svc.cluster.local" {
+            continue;
         }
-        out
-    };
-    let call = || {
-        request(
-            sb.node_port(30000),
-            "GET",
-            "/api/catalog",
-            &[("Host", "webapp.istioinaction.io")],
-            b"",
-        )
-        .unwrap()
-        .status
-    };
-    for _ in 0..10 {
-        assert_eq!(call(), 200);
+        for h in c["host_statuses"].as_array().unwrap() {
+            let ip = h["address"]["socket_address"]["address"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let n = h["stats"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"] == "rq_total")
+                .and_then(|s| {
+                    s["value"]
+                        .as_str()
+                        .and_then(|v| v.parse().ok())
+                        .or(s["value"].as_u64())
+                })
+                .unwrap_or(0);
+            out.insert(ip, n);
+        }
     }
-    let before = seen();
+    out
+}
+
+fn call_webapp(sb: &TestSandbox) -> u16 {
+    request(
+        sb.node_port(30000),
+        "GET",
+        "/api/catalog",
+        &[("Host", "webapp.istioinaction.io")],
+        b"",
+    )
+    .unwrap()
+    .status
+}
+
+#[test]
+fn locality_failover_keeps_traffic_in_the_zone_until_it_fails() {
+    // Istio fails over by locality only with outlier detection.
+    let (sb, a, b) = zones(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: catalog}\nspec:\n  host: catalog\n  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}\n",
+    );
+    let eds = get(
+        sb.admin("webapp", Some("istioinaction")),
+        "/config_dump?include_eds",
+    )
+    .json()
+    .to_string();
+    assert!(eds.contains("us-west1-b"), "localities in EDS: {eds}");
+    for _ in 0..10 {
+        assert_eq!(call_webapp(&sb), 200);
+    }
+    let before = webapp_to_catalog(&sb);
     assert_eq!(
-        before.get(&a[0]).copied().unwrap_or(0),
+        before.get(&a).copied().unwrap_or(0),
         10,
         "all in zone a: {before:?}"
     );
-    assert_eq!(before.get(&b[0]).copied().unwrap_or(0), 0, "{before:?}");
+    assert_eq!(before.get(&b).copied().unwrap_or(0), 0, "{before:?}");
     // Zone a's catalog breaks: ejected after one 500, traffic fails over to zone b.
-    let bad: SocketAddr = format!("{}:3000", a[0]).parse().unwrap();
+    let bad: SocketAddr = format!("{a}:3000").parse().unwrap();
     let r = request(
         bad,
         "POST",
@@ -389,11 +402,29 @@ fn locality_failover_keeps_traffic_in_the_zone_until_it_fails() {
     )
     .unwrap();
     assert_eq!(r.status, 200);
-    let statuses: Vec<u16> = (0..10).map(|_| call()).collect();
+    let statuses: Vec<u16> = (0..10).map(|_| call_webapp(&sb)).collect();
     assert!(statuses[2..].iter().all(|s| *s == 200), "{statuses:?}");
-    let after = seen();
+    let after = webapp_to_catalog(&sb);
     assert!(
-        after.get(&b[0]).copied().unwrap_or(0) >= 8,
+        after.get(&b).copied().unwrap_or(0) >= 8,
         "failed over to zone b: {after:?}"
     );
+}
+
+#[test]
+fn locality_distribute_weights_the_zones() {
+    let (sb, a, b) = zones(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: catalog}\nspec:\n  host: catalog\n  trafficPolicy:\n    loadBalancer:\n      localityLbSetting:\n        distribute:\n        - from: us-west/us-west1-a/*\n          to: {\"us-west/us-west1-a/*\": 20, \"us-west/us-west1-b/*\": 80}\n",
+    );
+    for _ in 0..100 {
+        assert_eq!(call_webapp(&sb), 200);
+    }
+    let seen = webapp_to_catalog(&sb);
+    let (na, nb) = (
+        seen.get(&a).copied().unwrap_or(0),
+        seen.get(&b).copied().unwrap_or(0),
+    );
+    assert_eq!(na + nb, 100);
+    // 80% ± a tolerance for 100 random picks.
+    assert!((65..=95).contains(&nb), "zone b got {nb} of 100: {seen:?}");
 }

@@ -82,6 +82,8 @@ pub struct Host {
     ejected: AtomicBool,
     /// Failing (or not yet passing) active health checks.
     hc_failed: AtomicBool,
+    /// Its locality's `load_balancing_weight` (locality-weighted load balancing).
+    pub locality_weight: Option<u32>,
 }
 
 impl Host {
@@ -106,12 +108,18 @@ impl Host {
             workload: None,
             ejected: AtomicBool::new(false),
             hc_failed: AtomicBool::new(false),
+            locality_weight: None,
         }
     }
 
     /// Takes `istio.workload` from the endpoint's metadata.
     pub fn with_metadata(mut self, metadata: Option<&crate::xds::core::Metadata>) -> Host {
         self.workload = workload_of(metadata);
+        self
+    }
+
+    pub fn with_locality_weight(mut self, weight: Option<u32>) -> Host {
+        self.locality_weight = weight;
         self
     }
 

@@ -16,6 +16,8 @@ use super::host::Host;
 pub struct HostSet {
     pub hosts: Vec<Arc<Host>>,
     levels: Vec<Vec<Arc<Host>>>,
+    /// `common_lb_config.locality_weighted_lb_config`: pick a locality by its weight first.
+    locality_weighted: bool,
 }
 
 impl HostSet {
@@ -27,7 +29,16 @@ impl HostSet {
             .iter()
             .map(|p| hosts.iter().filter(|h| h.priority == *p).cloned().collect())
             .collect();
-        HostSet { hosts, levels }
+        HostSet {
+            hosts,
+            levels,
+            locality_weighted: false,
+        }
+    }
+
+    pub fn with_locality_weighting(mut self, on: bool) -> HostSet {
+        self.locality_weighted = on;
+        self
     }
 
     pub fn healthy_count(&self) -> usize {
@@ -57,6 +68,55 @@ const OVERPROVISIONING: u64 = 140;
 /// the rest to the next level; normalised when the levels' health adds up to less than 100), so
 /// traffic fails over gradually as a level's hosts are ejected or fail health checks.
 fn candidates(set: &HostSet) -> (Vec<Arc<Host>>, Choice) {
+    let (hosts, choice) = level_candidates(set);
+    if set.locality_weighted && choice == Choice::Normal {
+        return (by_locality_weight(hosts), choice);
+    }
+    (hosts, choice)
+}
+
+/// Envoy's locality-weighted pick: a locality with probability ∝ its weight × its health
+/// (with the 1.4 overprovisioning), then the policy picks among its hosts. Hosts without a
+/// locality weight count as weight 0 when others have one (Istio's `distribute` leaves the
+/// localities it does not name out).
+fn by_locality_weight(hosts: Vec<Arc<Host>>) -> Vec<Arc<Host>> {
+    if hosts.iter().all(|h| h.locality_weight.is_none()) {
+        return hosts;
+    }
+    let mut groups: Vec<(crate::xds::core::Locality, u64, Vec<Arc<Host>>)> = Vec::new();
+    for h in hosts {
+        match groups.iter_mut().find(|(l, _, _)| *l == h.locality) {
+            Some((_, _, v)) => v.push(h),
+            None => groups.push((
+                h.locality.clone(),
+                u64::from(h.locality_weight.unwrap_or(0)),
+                vec![h],
+            )),
+        }
+    }
+    let effective: Vec<u64> = groups
+        .iter()
+        .map(|(_, w, v)| {
+            let healthy = v.iter().filter(|h| h.is_healthy()).count() as u64;
+            let health = (OVERPROVISIONING * healthy / (v.len().max(1) as u64)).min(100);
+            w * health
+        })
+        .collect();
+    let total: u64 = effective.iter().sum();
+    if total == 0 {
+        return groups.into_iter().flat_map(|(_, _, v)| v).collect();
+    }
+    let mut point = rand::random_range(0..total);
+    for ((_, _, v), w) in groups.iter().zip(&effective) {
+        if point < *w {
+            return v.clone();
+        }
+        point -= w;
+    }
+    groups.into_iter().flat_map(|(_, _, v)| v).collect()
+}
+
+fn level_candidates(set: &HostSet) -> (Vec<Arc<Host>>, Choice) {
     let healthy_of = |level: &Vec<Arc<Host>>| {
         level
             .iter()
@@ -200,7 +260,7 @@ impl Balancer {
         exclude: &[SocketAddr],
         hash: Option<u64>,
     ) -> Option<(Arc<Host>, Choice)> {
-        let (hosts, choice) = candidates(set);
+        let (hosts, choice) = level_candidates(set); // hashing ignores locality weights
         if hosts.is_empty() {
             return None;
         }

@@ -508,6 +508,7 @@ impl Cluster {
                         && h.workload == workload
                         && h.priority == loc.priority
                         && h.locality == locality
+                        && h.locality_weight == loc.load_balancing_weight
                 });
                 hosts.push(reuse.cloned().unwrap_or_else(|| {
                     Arc::new(
@@ -520,7 +521,8 @@ impl Cluster {
                             lbe.health_status,
                         )
                         .with_socket_match(socket)
-                        .with_metadata(lbe.metadata.as_ref()),
+                        .with_metadata(lbe.metadata.as_ref())
+                        .with_locality_weight(loc.load_balancing_weight),
                     )
                 }));
             }
@@ -545,7 +547,12 @@ impl Cluster {
                 }
             }
         }
-        let set = HostSet::new(hosts);
+        let weighted = self
+            .config
+            .common_lb_config
+            .as_ref()
+            .is_some_and(|c| c.get("locality_weighted_lb_config").is_some());
+        let set = HostSet::new(hosts).with_locality_weighting(weighted);
         self.stats.membership_total.set(set.hosts.len() as u64);
         self.stats
             .membership_healthy
