@@ -512,6 +512,19 @@ fn mesh_install_from_the_command_line_is_kept_in_the_istio_config_map() {
     );
     let cm = sp.ok(&["get", "cm", "istio", "-n", "istio-system", "-o", "yaml"]);
     assert!(cm.contains("accessLogFile: /dev/stdout"), "{cm}");
+    let ops = sp.ok(&["get", "istiooperator", "-A"]);
+    let header: Vec<&str> = ops
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAMESPACE", "NAME", "REVISION", "STATUS", "AGE"],
+        "{ops}"
+    );
+    assert!(ops.contains("istio-system   installed-state"), "{ops}");
     // Without -y, istioctl asks; anything but yes cancels and changes nothing.
     let (code, out, _) = sp.run_stdin(
         &["install", "--set", "meshConfig.accessLogEncoding=JSON"],

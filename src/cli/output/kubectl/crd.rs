@@ -117,6 +117,12 @@ const GATEWAY_CLASS: &[CrdColumn] = &[
     },
 ];
 const ROUTE: &[CrdColumn] = &[HOSTNAMES, AGE];
+/// The operator CRD's columns (`istioctl install` objects).
+const ISTIO_OPERATOR: &[CrdColumn] = &[
+    string("Revision", &[Key("spec"), Key("revision")]),
+    string("Status", &[Key("status"), Key("status")]),
+    AGE,
+];
 const LISTENER_SET: &[CrdColumn] = &[ACCEPTED, PROGRAMMED, AGE];
 const X_MESH: &[CrdColumn] = &[ACCEPTED, AGE];
 const DEFAULT: &[CrdColumn] = &[AGE];
@@ -135,6 +141,7 @@ pub(super) fn columns(group: &str, kind: &str) -> &'static [CrdColumn] {
         ("gateway.networking.k8s.io", "HTTPRoute" | "GRPCRoute") => ROUTE,
         ("gateway.networking.k8s.io", "ListenerSet") => LISTENER_SET,
         ("gateway.networking.x-k8s.io", "XMesh") => X_MESH,
+        ("install.istio.io", "IstioOperator") => ISTIO_OPERATOR,
         // Istio's Gateway, Sidecar, EnvoyFilter, RequestAuthentication, Telemetry, WasmPlugin,
         // WorkloadGroup, ProxyConfig; the other Gateway API kinds; unknown kinds.
         _ => DEFAULT,
