@@ -111,6 +111,8 @@ pub fn http_routes(
                 if let Some(r) = &http.retries {
                     action.retry_policy = retry(r);
                 }
+                action.request_mirror_policies =
+                    super::vs_mirror::mirror_policies(http, model, &ns, port, warnings);
             }
             if let Some(h) = &http.headers {
                 if let Some(req) = &h.request {
@@ -132,9 +134,6 @@ fn unsupported(vs: &VirtualService, i: usize, http: &HttpRoute, warnings: &mut V
     let mut missing = Vec::new();
     if http.fault.is_some() {
         missing.push("fault");
-    }
-    if http.mirror.is_some() || !http.mirrors.is_empty() {
-        missing.push("mirror");
     }
     if http.cors_policy.is_some() {
         missing.push("corsPolicy");

@@ -197,7 +197,6 @@ const ENVOY_FIELDS_NOT_YET_SUPPORTED: &[&str] = &[
     "rate_limits",
     "cors",
     "hedge_policy",
-    "request_mirror_policies",
     "max_stream_duration",
     "grpc",
     "tls_context",

@@ -180,6 +180,23 @@ pub struct RouteAction {
     /// What a RING_HASH or MAGLEV cluster hashes (header, cookie, source IP, query).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hash_policy: Vec<HashPolicy>,
+    /// Copies of the request sent to other clusters; their answers are ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_mirror_policies: Vec<RequestMirrorPolicy>,
+}
+
+/// `RouteAction.RequestMirrorPolicy`: shadow a share of the requests to `cluster`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RequestMirrorPolicy {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub cluster: String,
+    /// Unset = every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_fraction: Option<RuntimeFractionalPercent>,
+    /// BoolValue; mesh does not sample traces, so it is accepted and not acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_sampled: Option<bool>,
 }
 
 /// `RouteAction.HashPolicy`: one input of the request's hash.

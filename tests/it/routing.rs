@@ -688,3 +688,58 @@ static_resources:
         "{stats}"
     );
 }
+
+#[test]
+fn request_mirroring_sends_a_shadow_copy_without_delaying_the_client() {
+    let (primary, shadow) = (Upstream::start("primary"), Upstream::start("shadow"));
+    let down = util::addr(util::free_port());
+    let routes = format!(
+        "{ANY}              - match: {{prefix: /never}}\n                route: {{cluster: a, request_mirror_policies: [{{cluster: m, runtime_fraction: {{default_value: {{numerator: 0}}}}}}]}}\n              - match: {{prefix: /}}\n                route: {{cluster: a, request_mirror_policies: [{{cluster: m, runtime_fraction: {{default_value: {{numerator: 100, denominator: HUNDRED}}}}, trace_sampled: false}}, {{cluster: down}}]}}\n"
+    );
+    let p = proxy(
+        "",
+        &routes,
+        &[
+            ("a", "", vec![primary.addr]),
+            ("m", "", vec![shadow.addr]),
+            ("down", "", vec![down]),
+        ],
+    );
+    // The shadow answers a 500 after 2 s; the client must not wait for it nor see it.
+    shadow.script(&[(500, Duration::from_secs(2))]);
+    let started = std::time::Instant::now();
+    let r = util::request(
+        p.listen,
+        "POST",
+        "/orders?x=1",
+        &[("host", "catalog:8080")],
+        b"hello",
+    )
+    .unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "primary"));
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert!(util::eventually(Duration::from_secs(5), || shadow.count() == 1));
+    let copy = &shadow.seen()[0];
+    assert_eq!(copy.method, "POST");
+    assert_eq!(copy.path, "/orders?x=1");
+    assert_eq!(copy.body, b"hello");
+    assert_eq!(
+        copy.headers.get("host").map(String::as_str),
+        Some("catalog-shadow:8080")
+    );
+    assert_eq!(
+        primary.seen()[0].headers.get("host").map(String::as_str),
+        Some("catalog:8080")
+    );
+    // The shadow's answer is counted on its cluster once it arrives.
+    assert!(util::eventually(Duration::from_secs(5), || {
+        util::get(p.admin, "/stats?filter=cluster.m.upstream_rq_500")
+            .text()
+            .contains("cluster.m.upstream_rq_500: 1")
+    }));
+    assert_eq!(stat(&p, "cluster.m.upstream_rq_total"), 1);
+    // A 0% mirror sends nothing.
+    assert_eq!(get_with(&p, "/never", &[]).status, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(shadow.count(), 1);
+}

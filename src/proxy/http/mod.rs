@@ -6,6 +6,7 @@ pub mod hcm;
 pub mod headers;
 pub mod local_reply;
 pub mod matcher;
+pub mod mirror;
 pub mod retry;
 pub mod route;
 pub mod router;

@@ -122,6 +122,7 @@ pub struct ForwardRt {
     /// gRPC requests may set their own timeout (`grpc-timeout`), capped by this; zero = no cap.
     pub max_grpc_timeout: Option<Duration>,
     pub hash_policy: Vec<super::hash_policy::HashPolicyRt>,
+    pub mirrors: Vec<super::mirror::MirrorRt>,
 }
 
 /// What a successful lookup returns.
@@ -791,6 +792,13 @@ fn build_forward(
             Vec::new()
         }
     };
+    let mirrors = match super::mirror::build(&a.request_mirror_policies, path, clusters) {
+        Ok(m) => m,
+        Err(mut e) => {
+            errors.append(&mut e);
+            Vec::new()
+        }
+    };
     let timeout = match a.timeout {
         Some(t) if t.is_zero() => None,
         Some(t) => Some(t.get()),
@@ -813,6 +821,7 @@ fn build_forward(
         retry_policy,
         max_grpc_timeout: a.max_grpc_timeout.map(|d| d.get()),
         hash_policy,
+        mirrors,
     })
 }
 

@@ -327,11 +327,12 @@ pub async fn forward(
         .parse()
         .unwrap_or_else(|_| http::Uri::from_static("/"));
 
-    // 5. The body: buffered when it may be retried.
+    // 5. The body: buffered when it may be retried or mirrored.
     let may_retry = policy
         .as_ref()
         .is_some_and(|p| p.num_retries > 0 && !p.on.is_empty());
-    let mut req_body = if may_retry {
+    let mirrors: Vec<_> = fwd.mirrors.iter().filter(|m| m.sampled()).collect();
+    let mut req_body = if may_retry || !mirrors.is_empty() {
         let b = buffer_body(incoming, RETRY_BUFFER_LIMIT).await?;
         if !b.replayable() {
             cluster.stats.retry_or_shadow_abandoned.inc();
@@ -340,6 +341,22 @@ pub async fn forward(
     } else {
         ReqBody::Stream(Some(incoming))
     };
+    // Shadows leave now, with the upstream request's headers; a body too large to keep
+    // cannot be copied, so the shadows are abandoned (Envoy's `retry_or_shadow_abandoned`).
+    if let ReqBody::Buffered(bytes) = &req_body {
+        for m in &mirrors {
+            let Some(shadow_cluster) = applied.cluster(&m.cluster).cloned() else {
+                continue;
+            };
+            let shadow = super::mirror::Shadow {
+                method: parts.method.clone(),
+                uri: upstream_uri.clone(),
+                headers: super::mirror::shadow_headers(&parts.headers, authority),
+                body: bytes.clone(),
+            };
+            super::mirror::spawn(shadow_cluster, shadow, global);
+        }
+    }
 
     // 6. Attempts.
     let stats = cluster.stats.clone();
@@ -761,7 +778,7 @@ where
     }
 }
 
-enum Failure {
+pub(super) enum Failure {
     Timeout,
     Connect(ConnectError),
     Reset {
@@ -773,7 +790,7 @@ enum Failure {
 
 /// One attempt: a connection (reused or new) and the response headers. A reused connection
 /// that turns out closed is replaced once, transparently (the request was never sent).
-async fn send(
+pub(super) async fn send(
     cluster: &Arc<Cluster>,
     host: &Arc<Host>,
     mut req: Request<Body>,
