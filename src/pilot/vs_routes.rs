@@ -5,12 +5,12 @@
 //! never dropped silently.
 
 use crate::api::istio::{HttpMatchRequest, HttpRoute, StringMatch, VirtualService};
-use crate::xds::core::{HeaderAppendAction, HeaderValue, HeaderValueOption};
+use crate::xds::core::{DataSource, HeaderAppendAction, HeaderValue, HeaderValueOption};
 use crate::xds::de::Duration;
 use crate::xds::matcher::{HeaderMatcher, QueryParameterMatcher, RegexMatcher, StringMatcher};
 use crate::xds::route::{
-    ClusterWeight, RedirectAction, RedirectResponseCode, RetryPolicy, Route, RouteMatch,
-    WeightedCluster,
+    ClusterWeight, DirectResponseAction, RedirectAction, RedirectResponseCode, RetryPolicy, Route,
+    RouteMatch, WeightedCluster,
 };
 
 use super::build::{default_retry_policy, route_to};
@@ -86,6 +86,9 @@ pub fn http_routes(
                     },
                     ..Default::default()
                 });
+            } else if let Some(dr) = http.direct_response.as_ref().and_then(direct_response) {
+                route.route = None;
+                route.direct_response = Some(dr);
             } else if let Some(action) = route.route.as_mut() {
                 if http.route.len() > 1 {
                     action.cluster = None;
@@ -141,7 +144,11 @@ fn unsupported(vs: &VirtualService, i: usize, http: &HttpRoute, warnings: &mut V
     if http.delegate.is_some() {
         missing.push("delegate");
     }
-    if http.direct_response.is_some() {
+    if http
+        .direct_response
+        .as_ref()
+        .is_some_and(|d| direct_response(d).is_none())
+    {
         missing.push("directResponse");
     }
     if !missing.is_empty() {
@@ -152,6 +159,18 @@ fn unsupported(vs: &VirtualService, i: usize, http: &HttpRoute, warnings: &mut V
             missing.join(", ")
         ));
     }
+}
+
+/// `directResponse: {status, body: {string | bytes}}` as istiod writes it: the body inline
+/// (`bytes` stay base64, as protobuf JSON carries them). `None` when it has no valid status.
+fn direct_response(v: &serde_json::Value) -> Option<DirectResponseAction> {
+    let status = u32::try_from(v.get("status")?.as_u64()?).ok()?;
+    let body = v.get("body").map(|b| DataSource {
+        inline_string: b.get("string").and_then(|s| s.as_str()).map(str::to_owned),
+        inline_bytes: b.get("bytes").and_then(|s| s.as_str()).map(str::to_owned),
+        ..Default::default()
+    });
+    Some(DirectResponseAction { status, body })
 }
 
 /// The cluster of the route's first destination and the `host:port` its decorator names.
@@ -464,6 +483,62 @@ mod tests {
         );
         assert!(clusters(RouteScope::Gateway("other", "istio-egressgateway"), 80).is_empty());
         assert!(clusters(RouteScope::Mesh, 8080).is_empty());
+    }
+
+    #[test]
+    fn direct_responses_and_match_fields_as_istiod_translates_them() {
+        let vs: VirtualService = serde_saphyr::from_str(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: catalog, namespace: default}\nspec:\n  hosts: [catalog]\n  http:\n  - match:\n    - uri: {exact: /Items}\n      ignoreUriCase: true\n      method: {exact: POST}\n      authority: {prefix: catalog}\n      scheme: {exact: https}\n      withoutHeaders: {x-debug: {exact: \"1\"}}\n      queryParams: {tier: {exact: gold}, any: {regex: \".*\"}}\n    directResponse: {status: 503, body: {string: unavailable}}\n  - directResponse: {status: 200, body: {bytes: aGk=}}\n",
+        )
+        .unwrap();
+        let mut warnings = Vec::new();
+        let routes = http_routes(&vs, &Model::default(), 80, RouteScope::Mesh, &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let json = serde_json::to_value(&routes).unwrap();
+        assert_eq!(
+            json[0]["direct_response"],
+            serde_json::json!({"status": 503, "body": {"inline_string": "unavailable"}})
+        );
+        assert!(json[0].get("route").is_none());
+        assert_eq!(
+            json[1]["direct_response"],
+            serde_json::json!({"status": 200, "body": {"inline_bytes": "aGk="}})
+        );
+        let m = &json[0]["match"];
+        assert_eq!(m["path"], "/Items");
+        assert_eq!(m["case_sensitive"], false);
+        let headers: Vec<String> = m["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        let has = |needle: &str| headers.iter().any(|h| h.contains(needle));
+        assert!(
+            has(r#""name":"x-debug""#) && has(r#""invert_match":true"#),
+            "{headers:?}"
+        );
+        assert!(
+            has(r#""name":":method""#) && has(r#""exact":"POST""#),
+            "{headers:?}"
+        );
+        assert!(
+            has(r#""name":":authority""#) && has(r#""prefix":"catalog""#),
+            "{headers:?}"
+        );
+        assert!(
+            has(r#""name":":scheme""#) && has(r#""exact":"https""#),
+            "{headers:?}"
+        );
+        let qp = m["query_parameters"].to_string();
+        assert!(
+            qp.contains(r#""name":"tier""#) && qp.contains(r#""exact":"gold""#),
+            "{qp}"
+        );
+        assert!(
+            qp.contains(r#""name":"any""#) && qp.contains(r#""regex":".*""#),
+            "{qp}"
+        );
     }
 
     #[test]
