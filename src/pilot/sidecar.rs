@@ -25,7 +25,7 @@ use super::model::{Model, Protocol, ServiceInfo};
 use super::names;
 use super::settings::{MeshSettings, OutboundPolicy};
 use super::vs_routes::{
-    RouteScope, binds_to_mesh, host_matches, http_routes, in_scope, route_clusters,
+    RouteScope, Source, binds_to_mesh, host_matches, http_routes_from, in_scope, route_clusters,
 };
 
 /// Where connections to unknown destinations go.
@@ -122,7 +122,7 @@ pub fn outbound(
         let mut vhosts: Vec<VirtualHost> = visible
             .iter()
             .filter(|s| s.port(*port).is_some_and(|sp| sp.protocol.is_http()))
-            .map(|s| service_vhost(model, s, *port, &proxy.namespace, warnings))
+            .map(|s| service_vhost(model, s, *port, proxy, warnings))
             .collect();
         vhosts.push(catch_all_vhost(settings));
         routes.push(build::route_config(&port.to_string(), vhosts));
@@ -142,9 +142,14 @@ fn service_vhost(
     model: &Model,
     s: &ServiceInfo,
     port: u16,
-    namespace: &str,
+    proxy: &ProxyIdentity,
     warnings: &mut Vec<String>,
 ) -> VirtualHost {
+    let namespace = proxy.namespace.as_str();
+    let source = Source {
+        labels: &proxy.labels,
+        namespace,
+    };
     let cluster = names::outbound_cluster(port, "", &s.fqdn);
     let bound: Vec<Route> = model
         .virtual_services
@@ -158,7 +163,7 @@ fn service_vhost(
                     .is_some_and(|t| t.fqdn == s.fqdn)
             })
         })
-        .flat_map(|v| http_routes(v, model, port, RouteScope::Mesh, warnings))
+        .flat_map(|v| http_routes_from(v, model, port, RouteScope::Mesh, Some(&source), warnings))
         .collect();
     let routes = if bound.is_empty() {
         vec![Route {

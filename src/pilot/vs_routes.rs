@@ -34,6 +34,25 @@ pub fn http_routes(
     scope: RouteScope<'_>,
     warnings: &mut Vec<String>,
 ) -> Vec<Route> {
+    http_routes_from(vs, model, port, scope, None, warnings)
+}
+
+/// The workload a sidecar's routes are built for: matches with `sourceLabels` or
+/// `sourceNamespace` apply only to the workloads they name (istiod's `sourceMatchHTTP`).
+pub struct Source<'a> {
+    pub labels: &'a std::collections::BTreeMap<String, String>,
+    pub namespace: &'a str,
+}
+
+/// [`http_routes`] for one workload's proxy.
+pub fn http_routes_from(
+    vs: &VirtualService,
+    model: &Model,
+    port: u16,
+    scope: RouteScope<'_>,
+    source: Option<&Source<'_>>,
+    warnings: &mut Vec<String>,
+) -> Vec<Route> {
     let ns = vs.metadata.namespace.clone().unwrap_or_default();
     let path = names::config_path("virtual-service", &ns, &vs.metadata.name);
     let mut out = Vec::new();
@@ -45,7 +64,7 @@ pub fn http_routes(
             let here: Vec<Option<&HttpMatchRequest>> = http
                 .match_
                 .iter()
-                .filter(|m| match_applies(m, &ns, scope, port))
+                .filter(|m| match_applies(m, &ns, scope, port) && source_applies(m, source))
                 .map(Some)
                 .collect();
             if here.is_empty() {
@@ -397,6 +416,23 @@ pub fn binds_to(vs: &VirtualService, gateway_ns: &str, gateway_name: &str) -> bo
     })
 }
 
+/// istiod's `sourceMatchHTTP`: a match naming gateways is not checked against the source;
+/// otherwise its `sourceLabels` must all be on the workload and `sourceNamespace` be its own.
+fn source_applies(m: &HttpMatchRequest, source: Option<&Source<'_>>) -> bool {
+    let Some(src) = source else {
+        return true;
+    };
+    if !m.gateways.is_empty() {
+        return true;
+    }
+    m.source_labels
+        .iter()
+        .all(|(k, v)| src.labels.get(k) == Some(v))
+        && m.source_namespace
+            .as_deref()
+            .is_none_or(|n| n == src.namespace)
+}
+
 /// Whether a match's `gateways` and `port` (when given) select this scope and port.
 fn match_applies(m: &HttpMatchRequest, vs_ns: &str, scope: RouteScope<'_>, port: u16) -> bool {
     in_scope(&m.gateways, vs_ns, scope) && m.port.is_none_or(|p| p == u32::from(port))
@@ -539,6 +575,44 @@ mod tests {
             qp.contains(r#""name":"any""#) && qp.contains(r#""regex":".*""#),
             "{qp}"
         );
+    }
+
+    #[test]
+    fn source_labels_pick_the_workloads_a_match_applies_to() {
+        let vs: VirtualService = serde_saphyr::from_str(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: catalog, namespace: default}\nspec:\n  hosts: [catalog]\n  http:\n  - match: [{sourceLabels: {app: webapp}, sourceNamespace: default}]\n    route: [{destination: {host: catalog, subset: v2}}]\n  - route: [{destination: {host: catalog, subset: v1}}]\n",
+        )
+        .unwrap();
+        let model = Model::default();
+        let clusters = |labels: &[(&str, &str)], namespace: &str| -> Vec<String> {
+            let labels = labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let src = Source {
+                labels: &labels,
+                namespace,
+            };
+            http_routes_from(
+                &vs,
+                &model,
+                80,
+                RouteScope::Mesh,
+                Some(&src),
+                &mut Vec::new(),
+            )
+            .iter()
+            .filter_map(|r| r.route.as_ref().and_then(|a| a.cluster.clone()))
+            .collect()
+        };
+        let v1 = "outbound|80|v1|catalog.default.svc.cluster.local";
+        let v2 = "outbound|80|v2|catalog.default.svc.cluster.local";
+        assert_eq!(
+            clusters(&[("app", "webapp"), ("version", "x")], "default"),
+            [v2, v1]
+        );
+        assert_eq!(clusters(&[("app", "other")], "default"), [v1]);
+        assert_eq!(clusters(&[("app", "webapp")], "elsewhere"), [v1]);
     }
 
     #[test]
