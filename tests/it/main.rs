@@ -23,4 +23,5 @@ mod sandbox;
 mod tls;
 mod tlsclient;
 mod tracing;
+mod traffic;
 mod util;
