@@ -75,3 +75,29 @@ fn a_header_match_dark_launches_v2_for_internal_requests_only() {
         assert!(!from_v2(&sb, &[("x-istio-cohort", "external")]));
     }
 }
+
+#[test]
+fn mirroring_copies_requests_to_v2_while_clients_get_v1() {
+    let sb = catalog_v1_v2();
+    sb.apply_text(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: catalog-vs-from-gw}\nspec:\n  hosts: [catalog.istioinaction.io]\n  gateways: [catalog-gateway]\n  http:\n  - route: [{destination: {host: catalog, subset: version-v1}}]\n    mirror: {host: catalog, subset: version-v2}\n",
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.synced();
+    for _ in 0..10 {
+        assert!(!from_v2(&sb, &[]));
+    }
+    // The copies reach v2 in the background: the gateway counts their answers on v2's cluster.
+    let v2 =
+        "cluster.outbound|80|version-v2|catalog.istioinaction.svc.cluster.local.upstream_rq_200";
+    assert!(
+        eventually(std::time::Duration::from_secs(10), || {
+            get(sb.admin("gateway", None), "/stats?filter=version-v2")
+                .text()
+                .contains(&format!("{v2}: 10"))
+        }),
+        "{}",
+        get(sb.admin("gateway", None), "/stats?filter=version-v2").text()
+    );
+}
