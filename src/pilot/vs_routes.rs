@@ -53,10 +53,12 @@ pub fn http_routes_from(
     source: Option<&Source<'_>>,
     warnings: &mut Vec<String>,
 ) -> Vec<Route> {
-    let ns = vs.metadata.namespace.clone().unwrap_or_default();
-    let path = names::config_path("virtual-service", &ns, &vs.metadata.name);
+    let root_ns = vs.metadata.namespace.clone().unwrap_or_default();
+    let path = names::config_path("virtual-service", &root_ns, &vs.metadata.name);
     let mut out = Vec::new();
-    for (i, http) in vs.spec.http.iter().enumerate() {
+    // Delegated routes' destinations resolve in the delegate's namespace.
+    let expanded = super::vs_delegate::expand(vs, model, warnings);
+    for (i, (http, ns)) in expanded.iter().enumerate() {
         unsupported(vs, i, http, warnings);
         let matches: Vec<Option<&HttpMatchRequest>> = if http.match_.is_empty() {
             vec![None]
@@ -64,7 +66,7 @@ pub fn http_routes_from(
             let here: Vec<Option<&HttpMatchRequest>> = http
                 .match_
                 .iter()
-                .filter(|m| match_applies(m, &ns, scope, port) && source_applies(m, source))
+                .filter(|m| match_applies(m, &root_ns, scope, port) && source_applies(m, source))
                 .map(Some)
                 .collect();
             if here.is_empty() {
@@ -159,9 +161,6 @@ fn unsupported(vs: &VirtualService, i: usize, http: &HttpRoute, warnings: &mut V
     }
     if http.cors_policy.is_some() {
         missing.push("corsPolicy");
-    }
-    if http.delegate.is_some() {
-        missing.push("delegate");
     }
     if http
         .direct_response
