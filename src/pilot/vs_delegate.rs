@@ -154,8 +154,10 @@ mod tests {
         let items = vs(
             "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: items, namespace: istioinaction}\nspec:\n  http:\n  - match: [{uri: {prefix: /items/special}, headers: {x-v: {exact: \"2\"}}}]\n    route: [{destination: {host: catalog, subset: v2}}]\n  - match: [{uri: {prefix: /elsewhere}}]\n    route: [{destination: {host: elsewhere}}]\n  - route: [{destination: {host: catalog, subset: v1}}]\n",
         );
-        let mut model = Model::default();
-        model.virtual_services = vec![root.clone(), items];
+        let model = Model {
+            virtual_services: vec![root.clone(), items],
+            ..Default::default()
+        };
         let mut warnings = Vec::new();
         let routes = http_routes(
             &root,

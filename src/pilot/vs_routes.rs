@@ -79,7 +79,7 @@ pub fn http_routes_from(
                 prefix: Some("/".to_owned()),
                 ..Default::default()
             });
-            let (cluster, host_port) = first_cluster(http, model, &ns, port);
+            let (cluster, host_port) = first_cluster(http, model, ns, port);
             let mut route = route_to(
                 &cluster,
                 route_match.clone(),
@@ -113,9 +113,9 @@ pub fn http_routes_from(
             } else if let Some(action) = route.route.as_mut() {
                 if http.route.len() > 1 {
                     action.cluster = None;
-                    action.weighted_clusters = Some(weighted(http, model, &ns, port));
+                    action.weighted_clusters = Some(weighted(http, model, ns, port));
                 } else if let Some(d) = http.route.first() {
-                    action.hash_policy = destination_hash_policy(&d.destination, model, &ns, port);
+                    action.hash_policy = destination_hash_policy(&d.destination, model, ns, port);
                 }
                 if let Some(rw) = &http.rewrite {
                     if let Some(uri) = &rw.uri {
@@ -136,7 +136,7 @@ pub fn http_routes_from(
                     action.retry_policy = retry(r);
                 }
                 action.request_mirror_policies =
-                    super::vs_mirror::mirror_policies(http, model, &ns, port, warnings);
+                    super::vs_mirror::mirror_policies(http, model, ns, port, warnings);
             }
             if let Some(h) = &http.headers {
                 if let Some(req) = &h.request {
