@@ -101,3 +101,21 @@ fn mirroring_copies_requests_to_v2_while_clients_get_v1() {
         get(sb.admin("gateway", None), "/stats?filter=version-v2").text()
     );
 }
+
+#[test]
+fn a_root_virtual_service_delegates_items_to_the_catalog_teams_routes() {
+    let sb = catalog_v1_v2();
+    // The root on the gateway hands `/items` to a delegate without hosts; the delegate sends
+    // `x-istio-cohort: internal` to v2 and the rest to v1.
+    sb.apply_text(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: root}\nspec:\n  hosts: [catalog.istioinaction.io]\n  gateways: [catalog-gateway]\n  http:\n  - match: [{uri: {prefix: /items}}]\n    delegate: {name: catalog-items, namespace: istioinaction}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: catalog-items}\nspec:\n  http:\n  - match: [{headers: {x-istio-cohort: {exact: internal}}}]\n    route: [{destination: {host: catalog, subset: version-v2}}]\n  - route: [{destination: {host: catalog, subset: version-v1}}]\n",
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.synced();
+    assert!(from_v2(&sb, &[("x-istio-cohort", "internal")]));
+    assert!(!from_v2(&sb, &[]));
+    // Outside the root's prefix nothing is routed.
+    let r = request(sb.node_port(30000), "GET", "/other", &[("Host", HOST)], b"").unwrap();
+    assert_eq!(r.status, 404);
+}
