@@ -139,13 +139,16 @@ pub fn spawn(cluster: Arc<Cluster>, shadow: Shadow, timeout: Option<Duration>) {
     });
 }
 
-/// The headers a shadow carries: the upstream request's, with the host suffixed.
-pub fn shadow_headers(headers: &HeaderMap, authority: &str) -> HeaderMap {
+/// The headers a shadow carries: the upstream request's, with the host suffixed. A literal
+/// host rewrite comes first, as Envoy applies it before making shadows.
+pub fn shadow_headers(headers: &HeaderMap, authority: &str, rewrite: Option<&str>) -> HeaderMap {
     let mut out = headers.clone();
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or(authority);
+    let host = rewrite.unwrap_or_else(|| {
+        headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(authority)
+    });
     if let Ok(v) = HeaderValue::try_from(shadow_host(host)) {
         out.insert(header::HOST, v);
     }
@@ -162,6 +165,24 @@ mod tests {
         assert_eq!(shadow_host("catalog:8080"), "catalog-shadow:8080");
         assert_eq!(shadow_host("[::1]:80"), "[::1]-shadow:80");
         assert_eq!(shadow_host("[::1]"), "[::1]-shadow");
+    }
+
+    #[test]
+    fn shadow_headers_follow_a_literal_host_rewrite() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("catalog:80"));
+        h.insert("x-user", HeaderValue::from_static("u"));
+        let plain = shadow_headers(&h, "ignored", None);
+        assert_eq!(plain[header::HOST], "catalog-shadow:80");
+        assert_eq!(plain["x-user"], "u");
+        assert_eq!(
+            shadow_headers(&h, "ignored", Some("upstream"))[header::HOST],
+            "upstream-shadow"
+        );
+        assert_eq!(
+            shadow_headers(&HeaderMap::new(), "a.b:8080", None)[header::HOST],
+            "a.b-shadow:8080"
+        );
     }
 
     #[test]

@@ -343,6 +343,14 @@ pub async fn forward(
     };
     // Shadows leave now, with the upstream request's headers; a body too large to keep
     // cannot be copied, so the shadows are abandoned (Envoy's `retry_or_shadow_abandoned`).
+    let literal_host = match (
+        &fwd.host_rewrite,
+        weighted_target.and_then(|w| w.host_rewrite_literal.as_deref()),
+    ) {
+        (_, Some(w)) => Some(w),
+        (HostRewrite::Literal(h), None) => Some(h.as_str()),
+        _ => None,
+    };
     if let ReqBody::Buffered(bytes) = &req_body {
         for m in &mirrors {
             let Some(shadow_cluster) = applied.cluster(&m.cluster).cloned() else {
@@ -351,7 +359,7 @@ pub async fn forward(
             let shadow = super::mirror::Shadow {
                 method: parts.method.clone(),
                 uri: upstream_uri.clone(),
-                headers: super::mirror::shadow_headers(&parts.headers, authority),
+                headers: super::mirror::shadow_headers(&parts.headers, authority, literal_host),
                 body: bytes.clone(),
             };
             super::mirror::spawn(shadow_cluster, shadow, global);
