@@ -9,6 +9,7 @@ mod cli;
 mod egress;
 mod envoy;
 mod golden_xds;
+mod http_filters;
 mod httpbin;
 mod kubectl;
 mod lab4;
