@@ -112,6 +112,9 @@ pub fn http_routes(
                     action.retry_policy = retry(r);
                 }
             }
+            if let Some(f) = &http.fault {
+                route.typed_per_filter_config = super::fault::route_fault(f);
+            }
             if let Some(h) = &http.headers {
                 if let Some(req) = &h.request {
                     route.request_headers_to_add = header_ops(&req.set, &req.add);
@@ -130,9 +133,6 @@ pub fn http_routes(
 
 fn unsupported(vs: &VirtualService, i: usize, http: &HttpRoute, warnings: &mut Vec<String>) {
     let mut missing = Vec::new();
-    if http.fault.is_some() {
-        missing.push("fault");
-    }
     if http.mirror.is_some() || !http.mirrors.is_empty() {
         missing.push("mirror");
     }
