@@ -78,3 +78,69 @@ fn virtual_service_fault_aborts_and_delays_catalog_through_the_gateway() {
         1
     );
 }
+
+const GATEWAY_RATE_LIMIT: &str = r#"apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: gateway-local-ratelimit}
+spec:
+  workloadSelector: {labels: {istio: ingressgateway}}
+  configPatches:
+  - applyTo: HTTP_FILTER
+    match:
+      context: GATEWAY
+      listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.router}}}}
+    patch:
+      operation: INSERT_BEFORE
+      value:
+        name: envoy.filters.http.local_ratelimit
+        typed_config:
+          "@type": type.googleapis.com/udpa.type.v1.TypedStruct
+          type_url: type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+          value:
+            stat_prefix: http_local_rate_limiter
+            token_bucket: {max_tokens: 2, tokens_per_fill: 2, fill_interval: 60s}
+            filter_enabled: {runtime_key: local_rate_limit_enabled, default_value: {numerator: 100, denominator: HUNDRED}}
+            filter_enforced: {runtime_key: local_rate_limit_enforced, default_value: {numerator: 100, denominator: HUNDRED}}
+            response_headers_to_add:
+            - append: false
+              header: {key: x-local-rate-limit, value: "true"}
+"#;
+
+#[test]
+fn envoy_filter_local_rate_limit_on_the_ingress_gateway() {
+    let sb = catalog();
+    sb.apply_text(
+        &vs("  - route: [{destination: {host: catalog, port: {number: 80}}}]\n"),
+        Some("istioinaction"),
+    )
+    .unwrap();
+    sb.apply_text(GATEWAY_RATE_LIMIT, Some("istio-system"))
+        .unwrap();
+    sb.synced();
+    assert_eq!(call(&sb, "/items").status, 200);
+    assert_eq!(call(&sb, "/items").status, 200);
+    let r = call(&sb, "/items");
+    assert_eq!((r.status, r.text().as_str()), (429, "local_rate_limited"));
+    assert_eq!(r.header("x-local-rate-limit"), Some("true"));
+    assert_eq!(
+        gateway_stat(
+            &sb,
+            "http_local_rate_limiter.http_local_rate_limit.rate_limited"
+        ),
+        1
+    );
+
+    // Any other patch is refused at apply time, naming it.
+    let lua = GATEWAY_RATE_LIMIT
+        .replace("gateway-local-ratelimit", "lua")
+        .replace(
+            "envoy.filters.http.local_ratelimit",
+            "envoy.filters.http.lua",
+        );
+    let err = sb.apply_text(&lua, Some("istio-system")).unwrap_err();
+    assert!(
+        err.contains("configPatches[0] (HTTP_FILTER INSERT_BEFORE)")
+            && err.contains("not supported by mesh yet"),
+        "{err}"
+    );
+}
