@@ -89,7 +89,7 @@ pub fn parse(u: &Unstructured) -> Result<EnvoyFilterPatches, String> {
             Some("SIDECAR_OUTBOUND") => Context::SidecarOutbound,
             Some(other) => return Err(refuse(&format!("unknown context {other}"))),
         };
-        let value = p.pointer("/patch/value").cloned().unwrap_or_default();
+        let value = snake_keys(p.pointer("/patch/value").cloned().unwrap_or_default());
         match (apply_to, op) {
             ("HTTP_FILTER", "INSERT_BEFORE") => {
                 let sub = p
@@ -161,6 +161,34 @@ pub fn parse(u: &Unstructured) -> Result<EnvoyFilterPatches, String> {
         selector,
         patches,
     })
+}
+
+/// Protobuf JSON accepts `tokenBucket` for `token_bucket`; mesh's types use the proto names.
+fn snake_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let snake = if k.starts_with('@') {
+                        k
+                    } else {
+                        k.chars().fold(String::new(), |mut out, c| {
+                            if c.is_ascii_uppercase() {
+                                out.push('_');
+                                out.push(c.to_ascii_lowercase());
+                            } else {
+                                out.push(c);
+                            }
+                            out
+                        })
+                    };
+                    (snake, snake_keys(v))
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(snake_keys).collect()),
+        other => other,
+    }
 }
 
 /// A `TypedStruct {type_url, value}` as the Any it stands for; a plain local rate limit Any as is.
@@ -343,7 +371,64 @@ spec:
             "envoy.filters.http.lua",
         );
         assert!(ef(&lua).unwrap_err().contains("not supported by mesh yet"));
+        let camel = DOCS
+            .replace("stat_prefix", "statPrefix")
+            .replace("token_bucket", "tokenBucket");
+        assert!(ef(&camel).is_ok());
         let cluster = "apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: c}\nspec:\n  configPatches:\n  - applyTo: CLUSTER\n    patch: {operation: MERGE, value: {}}\n";
         assert!(ef(cluster).unwrap_err().contains("(CLUSTER MERGE)"));
+    }
+
+    #[test]
+    fn patches_reach_the_selected_hcms_and_routes() {
+        use crate::xds::route::{Route, VirtualHost};
+        let merge = r#"
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: per-route, namespace: default}
+spec:
+  configPatches:
+  - applyTo: HTTP_ROUTE
+    match: {context: SIDECAR_OUTBOUND, routeConfiguration: {vhost: {name: "catalog:80"}}}
+    patch:
+      operation: MERGE
+      value:
+        typed_per_filter_config:
+          envoy.filters.http.local_ratelimit:
+            "@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit
+            stat_prefix: per_route
+"#;
+        let efs = vec![ef(DOCS).unwrap(), ef(merge).unwrap()];
+        let vh = |name: &str| VirtualHost {
+            name: name.to_owned(),
+            routes: vec![Route::default()],
+            ..Default::default()
+        };
+        let mut routes = vec![RouteConfiguration {
+            virtual_hosts: vec![vh("catalog:80"), vh("webapp:80")],
+            ..Default::default()
+        }];
+        let labels: BTreeMap<String, String> =
+            [("app".to_owned(), "productpage".to_owned())].into();
+        apply(&efs, "default", &labels, false, &mut [], &mut routes);
+        let vhs = &routes[0].virtual_hosts;
+        assert!(
+            vhs[0].routes[0]
+                .typed_per_filter_config
+                .as_ref()
+                .is_some_and(|m| m.contains_key(RL_FILTER))
+        );
+        assert!(vhs[1].routes[0].typed_per_filter_config.is_none());
+        // A gateway is not SIDECAR_OUTBOUND.
+        let mut gw = vec![RouteConfiguration {
+            virtual_hosts: vec![vh("catalog:80")],
+            ..Default::default()
+        }];
+        apply(&efs, "default", &labels, true, &mut [], &mut gw);
+        assert!(
+            gw[0].virtual_hosts[0].routes[0]
+                .typed_per_filter_config
+                .is_none()
+        );
     }
 }
