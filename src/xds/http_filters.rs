@@ -85,8 +85,6 @@ pub struct LocalRateLimit {
     pub filter_enforced: Option<RuntimeFractionalPercent>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub response_headers_to_add: Vec<HeaderValueOption>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub request_headers_to_add_when_not_enforced: Vec<HeaderValueOption>,
 }
 
 /// `envoy.type.v3.HttpStatus`.
