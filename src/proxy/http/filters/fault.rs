@@ -304,3 +304,55 @@ impl FaultFilter {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::stats::Store;
+
+    fn settings(json: serde_json::Value) -> FaultSettings {
+        FaultSettings::build(&serde_json::from_value(json).unwrap(), "f").unwrap()
+    }
+
+    async fn run(f: &FaultFilter, s: &FaultSettings, headers: &HeaderMap, cluster: &str) -> u16 {
+        let req = FaultRequest {
+            headers,
+            pseudo: Pseudo {
+                method: "GET",
+                authority: "h",
+                path: "/",
+                scheme: "http",
+            },
+            cluster: Some(cluster),
+        };
+        let (mut flags, mut held) = (Flags::default(), Vec::new());
+        match f.decode(s, &req, &mut flags, &mut held).await {
+            Ok(()) => 200,
+            Err(r) => r.status,
+        }
+    }
+
+    #[tokio::test]
+    async fn headers_upstream_cluster_and_max_active_faults_gate_the_fault() {
+        let store = Store::new();
+        let s = settings(serde_json::json!({
+            "abort": {"http_status": 503, "percentage": {"numerator": 100}},
+            "upstream_cluster": "catalog",
+            "headers": [{"name": "x-chaos", "exact_match": "on"}],
+            "max_active_faults": 1
+        }));
+        let f = FaultFilter::new(settings(serde_json::json!({})), &store.scope("http.t"));
+        let mut on = HeaderMap::new();
+        on.insert("x-chaos", HeaderValue::from_static("on"));
+        assert_eq!(run(&f, &s, &on, "catalog").await, 503);
+        assert_eq!(run(&f, &s, &HeaderMap::new(), "catalog").await, 200);
+        assert_eq!(run(&f, &s, &on, "webapp").await, 200);
+        // One fault already active: the next overflows instead of aborting.
+        f.stats.active_faults.inc();
+        assert_eq!(run(&f, &s, &on, "catalog").await, 200);
+        assert_eq!(f.stats.faults_overflow.value(), 1);
+        assert_eq!(f.stats.aborts_injected.value(), 1);
+        let bad = serde_json::from_value(serde_json::json!({"abort": {"http_status": 700}}));
+        assert!(FaultSettings::build(&bad.unwrap(), "f").is_err());
+    }
+}
