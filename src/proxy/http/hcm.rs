@@ -34,9 +34,9 @@ use super::super::tls::ConnTls;
 use super::super::tracing::{self, ActiveSpan, RequestFacts, TracingRt};
 use super::super::{Proxy, Rejected};
 use super::body::{self, Body, End, Observed};
-use super::filters::FilterChain;
 use super::filters::fault::{FaultFilter, FaultRequest, FaultSettings};
 use super::filters::local_ratelimit::Limiter;
+use super::filters::{FilterChain, PerFilter};
 use super::local_reply::LocalReply;
 use super::matcher::Pseudo;
 use super::route::{Action, RequestView, RouteTable};
@@ -1044,24 +1044,13 @@ async fn route_and_forward(
         method: &method,
         scheme,
     });
-    let Some(m) = matched else {
-        hcm.stats.no_route.inc();
-        plog!(
-            hcm.log,
-            Level::Debug,
-            Component::Router,
-            "[C{}][S{stream_id}] no route match for URL '{path}'",
-            conn.id
-        );
-        return Err(LocalReply::no_route());
-    };
-    rec.route_name = Some(m.route.name.clone());
-    // The pre-router filters see the matched route's overrides (Envoy's cached route).
+    // The pre-router filters see the matched route's overrides (Envoy's cached route); with no
+    // route they still run, on their own config.
     let _passed = if hcm.filters.is_empty() {
         None
     } else {
-        let cluster = match &m.route.action {
-            Action::Forward(f) => match &f.target {
+        let cluster = match matched.as_ref().map(|m| &m.route.action) {
+            Some(Action::Forward(f)) => match &f.target {
                 super::route::ClusterTarget::Named(n) => Some(n.as_str()),
                 _ => None,
             },
@@ -1077,17 +1066,27 @@ async fn route_and_forward(
             },
             cluster,
         };
-        let passed = hcm
-            .filters
-            .decode(
-                &req,
-                [&m.route.per_filter, &m.vhost.per_filter],
-                &proxy.stats,
-            )
-            .await?;
+        let none = PerFilter::default();
+        let overrides = match &matched {
+            Some(m) => [&m.route.per_filter, &m.vhost.per_filter],
+            None => [&none, &none],
+        };
+        let passed = hcm.filters.decode(&req, overrides, &proxy.stats).await?;
         rec.flags = rec.flags.union(passed.flags);
         Some(passed)
     };
+    let Some(m) = matched else {
+        hcm.stats.no_route.inc();
+        plog!(
+            hcm.log,
+            Level::Debug,
+            Component::Router,
+            "[C{}][S{stream_id}] no route match for URL '{path}'",
+            conn.id
+        );
+        return Err(LocalReply::no_route());
+    };
+    rec.route_name = Some(m.route.name.clone());
     if let Some(s) = span.as_mut() {
         s.apply_decorator(m.route.decorator.as_deref(), &mut parts.headers);
     }
