@@ -287,7 +287,7 @@ pub static KINDS: &[KindInfo] = &[
         "envoyfilter",
         &[],
         true,
-        false,
+        true,
     ),
     kind(
         "WorkloadEntry",

@@ -262,7 +262,8 @@ pub fn hcm_rds(
             config_source: Some(ads()),
             route_config_name: route_name.to_owned(),
         }),
-        http_filters: vec![router_filter()],
+        // Outbound and gateway HCMs carry istiod's fault filter; VirtualServices fill it per route.
+        http_filters: vec![super::fault::fault_filter(), router_filter()],
         use_remote_address: use_remote_address.then_some(true),
         server_name: "istio-envoy".to_owned(),
         ..Default::default()

@@ -44,6 +44,14 @@ pub fn generate(
 ) -> ProxyConfig {
     let mut config = generate_config(model, settings, proxy, warnings);
     super::telemetry::attach(&mut config.listeners, proxy.kind == ProxyType::Router);
+    super::envoy_filter::apply(
+        &model.envoy_filters,
+        &proxy.namespace,
+        &proxy.labels,
+        proxy.kind == ProxyType::Router,
+        &mut config.listeners,
+        &mut config.routes,
+    );
     if settings::access_logging_on(model, settings, proxy, warnings) {
         settings::attach_access_logs(&mut config.listeners, &settings::access_log(settings));
     }

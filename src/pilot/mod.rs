@@ -3,6 +3,8 @@
 
 pub mod bootstrap;
 pub mod build;
+pub mod envoy_filter;
+pub mod fault;
 pub mod generate;
 pub mod locality;
 pub mod model;

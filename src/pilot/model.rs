@@ -121,6 +121,8 @@ pub struct Model {
     pub peer_authentications: Vec<PeerAuth>,
     /// Telemetry resources' access logging.
     pub telemetries: Vec<super::settings::TelemetryLogging>,
+    /// EnvoyFilters mesh can apply (others are refused when applied).
+    pub envoy_filters: Vec<super::envoy_filter::EnvoyFilterPatches>,
     /// `(namespace, name)` → the Secret's data, decoded (gateway credentials).
     pub secrets: BTreeMap<(String, String), BTreeMap<String, Vec<u8>>>,
 }
@@ -190,6 +192,11 @@ impl Model {
                 }
                 Resource::Unstructured(u) if u.kind == "PeerAuthentication" => {
                     m.peer_authentications.push(peer_auth(u));
+                }
+                Resource::Unstructured(u) if u.kind == "EnvoyFilter" => {
+                    if let Ok(ef) = super::envoy_filter::parse(u) {
+                        m.envoy_filters.push(ef);
+                    }
                 }
                 Resource::Unstructured(u) if u.kind == "Telemetry" => {
                     m.telemetries

@@ -112,6 +112,7 @@ mod tests {
             names,
             [
                 "istio.metadata_exchange",
+                "envoy.filters.http.fault",
                 "istio.stats",
                 "envoy.filters.http.router"
             ]
@@ -121,7 +122,7 @@ mod tests {
         };
         // A gateway is a client: it propagates upstream and discovers from responses.
         assert!(!mx.upstream_propagation.is_empty() && mx.downstream_discovery.is_empty());
-        let Some(HttpFilterConfig::IstioStats(st)) = &hcm.http_filters[1].typed_config else {
+        let Some(HttpFilterConfig::IstioStats(st)) = &hcm.http_filters[2].typed_config else {
             panic!()
         };
         assert!(st.disable_host_header_fallback);

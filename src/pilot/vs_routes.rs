@@ -138,6 +138,9 @@ pub fn http_routes_from(
                 action.request_mirror_policies =
                     super::vs_mirror::mirror_policies(http, model, ns, port, warnings);
             }
+            if let Some(f) = &http.fault {
+                route.typed_per_filter_config = super::fault::route_fault(f);
+            }
             if let Some(h) = &http.headers {
                 if let Some(req) = &h.request {
                     route.request_headers_to_add = header_ops(&req.set, &req.add);
@@ -156,9 +159,6 @@ pub fn http_routes_from(
 
 fn unsupported(vs: &VirtualService, i: usize, http: &HttpRoute, warnings: &mut Vec<String>) {
     let mut missing = Vec::new();
-    if http.fault.is_some() {
-        missing.push("fault");
-    }
     if http.cors_policy.is_some() {
         missing.push("corsPolicy");
     }

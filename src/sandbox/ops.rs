@@ -123,6 +123,13 @@ pub(crate) fn admit(
                 continue;
             }
         }
+        if let Resource::Unstructured(u) = &r
+            && u.kind == "EnvoyFilter"
+            && let Err(why) = crate::pilot::envoy_filter::parse(u)
+        {
+            problems.push(at(format!("EnvoyFilter {name}: {why}")));
+            continue;
+        }
         if let Resource::Secret(secret) = &r {
             for p in super::secrets::check(secret) {
                 let (line, column) =

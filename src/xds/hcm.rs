@@ -127,6 +127,8 @@ crate::any_enum! {
         Router(Router) = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
         IstioStats(super::istio::StatsPluginConfig) = "type.googleapis.com/stats.PluginConfig",
         PeerMetadata(super::istio::PeerMetadataConfig) = "type.googleapis.com/io.istio.http.peer_metadata.Config",
+        Fault(super::http_filters::HttpFault) = "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault",
+        LocalRateLimit(super::http_filters::LocalRateLimit) = "type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
     }
 }
 

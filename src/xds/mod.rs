@@ -11,6 +11,7 @@ pub mod decode;
 pub mod endpoint;
 pub mod error;
 pub mod hcm;
+pub mod http_filters;
 pub mod istio;
 pub mod listener;
 pub mod matcher;

@@ -34,7 +34,11 @@ use super::super::tls::ConnTls;
 use super::super::tracing::{self, ActiveSpan, RequestFacts, TracingRt};
 use super::super::{Proxy, Rejected};
 use super::body::{self, Body, End, Observed};
+use super::filters::fault::{FaultFilter, FaultRequest, FaultSettings};
+use super::filters::local_ratelimit::Limiter;
+use super::filters::{FilterChain, PerFilter};
 use super::local_reply::LocalReply;
+use super::matcher::Pseudo;
 use super::route::{Action, RequestView, RouteTable};
 use super::router::{self, Forwarded, RouterCtx};
 
@@ -216,6 +220,8 @@ pub struct HcmRt {
     pub istio_stats: Option<Arc<StatsRt>>,
     /// Istio's `istio.metadata_exchange` HTTP filter.
     pub exchange: Option<ExchangeRt>,
+    /// Fault injection and local rate limits, run before the router in config order.
+    pub filters: FilterChain,
 }
 
 impl HcmRt {
@@ -243,6 +249,8 @@ impl HcmRt {
         // The router must be the last (terminal) filter; before it, Istio's two filters.
         let mut router = None;
         let (mut istio_stats, mut exchange) = (None, None);
+        let mut filters = FilterChain::default();
+        let hcm_scope = store.scope(&format!("http.{}", cfg.stat_prefix));
         for (i, f) in cfg.http_filters.iter().enumerate() {
             let fpath = format!("{path}.http_filters[{i}]");
             let is_last = i + 1 == cfg.http_filters.len();
@@ -258,6 +266,20 @@ impl HcmRt {
                 Some(HttpFilterConfig::PeerMetadata(c)) => {
                     match ExchangeRt::build(c, &format!("{fpath}.typed_config"), ctx) {
                         Ok(x) => exchange = Some(x),
+                        Err(mut e) => errors.append(&mut e),
+                    }
+                    None
+                }
+                Some(HttpFilterConfig::Fault(c)) => {
+                    match FaultSettings::build(c, &format!("{fpath}.typed_config")) {
+                        Ok(s) => filters.push_fault(&f.name, FaultFilter::new(s, &hcm_scope)),
+                        Err(mut e) => errors.append(&mut e),
+                    }
+                    None
+                }
+                Some(HttpFilterConfig::LocalRateLimit(c)) => {
+                    match Limiter::build(c, &format!("{fpath}.typed_config")) {
+                        Ok(l) => filters.push_rate_limit(&f.name, l, store),
                         Err(mut e) => errors.append(&mut e),
                     }
                     None
@@ -416,6 +438,7 @@ impl HcmRt {
                 .and_then(|p| p.max_requests_per_connection)
                 .filter(|n| *n > 0),
             via,
+            filters,
             log: log.clone(),
             tracing,
             istio_stats,
@@ -1021,6 +1044,37 @@ async fn route_and_forward(
         method: &method,
         scheme,
     });
+    // The pre-router filters see the matched route's overrides (Envoy's cached route); with no
+    // route they still run, on their own config.
+    let _passed = if hcm.filters.is_empty() {
+        None
+    } else {
+        let cluster = match matched.as_ref().map(|m| &m.route.action) {
+            Some(Action::Forward(f)) => match &f.target {
+                super::route::ClusterTarget::Named(n) => Some(n.as_str()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let req = FaultRequest {
+            headers: &parts.headers,
+            pseudo: Pseudo {
+                method: &method,
+                authority,
+                path,
+                scheme,
+            },
+            cluster,
+        };
+        let none = PerFilter::default();
+        let overrides = match &matched {
+            Some(m) => [&m.route.per_filter, &m.vhost.per_filter],
+            None => [&none, &none],
+        };
+        let passed = hcm.filters.decode(&req, overrides, &proxy.stats).await?;
+        rec.flags = rec.flags.union(passed.flags);
+        Some(passed)
+    };
     let Some(m) = matched else {
         hcm.stats.no_route.inc();
         plog!(

@@ -15,6 +15,8 @@ pub struct LocalReply {
     pub details: String,
     /// Circuit breaking and overload replies carry `x-envoy-overloaded: true`.
     pub overloaded: bool,
+    /// Headers a filter adds to its reply (the rate limit's `response_headers_to_add`, gRPC status).
+    pub headers: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 impl LocalReply {
@@ -25,7 +27,28 @@ impl LocalReply {
             flags,
             details: details.into(),
             overloaded: false,
+            headers: Vec::new(),
         }
+    }
+
+    /// The fault filter aborted the request: the configured status, `FI`.
+    pub fn fault_abort(status: u16) -> Self {
+        Self::new(
+            status,
+            "fault filter abort",
+            Flags::of(Flag::FaultInjected),
+            "fault_filter_abort",
+        )
+    }
+
+    /// The local rate limit filter found no token: 429 (or its `status`), `RL`.
+    pub fn local_rate_limited(status: u16) -> Self {
+        Self::new(
+            status,
+            "local_rate_limited",
+            Flags::of(Flag::RateLimited),
+            "local_rate_limited",
+        )
     }
 
     /// No route matched: 404, empty body, `NR`.
@@ -120,6 +143,9 @@ impl LocalReply {
             h.insert("x-envoy-overloaded", HeaderValue::from_static("true"));
         }
         h.insert(header::SERVER, server_name.clone());
+        for (k, v) in &self.headers {
+            h.append(k.clone(), v.clone());
+        }
         resp
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP: the connection manager, routing, the router filter and what they share.
 
 pub mod body;
+pub mod filters;
 pub mod hash_policy;
 pub mod hcm;
 pub mod headers;

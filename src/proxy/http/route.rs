@@ -16,6 +16,7 @@ use crate::xds::route::{
 };
 
 use super::super::Rejected;
+use super::filters::PerFilter;
 use super::headers::HeaderMutation;
 use super::matcher::{CompiledHeader, CompiledQuery, Pseudo, full_regex};
 use super::retry::RetryPolicy;
@@ -50,6 +51,8 @@ pub struct VirtualHostRt {
     pub retry_policy: Option<RetryPolicy>,
     pub include_request_attempt_count: bool,
     pub include_attempt_count_in_response: bool,
+    /// `typed_per_filter_config` for the fault and local rate limit filters.
+    pub per_filter: PerFilter,
 }
 
 #[derive(Debug)]
@@ -64,6 +67,8 @@ pub struct RouteRt {
     pub response_headers: HeaderMutation,
     /// The decorator operation, or the route's default `<host><path>`-style name.
     pub decorator: Option<String>,
+    /// `typed_per_filter_config` for the fault and local rate limit filters.
+    pub per_filter: PerFilter,
 }
 
 #[derive(Debug)]
@@ -396,6 +401,11 @@ fn build_vhost(
         path,
         &mut errors,
     );
+    let per_filter =
+        PerFilter::build(vh.typed_per_filter_config.as_ref(), path).unwrap_or_else(|mut e| {
+            errors.append(&mut e);
+            PerFilter::default()
+        });
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -408,6 +418,7 @@ fn build_vhost(
         retry_policy,
         include_request_attempt_count: vh.include_request_attempt_count,
         include_attempt_count_in_response: vh.include_attempt_count_in_response,
+        per_filter,
     })
 }
 
@@ -540,6 +551,11 @@ fn build_route(
         path,
         &mut errors,
     );
+    let per_filter =
+        PerFilter::build(r.typed_per_filter_config.as_ref(), path).unwrap_or_else(|mut e| {
+            errors.append(&mut e);
+            PerFilter::default()
+        });
     match action {
         Some(action) if errors.is_empty() => Ok(RouteRt {
             name: r.name.clone(),
@@ -551,6 +567,7 @@ fn build_route(
             request_headers,
             response_headers,
             decorator: r.decorator.as_ref().map(|d| d.operation.clone()),
+            per_filter,
         }),
         _ => Err(errors),
     }
