@@ -50,6 +50,10 @@ pub fn workload_of(metadata: Option<&crate::xds::core::Metadata>) -> Option<Arc<
         .map(Arc::from)
 }
 
+/// Bumped whenever any host's outlier or active-health flag changes, so load balancers can
+/// keep their candidate lists between changes instead of filtering every host on every pick.
+pub static HEALTH_EPOCH: AtomicU64 = AtomicU64::new(0);
+
 pub fn inc(a: &AtomicU64) {
     a.fetch_add(1, Ordering::Relaxed);
 }
@@ -141,7 +145,9 @@ impl Host {
     }
 
     pub fn set_hc_failed(&self, failed: bool) {
-        self.hc_failed.store(failed, Ordering::Relaxed);
+        if self.hc_failed.swap(failed, Ordering::AcqRel) != failed {
+            HEALTH_EPOCH.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     pub fn outlier_ejected(&self) -> bool {
@@ -149,7 +155,9 @@ impl Host {
     }
 
     pub fn set_outlier_ejected(&self, ejected: bool) {
-        self.ejected.store(ejected, Ordering::Relaxed);
+        if self.ejected.swap(ejected, Ordering::AcqRel) != ejected {
+            HEALTH_EPOCH.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     pub fn is_degraded(&self) -> bool {

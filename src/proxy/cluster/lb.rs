@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::xds::cluster::LbPolicy;
 
 use super::hashing::{Maglev, Ring};
-use super::host::Host;
+use super::host::{HEALTH_EPOCH, Host};
 
 /// The hosts of a cluster, grouped by priority (lowest number first).
 #[derive(Debug, Default)]
@@ -18,6 +18,19 @@ pub struct HostSet {
     levels: Vec<Vec<Arc<Host>>>,
     /// `common_lb_config.locality_weighted_lb_config`: pick a locality by its weight first.
     locality_weighted: bool,
+    /// The candidates of the common case (one priority level, no locality weights), kept until
+    /// a host's health changes ([`HEALTH_EPOCH`]): a pick is then O(1), not O(hosts).
+    cache: arc_swap::ArcSwapOption<Cached>,
+}
+
+/// Candidates computed once per health change.
+#[derive(Debug)]
+struct Cached {
+    epoch: u64,
+    hosts: Vec<Arc<Host>>,
+    choice: Choice,
+    equal: bool,
+    total: u64,
 }
 
 impl HostSet {
@@ -33,7 +46,33 @@ impl HostSet {
             hosts,
             levels,
             locality_weighted: false,
+            cache: arc_swap::ArcSwapOption::empty(),
         }
+    }
+
+    fn cacheable(&self) -> bool {
+        self.levels.len() <= 1 && !self.locality_weighted
+    }
+
+    fn cached(&self) -> Arc<Cached> {
+        let epoch = HEALTH_EPOCH.load(Ordering::Acquire);
+        if let Some(c) = self.cache.load_full()
+            && c.epoch == epoch
+        {
+            return c;
+        }
+        let (hosts, choice) = candidates(self);
+        let equal = hosts.iter().all(|h| h.weight == hosts[0].weight);
+        let total = total(&hosts);
+        let c = Arc::new(Cached {
+            epoch,
+            hosts,
+            choice,
+            equal,
+            total,
+        });
+        self.cache.store(Some(c.clone()));
+        c
     }
 
     pub fn with_locality_weighting(mut self, on: bool) -> HostSet {
@@ -195,6 +234,8 @@ pub enum HashLb {
 struct Table {
     /// The candidates (address, weight) it was built from.
     built_for: Vec<(SocketAddr, u32)>,
+    /// Or the cached candidate list it was built from (compared by identity: O(1)).
+    from: Option<Arc<Cached>>,
     lb: HashLb,
     ring: Option<Ring>,
     maglev: Option<Maglev>,
@@ -218,6 +259,16 @@ impl Balancer {
         set: &HostSet,
         exclude: &[SocketAddr],
     ) -> Option<(Arc<Host>, Choice)> {
+        if exclude.is_empty() && set.cacheable() {
+            let c = set.cached();
+            if c.hosts.is_empty() {
+                return None;
+            }
+            return Some((
+                self.pick(policy, choice_count, &c.hosts, c.equal, c.total),
+                c.choice,
+            ));
+        }
         let (mut hosts, choice) = candidates(set);
         if hosts.is_empty() {
             return None;
@@ -233,19 +284,35 @@ impl Balancer {
             }
         }
         let equal = hosts.iter().all(|h| h.weight == hosts[0].weight);
-        let host = match policy {
-            LbPolicy::Random => weighted_pick(&hosts, rand::random_range(0..total(&hosts))),
-            LbPolicy::LeastRequest => least_request(&hosts, choice_count.max(2), equal),
+        let total = total(&hosts);
+        Some((
+            self.pick(policy, choice_count, &hosts, equal, total),
+            choice,
+        ))
+    }
+
+    /// One host of non-empty `hosts` by the policy.
+    fn pick(
+        &self,
+        policy: LbPolicy,
+        choice_count: u32,
+        hosts: &[Arc<Host>],
+        equal: bool,
+        total: u64,
+    ) -> Arc<Host> {
+        match policy {
+            LbPolicy::Random if equal => hosts[rand::random_range(0..hosts.len())].clone(),
+            LbPolicy::Random => weighted_pick(hosts, rand::random_range(0..total)),
+            LbPolicy::LeastRequest => least_request(hosts, choice_count.max(2), equal),
             _ => {
                 let n = self.rr.fetch_add(1, Ordering::Relaxed);
                 if equal {
                     hosts[(n % hosts.len() as u64) as usize].clone()
                 } else {
-                    weighted_pick(&hosts, n % total(&hosts))
+                    weighted_pick(hosts, n % total)
                 }
             }
-        };
-        Some((host, choice))
+        }
     }
 }
 
@@ -260,7 +327,16 @@ impl Balancer {
         exclude: &[SocketAddr],
         hash: Option<u64>,
     ) -> Option<(Arc<Host>, Choice)> {
-        let (hosts, choice) = level_candidates(set); // hashing ignores locality weights
+        // The common case keeps its candidates (and so its table) until health changes.
+        let cached = (set.levels.len() <= 1).then(|| set.cached());
+        let owned;
+        let (hosts, choice): (&[Arc<Host>], Choice) = match &cached {
+            Some(c) => (&c.hosts, c.choice),
+            None => {
+                owned = level_candidates(set); // hashing ignores locality weights
+                (&owned.0, owned.1)
+            }
+        };
         if hosts.is_empty() {
             return None;
         }
@@ -278,9 +354,12 @@ impl Balancer {
             weighted_pick(&pool, rand::random_range(0..total(&pool)))
         };
         let Some(hash) = hash else {
-            return Some((random(&hosts), choice));
+            return Some((random(hosts), choice));
         };
-        let table = self.table_for(lb, &hosts);
+        let table = match &cached {
+            Some(c) => self.table_for_cached(lb, c),
+            None => self.table_for(lb, hosts),
+        };
         let picked = match (&table.ring, &table.maglev) {
             (Some(r), _) => r.lookup(hash).cloned(),
             (_, Some(m)) => m.lookup(hash).cloned(),
@@ -288,9 +367,42 @@ impl Balancer {
         };
         let host = match picked {
             Some(h) if !exclude.contains(&h.address) => h,
-            _ => random(&hosts),
+            _ => random(hosts),
         };
         Some((host, choice))
+    }
+
+    fn table_for_cached(&self, lb: HashLb, c: &Arc<Cached>) -> Arc<Table> {
+        if let Ok(cached) = self.table.lock()
+            && let Some(t) = cached.as_ref()
+            && t.lb == lb
+            && t.from.as_ref().is_some_and(|f| Arc::ptr_eq(f, c))
+        {
+            return t.clone();
+        }
+        let mut table = Self::build_table(lb, &c.hosts);
+        table.from = Some(c.clone());
+        let table = Arc::new(table);
+        if let Ok(mut cached) = self.table.lock() {
+            *cached = Some(table.clone());
+        }
+        table
+    }
+
+    fn build_table(lb: HashLb, hosts: &[Arc<Host>]) -> Table {
+        let (ring, maglev) = match lb {
+            HashLb::Ring { min_size, max_size } => {
+                (Some(Ring::build(hosts, min_size, max_size)), None)
+            }
+            HashLb::Maglev { table_size } => (None, Some(Maglev::build(hosts, table_size))),
+        };
+        Table {
+            built_for: hosts.iter().map(|h| (h.address, h.weight)).collect(),
+            from: None,
+            lb,
+            ring,
+            maglev,
+        }
     }
 
     fn table_for(&self, lb: HashLb, hosts: &[Arc<Host>]) -> Arc<Table> {
@@ -302,18 +414,7 @@ impl Balancer {
         {
             return t.clone();
         }
-        let (ring, maglev) = match lb {
-            HashLb::Ring { min_size, max_size } => {
-                (Some(Ring::build(hosts, min_size, max_size)), None)
-            }
-            HashLb::Maglev { table_size } => (None, Some(Maglev::build(hosts, table_size))),
-        };
-        let table = Arc::new(Table {
-            built_for: key,
-            lb,
-            ring,
-            maglev,
-        });
+        let table = Arc::new(Self::build_table(lb, hosts));
         if let Ok(mut cached) = self.table.lock() {
             *cached = Some(table.clone());
         }
@@ -538,5 +639,21 @@ mod tests {
             host(3, 1, 1, HealthStatus::Healthy),
         ]);
         assert!(!ports(&set, LbPolicy::Random, 500).contains(&3));
+    }
+
+    #[test]
+    fn cached_candidates_follow_health_changes() {
+        let hs: Vec<Arc<Host>> = (1..=3)
+            .map(|p| host(p, 1, 0, HealthStatus::Healthy))
+            .collect();
+        let set = HostSet::new(hs.clone());
+        assert!(ports(&set, LbPolicy::RoundRobin, 6).contains(&1));
+        hs[0].set_outlier_ejected(true);
+        assert!(
+            !ports(&set, LbPolicy::RoundRobin, 12).contains(&1),
+            "ejection seen at once"
+        );
+        hs[0].set_outlier_ejected(false);
+        assert!(ports(&set, LbPolicy::RoundRobin, 6).contains(&1));
     }
 }
