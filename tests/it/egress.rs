@@ -47,11 +47,7 @@ fn curl_as(sb: &TestSandbox, dial: &str, host: &str, path: &str) -> Response {
 }
 
 fn stat(admin: SocketAddr, name: &str) -> u64 {
-    let text = get(admin, "/stats").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    stat_value(admin, name).unwrap_or(0)
 }
 
 fn external_ip(sb: &TestSandbox, host: &str) -> IpAddr {

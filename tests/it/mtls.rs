@@ -27,23 +27,7 @@ fn catalog_via_gateway(sb: &TestSandbox) -> u16 {
 }
 
 fn stat(admin: std::net::SocketAddr, name: &str) -> u64 {
-    let text = get(admin, &format!("/stats?filter=^{}$", regex_escape(name))).text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
+    stat_value(admin, name).unwrap_or(0)
 }
 
 #[test]

@@ -43,12 +43,14 @@ fn items(sb: &TestSandbox, headers: &[(&str, &str)]) -> Response {
     request(sb.node_port(30000), "GET", "/items", &h, b"").unwrap()
 }
 
-/// The gateway's requests per catalog endpoint, from its `/clusters`.
-fn per_endpoint(sb: &TestSandbox) -> BTreeMap<String, u64> {
-    let json = get(sb.admin("gateway", None), "/clusters?format=json").json();
+const CATALOG_CLUSTER: &str = "outbound|80||catalog.istioinaction.svc.cluster.local";
+
+/// Requests a proxy (by admin address) sent to each endpoint of `cluster`, from its `/clusters`.
+fn requests_per_endpoint(admin: SocketAddr, cluster: &str) -> BTreeMap<String, u64> {
+    let json = get(admin, "/clusters?format=json").json();
     let mut out = BTreeMap::new();
     for c in json["cluster_statuses"].as_array().unwrap() {
-        if c["name"] != "outbound|80||catalog.istioinaction.svc.cluster.local" {
+        if c["name"] != cluster {
             continue;
         }
         for h in c["host_statuses"].as_array().unwrap() {
@@ -72,6 +74,11 @@ fn per_endpoint(sb: &TestSandbox) -> BTreeMap<String, u64> {
         }
     }
     out
+}
+
+/// The gateway's requests per catalog endpoint.
+fn per_endpoint(sb: &TestSandbox) -> BTreeMap<String, u64> {
+    requests_per_endpoint(sb.admin("gateway", None), CATALOG_CLUSTER)
 }
 
 fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
@@ -323,37 +330,7 @@ fn zones(dr: &str) -> (TestSandbox, String, String) {
 
 /// Requests webapp's sidecar sent to each catalog pod.
 fn webapp_to_catalog(sb: &TestSandbox) -> BTreeMap<String, u64> {
-    let json = get(
-        sb.admin("webapp", Some("istioinaction")),
-        "/clusters?format=json",
-    )
-    .json();
-    let mut out = BTreeMap::new();
-    for c in json["cluster_statuses"].as_array().unwrap() {
-        if c["name"] != "outbound|80||catalog.istioinaction.svc.cluster.local" {
-            continue;
-        }
-        for h in c["host_statuses"].as_array().unwrap() {
-            let ip = h["address"]["socket_address"]["address"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-            let n = h["stats"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["name"] == "rq_total")
-                .and_then(|s| {
-                    s["value"]
-                        .as_str()
-                        .and_then(|v| v.parse().ok())
-                        .or(s["value"].as_u64())
-                })
-                .unwrap_or(0);
-            out.insert(ip, n);
-        }
-    }
-    out
+    requests_per_endpoint(sb.admin("webapp", Some("istioinaction")), CATALOG_CLUSTER)
 }
 
 fn call_webapp(sb: &TestSandbox) -> u16 {

@@ -69,15 +69,7 @@ static_resources:
 }
 
 fn stat(p: &Proxy, name: &str) -> u64 {
-    let body = util::get(
-        p.admin,
-        &format!("/stats?filter=^{}$", name.replace('.', "\\.")),
-    )
-    .text();
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no stat {name}"))
+    util::stat_value(p.admin, name).unwrap_or_else(|| panic!("no stat {name}"))
 }
 
 fn get_with(p: &Proxy, path: &str, headers: &[(&str, &str)]) -> util::Response {

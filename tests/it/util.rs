@@ -718,3 +718,22 @@ impl SandboxProcess {
         self.node_ports[&np]
     }
 }
+
+/// A proxy's stat by its full name, from its admin `/stats` (`None` when it does not exist).
+pub fn stat_value(admin: SocketAddr, name: &str) -> Option<u64> {
+    // The admin filter is a regex: escape everything but word characters.
+    let escaped: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect();
+    let text = get(admin, &format!("/stats?filter=^{escaped}$")).text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .and_then(|v| v.trim().parse().ok())
+}
