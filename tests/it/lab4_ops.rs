@@ -18,6 +18,19 @@ fn ch4() -> TestSandbox {
     TestSandbox::start(Some(&text))
 }
 
+/// `curl -H "Host: webapp.istioinaction.io" localhost:30000/api/catalog`'s status.
+fn catalog_status(sb: &TestSandbox) -> u16 {
+    request(
+        sb.node_port(30000),
+        "GET",
+        "/api/catalog",
+        &[("Host", HOST)],
+        b"",
+    )
+    .unwrap()
+    .status
+}
+
 /// `istioctl install -f CH4/FILE… --set …` against the sandbox.
 fn install(
     sb: &TestSandbox,
@@ -98,18 +111,7 @@ fn lab_4_16_access_logs_from_the_telemetry_api_and_mesh_config() {
     let sb = ch4();
     sb.synced();
     // Off by default.
-    assert_eq!(
-        request(
-            sb.node_port(30000),
-            "GET",
-            "/api/catalog",
-            &[("Host", HOST)],
-            b""
-        )
-        .unwrap()
-        .status,
-        200
-    );
+    assert_eq!(catalog_status(&sb), 200);
     let gw_logs = |sb: &TestSandbox| {
         logs(
             sb,
@@ -175,18 +177,7 @@ fn lab_4_16_access_logs_from_the_telemetry_api_and_mesh_config() {
         ["Istio core", "Istiod", "Ingress gateways"]
     );
     sb.synced();
-    assert_eq!(
-        request(
-            sb.node_port(30000),
-            "GET",
-            "/api/catalog",
-            &[("Host", HOST)],
-            b""
-        )
-        .unwrap()
-        .status,
-        200
-    );
+    assert_eq!(catalog_status(&sb), 200);
     let json_line = || {
         webapp_logs()
             .into_iter()
@@ -248,18 +239,7 @@ fn lab_4_17_gateway_config_reduction() {
         ],
         "only what the routes use"
     );
-    assert_eq!(
-        request(
-            sb.node_port(30000),
-            "GET",
-            "/api/catalog",
-            &[("Host", HOST)],
-            b""
-        )
-        .unwrap()
-        .status,
-        200
-    );
+    assert_eq!(catalog_status(&sb), 200);
 }
 
 /// The seed's variant of the book's `my-user-gateway.yaml`: the TCP port on node port 30007.
