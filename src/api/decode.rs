@@ -229,7 +229,7 @@ fn decode_object(source: &str, node: &Node) -> Result<Resource, Vec<Diagnostic>>
         return Err(problems);
     }
 
-    resource::typed(info, value).map_err(|err| {
+    let typed = resource::typed(info, value).map_err(|err| {
         let path: Vec<PathSeg> = err
             .path()
             .iter()
@@ -243,7 +243,26 @@ fn decode_object(source: &str, node: &Node) -> Result<Resource, Vec<Diagnostic>>
             })
             .collect();
         vec![at(node.locate(&path, false), err.inner().to_string()).with_field(path_string(&path))]
-    })
+    })?;
+    // What istiod's validating webhook refuses beyond the schema.
+    let rejections = match &typed {
+        Resource::VirtualService(vs) => super::istio::validate::virtual_service(vs),
+        Resource::DestinationRule(dr) => super::istio::validate::destination_rule(dr),
+        _ => Vec::new(),
+    };
+    if rejections.is_empty() {
+        return Ok(typed);
+    }
+    Err(rejections
+        .into_iter()
+        .map(|r| {
+            at(
+                node.locate_field(&r.path),
+                format!("{}: {}", super::istio::validate::DENIED, r.message),
+            )
+            .with_field(path_string(&r.path))
+        })
+        .collect())
 }
 
 /// `apiVersion` and `kind`: present, strings, and a kind served in that version.

@@ -237,6 +237,30 @@ impl Node {
         node.loc
     }
 
+    /// Where a field is best shown: a scalar's value, or the key of a mapping or list (whose
+    /// value starts on a later line).
+    pub fn locate_field(&self, path: &[PathSeg]) -> Loc {
+        let mut node = self;
+        for seg in path {
+            let next = match (seg, &node.tree) {
+                (PathSeg::Key(key), Tree::Map(entries)) => {
+                    entries.iter().find(|(k, _, _)| k == key).map(|(_, _, v)| v)
+                }
+                (PathSeg::Index(i), Tree::Seq(items)) => items.get(*i),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return node.loc,
+            }
+        }
+        let collection = matches!(node.tree, Tree::Map(_) | Tree::Seq(_));
+        self.locate(
+            path,
+            collection && matches!(path.last(), Some(PathSeg::Key(_))),
+        )
+    }
+
     /// Keys written twice in one mapping: (key, where the repeat is, line of the first one).
     /// YAML forbids them and Kubernetes rejects them; silently keeping one would hide a mistake.
     pub fn duplicate_keys(&self) -> Vec<(String, Loc, usize)> {

@@ -63,6 +63,12 @@ pub enum Command {
     /// istioctl proxy-config: what a proxy runs, from its own admin API.
     #[command(visible_alias = "pc")]
     ProxyConfig(cmd::istioctl::ConfigArgs),
+    /// istioctl analyze: Istio's analyzer messages (IST0101 …) for manifests and the sandbox.
+    ///
+    /// Files are analyzed as if applied over what the running sandbox holds (`--use-kube=false`:
+    /// files alone); each message names the resource and, for files, `file:line:column`.
+    /// Exit code 79 when a message reaches `--failure-threshold` (Error).
+    Analyze(cmd::analyze::Args),
     /// Traffic per workload (requests, RPS, success rate, p50/p99) from Istio's metrics.
     ///
     /// Scrapes every proxy's `:15090/stats/prometheus` and sums Istio's standard metrics per
@@ -125,6 +131,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exec(args) => cmd::exec::run(args, ctx),
         Command::ProxyStatus(args) => cmd::istioctl::status(args, ctx),
         Command::ProxyConfig(args) => cmd::istioctl::config(args, ctx),
+        Command::Analyze(args) => cmd::analyze::run(args, ctx),
         Command::Metrics(args) => cmd::metrics::run(args, ctx),
         Command::Quickstart(args) => cmd::quickstart::run(args),
         Command::Envoy(args) => cmd::envoy::run(*args),

@@ -1,6 +1,7 @@
 //! The control plane: Istio and Kubernetes resources → per-proxy xds snapshots; pushes,
 //! versions, ACK/NACK → proxy-status. May import `api`, `xds`, `ca`.
 
+pub mod analyze;
 pub mod bootstrap;
 pub mod build;
 pub mod envoy_filter;

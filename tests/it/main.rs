@@ -3,6 +3,7 @@
 // Test code may unwrap: a panic is a failed test with its line number.
 #![allow(clippy::unwrap_used)]
 
+mod analyze;
 mod apps;
 mod certs;
 mod cli;

@@ -7,6 +7,7 @@ mod common;
 mod destination_rule;
 mod gateway;
 mod service_entry;
+pub mod validate;
 mod virtual_service;
 
 pub use common::{

@@ -1,5 +1,6 @@
 //! One file per subcommand (or family of subcommands): its clap arguments and its `run`.
 
+pub mod analyze;
 pub mod certs;
 pub mod completion;
 pub mod context;
