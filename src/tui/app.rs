@@ -398,7 +398,7 @@ impl App {
                 if self.logs.lines.len() == LOG_LINES {
                     self.logs.lines.pop_front();
                 }
-                self.logs.lines.push_back(line);
+                self.logs.lines.push_back(printable(&line));
             }
             Update::LogsEnded(why) => {
                 self.logs.ended = Some(why.unwrap_or_else(|| "the log ended".to_owned()));
@@ -1248,6 +1248,40 @@ impl App {
 fn moved(g: &mut Grid, by: isize) -> Vec<Request> {
     g.move_by(by);
     Vec::new()
+}
+
+/// A log line made safe to draw: colour escapes (`ESC[…m`) dropped, tabs expanded to the next
+/// multiple of 8, other control characters shown as `^X`.
+pub fn printable(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => {
+                if chars.peek() == Some(&'[') {
+                    chars.next();
+                    // CSI: parameters and intermediates, then one final byte in @..~.
+                    for n in chars.by_ref() {
+                        if ('@'..='~').contains(&n) {
+                            break;
+                        }
+                    }
+                }
+            }
+            '\t' => {
+                let col = out.chars().count();
+                out.extend(std::iter::repeat_n(' ', 8 - col % 8));
+            }
+            c if c.is_control() => {
+                out.push('^');
+                out.push(char::from(
+                    u8::try_from(u32::from(c) ^ 0x40).unwrap_or(b'?'),
+                ));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A pod's container names, from its spec.

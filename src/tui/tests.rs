@@ -570,3 +570,14 @@ fn no_color_keeps_only_bold_and_reverse() {
         "YAML is highlighted with colour"
     );
 }
+
+#[test]
+fn log_lines_are_made_printable() {
+    use super::app::printable;
+    assert_eq!(
+        printable("2026/11/25 \u{1b}[1;37m[M]\u{1b}[0m GET"),
+        "2026/11/25 [M] GET"
+    );
+    assert_eq!(printable("info\tcache\tnew"), "info    cache   new");
+    assert_eq!(printable("a\u{7}b\r"), "a^Gb^M");
+}

@@ -360,13 +360,24 @@ fn logs(app: &App, f: &mut Frame, area: Rect, theme: &Theme) {
     let end = lines
         .len()
         .saturating_sub(if l.follow { 0 } else { l.scroll });
-    let start = end.saturating_sub(height);
+    // Long lines wrap; take lines from the end until the screen is full.
+    let width = usize::from(inner.width.max(1));
+    let mut rows = 0;
+    let mut start = end;
+    while start > 0 {
+        let need = lines[start - 1].chars().count().max(1).div_ceil(width);
+        if rows + need > height {
+            break;
+        }
+        rows += need;
+        start -= 1;
+    }
     let mut body: Vec<Line> = lines[start..end]
         .iter()
         .map(|s| Line::from(s.to_string()))
         .collect();
     body.append(&mut shown);
-    f.render_widget(Paragraph::new(body), inner);
+    f.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }), inner);
 }
 
 fn detail(
