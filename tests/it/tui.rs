@@ -43,6 +43,8 @@ impl Tmux {
             .expect("run tmux")
             .success();
         assert!(ok, "tmux new-session failed");
+        // Let the application's OSC 52 set tmux's buffer (what `c` copies).
+        let _ = t.cmd(&["set-option", "-g", "set-clipboard", "on"]).status();
         t
     }
 
@@ -59,6 +61,12 @@ impl Tmux {
             let _ = self.cmd(&["send-keys", "-t", "tui", k]).status();
             std::thread::sleep(Duration::from_millis(150));
         }
+    }
+
+    /// tmux's newest paste buffer (what an application copied with OSC 52).
+    fn buffer(&self) -> String {
+        let out = self.cmd(&["show-buffer"]).output().expect("show-buffer");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn screen(&self) -> String {
@@ -161,7 +169,30 @@ fn tui_under_tmux_against_a_running_sandbox() {
     t.wait("the route's JSON", |s| {
         s.contains("(JSON)") && s.contains("\"name\": \"http.8080\"")
     });
+    // `c` copies (OSC 52, which tmux keeps as a buffer) the command that prints the same.
+    t.keys(&["c"]);
+    t.wait_for("copied: mesh proxy-config routes");
+    let copied = t.buffer();
+    let args: Vec<&str> = copied.split_whitespace().collect();
+    assert_eq!(args[..3], ["mesh", "proxy-config", "routes"], "{copied}");
+    let json = sb.ok(&args[1..]);
+    assert!(json.contains("\"name\": \"http.8080\""), "{copied}: {json}");
     t.keys(&["Escape"]);
+
+    // `l`: the gateway's log level, through its admin API.
+    t.keys(&["l", "debug", "Enter"]);
+    t.wait_for("log level debug");
+    let levels = sb.ok(&[
+        "proxy-config",
+        "log",
+        "deploy/istio-ingressgateway",
+        "-n",
+        "istio-system",
+    ]);
+    assert!(
+        levels.contains("  admin: debug") && !levels.contains(": warning"),
+        "{levels}"
+    );
 
     // Resources: the VirtualService, a bad edit (file:line:column, nothing applied), a good one.
     t.keys(&["4", ":", "vs", "Enter"]);
@@ -203,6 +234,14 @@ fn tui_under_tmux_against_a_running_sandbox() {
         .contains("shop.istioinaction.io")
     });
     assert!(ok, "the edit was applied");
+
+    // `s`: scale a deployment back to one replica.
+    t.keys(&[
+        ":", "deploy", "Enter", "/", "catalog", "Enter", "s", "1", "Enter",
+    ]);
+    t.wait_for("deployment.apps/catalog scaled");
+    t.keys(&["1"]);
+    t.wait("one catalog pod", |s| s.matches("catalog-").count() == 1);
 
     // Traffic: rates, sparklines and the service graph while requests flow.
     t.keys(&["5"]);
@@ -283,4 +322,35 @@ fn tui_under_tmux_against_a_running_sandbox() {
         "the alternate screen is gone: {s}"
     );
     drop(up);
+}
+
+/// `GET /v1/watch` (what the TUI refreshes on): at once when `since` is not the current
+/// version, at the timeout when nothing changed, and as soon as the store changes.
+#[test]
+fn watch_long_poll_answers_on_change() {
+    let sb = SandboxProcess::start(&[]);
+    sb.synced();
+    let api = std::fs::read(sb.home.path().join(&sb.name).join("api.json")).unwrap();
+    let endpoint: mesh::client::Endpoint = serde_json::from_slice(&api).unwrap();
+    let client = mesh::client::Client::new(&endpoint);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let version = |v: serde_json::Value| v["version"].as_u64().expect("version");
+    let v0 = version(rt.block_on(client.get("/v1/watch")).unwrap());
+    let other = version(
+        rt.block_on(client.get(&format!("/v1/watch?since={}", v0 + 1000)))
+            .unwrap(),
+    );
+    assert_eq!(other, v0);
+    let same = version(
+        rt.block_on(client.get(&format!("/v1/watch?since={v0}&timeout=1")))
+            .unwrap(),
+    );
+    assert_eq!(same, v0, "nothing changed");
+    let waiting = {
+        let c = client.clone();
+        rt.spawn(async move { c.get(&format!("/v1/watch?since={v0}&timeout=60")).await })
+    };
+    sb.ok(&["apply", "-f", GW, "-n", "istioinaction"]);
+    let v1 = version(rt.block_on(waiting).unwrap().unwrap());
+    assert!(v1 > v0, "{v1} after {v0}");
 }
