@@ -295,6 +295,15 @@ fn tui_under_tmux_against_a_running_sandbox() {
     });
     t.keys(&["x"]);
 
+    // A resize redraws at the new size.
+    let _ = t
+        .cmd(&["resize-window", "-t", "tui", "-x", "100", "-y", "30"])
+        .status();
+    t.wait("a 100-column frame", |s| {
+        s.lines()
+            .any(|l| l.starts_with('└') && l.chars().count() == 100)
+    });
+
     // The sandbox goes away: a banner; it comes back (same name and state): the banner goes.
     let home = sb.home.path().display().to_string();
     let (code, _, _) = sb.run(&["down"]);
@@ -314,8 +323,8 @@ fn tui_under_tmux_against_a_running_sandbox() {
         !s.contains("reconnecting") && s.contains("webapp-")
     });
 
-    // q quits and gives the terminal back.
-    t.keys(&["q"]);
+    // Ctrl-C (raw mode: a key, not a signal) quits and gives the terminal back.
+    t.keys(&["C-c"]);
     let s = t.wait_for("TUI-EXIT=0");
     assert!(
         !s.contains(" 1 Workloads "),
@@ -353,4 +362,11 @@ fn watch_long_poll_answers_on_change() {
     sb.ok(&["apply", "-f", GW, "-n", "istioinaction"]);
     let v1 = version(rt.block_on(waiting).unwrap().unwrap());
     assert!(v1 > v0, "{v1} after {v0}");
+}
+
+#[test]
+fn tui_needs_a_terminal() {
+    let (code, _, err) = mesh_output(["tui"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("mesh tui needs a terminal"), "{err}");
 }
