@@ -61,6 +61,13 @@ pub fn run(connect: Connect, opts: Options) -> Result<(), TuiError> {
         .build()?;
     // Raw mode + alternate screen, and a panic hook that restores both before printing.
     let mut term = ratatui::try_init()?;
+    // A panic on any thread (a tokio task included) ends the TUI: left running, it would draw
+    // over a terminal the hook already restored.
+    let restore_and_print = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_and_print(info);
+        std::process::exit(101);
+    }));
     let result = runtime.block_on(event_loop(&mut term, connect, &opts));
     ratatui::try_restore()?;
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -180,7 +187,11 @@ fn spawn_traffic(
     });
 }
 
-fn spawn_refresh(tx: &UnboundedSender<Msg>, client: &Client, config: Option<String>) {
+fn spawn_refresh(
+    tx: &UnboundedSender<Msg>,
+    client: &Client,
+    config: Option<String>,
+) -> JoinHandle<()> {
     let (tx, client) = (tx.clone(), client.clone());
     tokio::spawn(async move {
         let (pods, proxies, resources) = tokio::join!(
@@ -197,7 +208,7 @@ fn spawn_refresh(tx: &UnboundedSender<Msg>, client: &Client, config: Option<Stri
         // Proxies ACK a push a moment after the store changed: look at the sync state again.
         tokio::time::sleep(Duration::from_millis(700)).await;
         let _ = tx.send(Msg::Update(fetch::proxies(&client).await));
-    });
+    })
 }
 
 async fn event_loop(
@@ -217,6 +228,7 @@ async fn event_loop(
     spawn_traffic(tx.clone(), targets.clone(), traffic_on.clone());
     let mut client: Option<Client> = connect().ok();
     let mut logs: Option<JoinHandle<()>> = None;
+    let mut refresh: Option<JoinHandle<()>> = None;
 
     term.draw(|f| views::draw(&app, f, &theme))?;
     while let Some(first) = rx.recv().await {
@@ -239,7 +251,11 @@ async fn event_loop(
                     requests.extend(app.on_update(u));
                 }
                 Msg::Changed(c) => {
-                    spawn_refresh(&tx, &c, app.config.proxy.clone());
+                    // One refresh at a time: an older answer must not land after a newer one.
+                    if let Some(h) = refresh.take() {
+                        h.abort();
+                    }
+                    refresh = Some(spawn_refresh(&tx, &c, app.config.proxy.clone()));
                     client = Some(c);
                 }
             }
