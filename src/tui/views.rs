@@ -463,7 +463,7 @@ fn help(f: &mut Frame, area: Rect, theme: &Theme) {
         }
         lines.push(Line::from(vec![
             Span::styled(
-                format!(" {:<13}", b.keys),
+                format!(" {:<14}", b.keys),
                 Style::new().add_modifier(Modifier::BOLD),
             ),
             Span::raw(b.does),
