@@ -372,8 +372,13 @@ impl App {
 
     pub fn on_update(&mut self, update: Update) -> Vec<Request> {
         match update {
-            Update::Pods(answer) => self.set_pods(&answer),
+            Update::Pods(answer) => {
+                // An answer means the sandbox is there, whatever an earlier request saw.
+                self.banner = None;
+                self.set_pods(&answer);
+            }
             Update::Proxies(answer) => {
+                self.banner = None;
                 self.proxies_answer = answer;
                 let rows = pc::status_rows(&self.proxies_answer, None);
                 self.proxy_names = rows.iter().map(|r| r.name.clone()).collect();

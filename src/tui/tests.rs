@@ -517,6 +517,10 @@ fn lost_sandbox_banner() {
     );
     app.on_update(Update::Back);
     assert!(!text(&app).contains("reconnecting"));
+    // A failed refresh while the watch is fine: the next answer clears the banner.
+    app.on_update(Update::Lost("cannot reach the sandbox's API".into()));
+    app.on_update(Update::Proxies(json!({"proxies": []})));
+    assert!(app.banner.is_none());
 }
 
 #[test]
