@@ -13,17 +13,20 @@ const VS: &str = "scenarios/istio-in-action/ch4/coolstore-vs.yaml";
 const CATALOG: &str = "scenarios/istio-in-action/services/catalog/kubernetes/catalog.yaml";
 const WEBAPP: &str = "scenarios/istio-in-action/services/webapp/kubernetes/webapp.yaml";
 
-/// A tmux server of our own (its own socket), killed on drop.
+/// A tmux server of our own (its socket in a temporary directory), killed on drop.
 struct Tmux {
     tmux: PathBuf,
-    socket: String,
+    socket: PathBuf,
+    _dir: TempDir,
 }
 
 impl Tmux {
     fn start(tmux: PathBuf, command: &str) -> Tmux {
+        let dir = TempDir::new("tmux");
         let t = Tmux {
             tmux,
-            socket: format!("mesh-tui-test-{}", std::process::id()),
+            socket: dir.path().join("tmux.sock"),
+            _dir: dir,
         };
         let ok = t
             .cmd(&[
@@ -50,7 +53,7 @@ impl Tmux {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.tmux);
-        c.args(["-L", &self.socket]).args(args);
+        c.arg("-S").arg(&self.socket).args(args);
         c
     }
 
