@@ -5,7 +5,6 @@
 pub mod cmd;
 pub mod exit;
 pub mod logging;
-pub mod output;
 
 use std::process::ExitCode;
 
@@ -99,6 +98,9 @@ pub enum Command {
     Manifest(cmd::install::ManifestArgs),
     /// Print a shell completion script: `source <(mesh completion bash)`.
     Completion(cmd::completion::Args),
+    /// A live, k9s-like terminal view of the running sandbox: pods, proxies, proxy config,
+    /// resources, traffic and logs. `?` lists the keys.
+    Tui(cmd::tui::Args),
 }
 
 /// Parses the process arguments, runs the command, maps the outcome to an exit code.
@@ -140,6 +142,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Install(args) => cmd::install::install(args, ctx),
         Command::Manifest(args) => cmd::install::manifest(args),
         Command::Completion(args) => cmd::completion::run(args, &mut Cli::command()),
+        Command::Tui(args) => cmd::tui::run(args, ctx),
     }
 }
 

@@ -1,9 +1,11 @@
 //! Talks to a running sandbox's local API: HTTP/1.1 on 127.0.0.1 with the bearer token kept in
 //! the sandbox's state directory. JSON in, JSON out; `logs -f` streams lines. Also reads the
-//! proxies' admin and Prometheus endpoints ([`exposition`], [`traffic`]). May import `api`,
-//! `xds`.
+//! proxies' admin and Prometheus endpoints ([`exposition`], [`traffic`]), and shapes their
+//! answers the way istioctl and kubectl print them ([`output`]: the rows and texts both the CLI
+//! and the TUI show). May import `api`, `xds`.
 
 pub mod exposition;
+pub mod output;
 pub mod traffic;
 
 use std::net::SocketAddr;

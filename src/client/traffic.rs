@@ -7,6 +7,7 @@
 //! uptime) or from two scrapes (the difference, over the time between them).
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -194,35 +195,134 @@ pub fn since_start(scrapes: &[Scrape]) -> Vec<WorkloadTraffic> {
 pub fn over_window(before: &[Scrape], after: &[Scrape], elapsed: Duration) -> Vec<WorkloadTraffic> {
     let seconds = elapsed.as_secs_f64().max(f64::EPSILON);
     let mut accs = BTreeMap::new();
-    for (i, a) in after.iter().enumerate() {
-        let old: BTreeMap<SeriesKey<'_>, f64> = before
-            .get(i)
-            .map(|b| {
-                b.samples
-                    .iter()
-                    .map(|s| ((s.name.as_str(), s.labels.as_slice()), s.value))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let delta: Vec<Sample> = a
-            .samples
-            .iter()
-            .map(|s| {
-                let was = old
-                    .get(&(s.name.as_str(), s.labels.as_slice()))
-                    .copied()
-                    .unwrap_or(0.0);
-                let value = if s.value >= was {
-                    s.value - was
-                } else {
-                    s.value
-                };
-                Sample { value, ..s.clone() }
-            })
-            .collect();
+    for delta in deltas(before, after) {
         add(&mut accs, &delta, seconds);
     }
     rows(accs)
+}
+
+/// Each proxy's samples minus what it had in `before`.
+fn deltas(before: &[Scrape], after: &[Scrape]) -> Vec<Vec<Sample>> {
+    after
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let old: BTreeMap<SeriesKey<'_>, f64> = before
+                .get(i)
+                .map(|b| {
+                    b.samples
+                        .iter()
+                        .map(|s| ((s.name.as_str(), s.labels.as_slice()), s.value))
+                        .collect()
+                })
+                .unwrap_or_default();
+            a.samples
+                .iter()
+                .map(|s| {
+                    let was = old
+                        .get(&(s.name.as_str(), s.labels.as_slice()))
+                        .copied()
+                        .unwrap_or(0.0);
+                    let value = if s.value >= was {
+                        s.value - was
+                    } else {
+                        s.value
+                    };
+                    Sample { value, ..s.clone() }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// One edge of the service graph: requests per second from one workload to another.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Edge {
+    /// `workload.namespace` (`unknown` for a client without a sidecar).
+    pub source: String,
+    pub destination: String,
+    pub rps: f64,
+}
+
+/// The service graph between two scrapes: `istio_requests_total` per (source, destination)
+/// workload, from the destination's sidecar when it reported, else from the source's.
+pub fn edges_over_window(before: &[Scrape], after: &[Scrape], elapsed: Duration) -> Vec<Edge> {
+    let seconds = elapsed.as_secs_f64().max(f64::EPSILON);
+    // (source, destination) -> (reporter -> requests)
+    let mut seen: BTreeMap<(String, String), BTreeMap<String, f64>> = BTreeMap::new();
+    for delta in deltas(before, after) {
+        for s in delta.iter().filter(|s| s.name == "istio_requests_total") {
+            let workload = |w: &str, ns: &str| match (s.label(w), s.label(ns)) {
+                (Some(w), Some(ns)) if w != "unknown" => format!("{w}.{ns}"),
+                _ => "unknown".to_owned(),
+            };
+            let key = (
+                workload("source_workload", "source_workload_namespace"),
+                workload("destination_workload", "destination_workload_namespace"),
+            );
+            let reporter = s.label("reporter").unwrap_or("").to_owned();
+            *seen.entry(key).or_default().entry(reporter).or_default() += s.value;
+        }
+    }
+    seen.into_iter()
+        .map(|((source, destination), by_reporter)| {
+            let requests = by_reporter
+                .get("destination")
+                .or_else(|| by_reporter.get("source"))
+                .copied()
+                .unwrap_or(0.0);
+            Edge {
+                source,
+                destination,
+                rps: requests / seconds,
+            }
+        })
+        .collect()
+}
+
+/// The port Istio's proxies serve Prometheus on.
+pub const PROMETHEUS_PORT: u16 = 15090;
+
+/// One scrape of every proxy (`(name, prometheus address)`) in order; an unreachable or
+/// unreadable one counts as empty and is reported in the second list.
+pub async fn scrape_all(targets: &[(String, SocketAddr)]) -> (Vec<Scrape>, Vec<String>) {
+    let mut out = Vec::with_capacity(targets.len());
+    let mut warnings = Vec::new();
+    for (name, addr) in targets {
+        let samples =
+            match super::admin_request(*addr, http::Method::GET, "/stats/prometheus").await {
+                Ok((200, text)) => super::exposition::parse(&text).unwrap_or_else(|e| {
+                    warnings.push(format!("{name}: unreadable metrics from {addr}: {e}"));
+                    Vec::new()
+                }),
+                Ok((status, _)) => {
+                    warnings.push(format!("{name}: {addr} answered {status}"));
+                    Vec::new()
+                }
+                Err(e) => {
+                    warnings.push(format!("{name}: {e}"));
+                    Vec::new()
+                }
+            };
+        out.push(Scrape { samples });
+    }
+    (out, warnings)
+}
+
+/// Every proxy's Prometheus address, from the sandbox's `GET /v1/proxies` answer.
+pub fn prometheus_targets(proxies: &serde_json::Value) -> Vec<(String, SocketAddr)> {
+    proxies["proxies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let admin: SocketAddr = p["admin"].as_str()?.parse().ok()?;
+            Some((
+                p["name"].as_str().unwrap_or_default().to_owned(),
+                SocketAddr::new(admin.ip(), PROMETHEUS_PORT),
+            ))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -294,5 +394,31 @@ mod tests {
         let inf = [(1.0, 0.0), (f64::INFINITY, 4.0)];
         assert_eq!(quantile(0.5, &inf), Some(1.0));
         assert_eq!(quantile(0.5, &[(1.0, 0.0)]), None);
+    }
+
+    #[test]
+    fn edges_prefer_the_destination_reporter() {
+        let line = |reporter: &str, n: u32| {
+            format!(
+                "istio_requests_total{{reporter=\"{reporter}\",source_workload=\"webapp\",source_workload_namespace=\"istioinaction\",destination_workload=\"catalog\",destination_workload_namespace=\"istioinaction\",response_code=\"200\"}} {n}\n"
+            )
+        };
+        let before = [
+            scrape(&line("source", 10)),
+            scrape(&line("destination", 10)),
+        ];
+        let after = [
+            scrape(&line("source", 30)),
+            scrape(&line("destination", 28)),
+        ];
+        let edges = edges_over_window(&before, &after, Duration::from_secs(2));
+        assert_eq!(
+            edges,
+            [Edge {
+                source: "webapp.istioinaction".into(),
+                destination: "catalog.istioinaction".into(),
+                rps: 9.0,
+            }]
+        );
     }
 }

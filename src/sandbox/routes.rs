@@ -14,6 +14,7 @@
 //! | `GET /v1/proxies` | proxy-status rows |
 //! | `GET /v1/proxy?target&namespace` | the proxy a proxy-config target means |
 //! | `POST /v1/exec` `{target, namespace}` | the pod's forward proxy for `exec` |
+//! | `GET /v1/watch?since&timeout` | long poll: answers `{version}` once the store's version is not `since` (at once if it already differs), or after `timeout` seconds (default 30) with the same version |
 //! | `POST /v1/shutdown` | stops the sandbox |
 
 use std::net::SocketAddr;
@@ -302,6 +303,15 @@ impl Routes for SandboxApi {
                         Err(e) => error_reply(&e),
                     }
                 }
+                (Method::GET, "/v1/watch") => {
+                    let since = req.param("since").and_then(|v| v.parse::<u64>().ok());
+                    let timeout = req
+                        .param("timeout")
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(30)
+                        .min(300);
+                    Reply::ok(json!({"version": watch_version(sb, since, timeout).await}))
+                }
                 (Method::POST, "/v1/shutdown") => {
                     sb.shutdown.cancel();
                     Reply::ok(json!({"result": format!("sandbox {} is stopping", sb.name)}))
@@ -309,6 +319,30 @@ impl Routes for SandboxApi {
                 (_, path) => Reply::error(StatusCode::NOT_FOUND, format!("no API at {path}")),
             }
         })
+    }
+}
+
+/// The store's version once it differs from `since` (the `versions` watch channel), or the
+/// current one after `timeout_secs`; a watcher (the TUI) holds one of these open at a time
+/// instead of polling.
+async fn watch_version(sb: &Sandbox, since: Option<u64>, timeout_secs: u64) -> u64 {
+    let mut rx = sb.versions.clone();
+    let changed = async {
+        loop {
+            let now = *rx.borrow_and_update();
+            if since != Some(now) {
+                return now;
+            }
+            if rx.changed().await.is_err() {
+                return now;
+            }
+        }
+    };
+    tokio::select! {
+        v = tokio::time::timeout(std::time::Duration::from_secs(timeout_secs), changed) => {
+            v.unwrap_or_else(|_| *sb.versions.borrow())
+        }
+        () = sb.shutdown.cancelled() => *sb.versions.borrow(),
     }
 }
 

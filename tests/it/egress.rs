@@ -252,7 +252,7 @@ fn the_egress_gateway_carries_mesh_traffic_to_the_external_host() {
 /// from their own config dumps as the CLI renders them.
 #[test]
 fn proxy_config_shows_service_entry_hosts_as_istioctl_does() {
-    use mesh::cli::output::istioctl::{self as pc, ConfigDump};
+    use mesh::client::output::istioctl::{self as pc, ConfigDump};
     let sb = egress();
     sb.apply(
         &[

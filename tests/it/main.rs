@@ -27,4 +27,5 @@ mod tls;
 mod tlsclient;
 mod tracing;
 mod traffic;
+mod tui;
 mod util;

@@ -179,8 +179,8 @@ fn outlier_detection_ejects_the_failing_catalog_pod() {
     );
     // istioctl's view: the endpoint's OUTLIER CHECK failed.
     let json = get(sb.admin("gateway", None), "/clusters?format=json").json();
-    let table = mesh::cli::output::istioctl::endpoint(
-        &mesh::cli::output::istioctl::AdminClusters::from_json(&json),
+    let table = mesh::client::output::istioctl::endpoint(
+        &mesh::client::output::istioctl::AdminClusters::from_json(&json),
         &Default::default(),
     );
     let line = table

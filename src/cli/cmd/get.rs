@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use crate::cli::exit::{BAD_INPUT, Exit};
-use crate::cli::output::kubectl::{self, Format, Listing};
 use crate::client::encode;
+use crate::client::output::kubectl::{self, Format, Listing};
 
 use super::context;
 

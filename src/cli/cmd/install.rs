@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 
 use crate::cli::exit::{BAD_INPUT, Exit};
-use crate::cli::output::kubectl;
+use crate::client::output::kubectl;
 use crate::sandbox::install::operator::{InstallFile, Operator, resolve};
 use crate::sandbox::install::render;
 

@@ -11,9 +11,9 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use crate::cli::exit::{BAD_INPUT, Exit};
-use crate::cli::output::istioctl::{
+use crate::client::output::istioctl::{
     self as render, AdminClusters, AllFilters, ClusterFilter, ConfigDump, EndpointFilter,
-    ListenerFilter, LogChange, Output, RouteFilter, StatusRow, Sync,
+    ListenerFilter, LogChange, Output, RouteFilter,
 };
 use crate::client::{admin_request, encode};
 
@@ -158,40 +158,9 @@ pub struct EndpointFlags {
     pub status: String,
 }
 
-fn sync(v: &Value) -> Sync {
-    // The seed's istioctl prints the state without an age; so do we.
-    match v["status"].as_str().unwrap_or("") {
-        "SYNCED" => Sync::Synced { age: None },
-        "STALE" => Sync::Stale { age: None },
-        "ERROR" => Sync::Error { age: None },
-        _ => Sync::NotSent,
-    }
-}
-
 pub fn status(args: StatusArgs, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
     let answer = context::get(ctx, "/v1/proxies")?;
-    let istiod = answer["istiod"].as_str().unwrap_or("istiod").to_owned();
-    let rows: Vec<StatusRow> = answer["proxies"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|p| {
-            args.namespace
-                .as_deref()
-                .is_none_or(|ns| p["namespace"] == ns)
-        })
-        .map(|p| StatusRow {
-            name: p["name"].as_str().unwrap_or("").to_owned(),
-            cluster: p["cluster"].as_str().unwrap_or("Kubernetes").to_owned(),
-            cds: sync(&p["cds"]),
-            lds: sync(&p["lds"]),
-            eds: sync(&p["eds"]),
-            rds: sync(&p["rds"]),
-            ecds: sync(&p["ecds"]),
-            istiod: istiod.clone(),
-            version: p["version"].as_str().unwrap_or("").to_owned(),
-        })
-        .collect();
+    let rows = render::status_rows(&answer, args.namespace.as_deref());
     print!("{}", render::proxy_status(&rows));
     Ok(ExitCode::SUCCESS)
 }
@@ -273,7 +242,7 @@ fn render_error(e: render::RenderError) -> anyhow::Error {
     Exit::new(BAD_INPUT, format!("Error: {e}")).into()
 }
 
-fn protos_out(output: OutputFlag, protos: &[crate::cli::output::node::Node]) -> String {
+fn protos_out(output: OutputFlag, protos: &[crate::client::output::node::Node]) -> String {
     match output {
         OutputFlag::Yaml => render::yaml(protos),
         _ => render::json(protos),

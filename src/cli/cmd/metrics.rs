@@ -7,15 +7,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use crate::cli::exit::{BAD_INPUT, Exit};
-use crate::cli::output::metrics::traffic_table;
-use crate::client::admin_request;
-use crate::client::exposition;
+use crate::client::output::metrics::traffic_table;
 use crate::client::traffic::{self, Scrape, WorkloadTraffic};
 
 use super::context::{self, block_on};
-
-/// The port Istio's proxies serve Prometheus on.
-const PROMETHEUS_PORT: u16 = 15090;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
@@ -57,42 +52,19 @@ fn target(t: &str) -> (String, Option<String>) {
 
 /// Every proxy's Prometheus address, from the sandbox.
 fn proxies(ctx: Option<&str>) -> anyhow::Result<Vec<(String, SocketAddr)>> {
-    let answer = context::get(ctx, "/v1/proxies")?;
-    Ok(answer["proxies"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            let admin: SocketAddr = p["admin"].as_str()?.parse().ok()?;
-            Some((
-                p["name"].as_str().unwrap_or_default().to_owned(),
-                SocketAddr::new(admin.ip(), PROMETHEUS_PORT),
-            ))
-        })
-        .collect())
+    Ok(traffic::prometheus_targets(&context::get(
+        ctx,
+        "/v1/proxies",
+    )?))
 }
 
-/// One scrape of every proxy (an unreachable one is reported and counts as empty).
+/// One scrape of every proxy; an unreachable one is reported and counts as empty.
 async fn scrape_all(targets: &[(String, SocketAddr)]) -> Vec<Scrape> {
-    let mut out = Vec::with_capacity(targets.len());
-    for (name, addr) in targets {
-        let samples = match admin_request(*addr, http::Method::GET, "/stats/prometheus").await {
-            Ok((200, text)) => exposition::parse(&text).unwrap_or_else(|e| {
-                eprintln!("warning: {name}: unreadable metrics from {addr}: {e}");
-                Vec::new()
-            }),
-            Ok((status, _)) => {
-                eprintln!("warning: {name}: {addr} answered {status}");
-                Vec::new()
-            }
-            Err(e) => {
-                eprintln!("warning: {name}: {e}");
-                Vec::new()
-            }
-        };
-        out.push(Scrape { samples });
+    let (scrapes, warnings) = traffic::scrape_all(targets).await;
+    for w in warnings {
+        eprintln!("warning: {w}");
     }
-    out
+    scrapes
 }
 
 pub fn run(args: Args, ctx: Option<&str>) -> anyhow::Result<ExitCode> {

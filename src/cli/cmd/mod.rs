@@ -15,5 +15,6 @@ pub mod manifests;
 pub mod metrics;
 pub mod quickstart;
 pub mod sandboxes;
+pub mod tui;
 pub mod up;
 pub mod workloads;
