@@ -194,8 +194,8 @@ pub fn run(args: Args, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
             let text = if format == "json" {
                 serde_json::to_string_pretty(&list)?
             } else {
-                crate::cli::output::goyaml::json_to_yaml(
-                    &crate::cli::output::protojson::from_raw_json(&Value::Array(list)),
+                crate::client::output::goyaml::json_to_yaml(
+                    &crate::client::output::protojson::from_raw_json(&Value::Array(list)),
                 )
             };
             println!("{text}");
