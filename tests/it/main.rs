@@ -21,6 +21,7 @@ mod metrics;
 mod mtls;
 mod resilience;
 mod routing;
+mod samples;
 mod sandbox;
 mod tls;
 mod tlsclient;
