@@ -32,7 +32,8 @@ pub struct AppContext {
     pub bind: IpAddr,
     /// The container's declared `containerPort`s.
     pub ports: Vec<u16>,
-    /// The container's `args` (what follows the image's entrypoint).
+    /// The container's `command` (replacing the image's entrypoint) and `args`.
+    pub command: Vec<String>,
     pub args: Vec<String>,
     /// The files its volume mounts show (Secrets, ConfigMaps), by absolute path.
     pub files: Files,
@@ -266,6 +267,7 @@ pub async fn start(kind: AppKind, ctx: AppContext) -> Result<RunningApp, AppErro
     let AppContext {
         pod_name,
         env,
+        command,
         args,
         pod_ip,
         bind,
@@ -292,11 +294,19 @@ pub async fn start(kind: AppKind, ctx: AppContext) -> Result<RunningApp, AppErro
             let address = local(&listener);
             (address, spawn(name, webapp::serve(listener, app, shutdown)))
         }
-        AppKind::Httpbin | AppKind::KennethreitzHttpbin => {
-            let port = if kind == AppKind::Httpbin { 8000 } else { 80 };
-            let listener = listen(name, bind, port)?;
+        AppKind::Httpbin => {
+            let listener = listen(name, bind, 8000)?;
             let address = local(&listener);
             (address, spawn(name, httpbin::serve(listener, shutdown)))
+        }
+        AppKind::KennethreitzHttpbin => {
+            let gunicorn = Gunicorn::from_command(&command, &args);
+            let listener = listen(name, bind, gunicorn.port)?;
+            let address = local(&listener);
+            let access = gunicorn.access_log.then(|| log.clone());
+            let serving =
+                httpbin::serve_logged(listener, httpbin::Flavor::Classic, access, shutdown);
+            (address, spawn(name, serving))
         }
         AppKind::GoHttpbin => {
             let port = env_port(name, &env, "PORT", 8080)?;
@@ -393,6 +403,47 @@ impl AppKind {
             AppKind::TcpEchoServer => "tcp-echo-server",
             AppKind::Fortio => "fortio",
         }
+    }
+}
+
+/// What a `gunicorn … httpbin:app` command line (the kennethreitz/httpbin image's entrypoint,
+/// often overridden in manifests) says about the port and the access log.
+struct Gunicorn {
+    port: u16,
+    access_log: bool,
+}
+
+impl Gunicorn {
+    /// `-b`/`--bind HOST:PORT` (the image binds `0.0.0.0:80`), `--access-logfile -`.
+    fn from_command(command: &[String], args: &[String]) -> Gunicorn {
+        let words: Vec<&str> = command.iter().chain(args).map(String::as_str).collect();
+        let mut out = Gunicorn {
+            port: 80,
+            access_log: false,
+        };
+        for (i, word) in words.iter().enumerate() {
+            let next = words.get(i + 1).copied();
+            let bind = match word.split_once('=') {
+                Some(("--bind", value)) => Some(value),
+                _ if *word == "-b" || *word == "--bind" => next,
+                _ => None,
+            };
+            if let Some(port) = bind
+                .and_then(|b| b.rsplit_once(':'))
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+            {
+                out.port = port;
+            }
+            let access = match word.split_once('=') {
+                Some(("--access-logfile", value)) => Some(value),
+                _ if *word == "--access-logfile" => next,
+                _ => None,
+            };
+            if access == Some("-") {
+                out.access_log = true;
+            }
+        }
+        out
     }
 }
 

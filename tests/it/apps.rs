@@ -51,6 +51,7 @@ fn start(
             .collect::<BTreeMap<_, _>>(),
         bind: ip,
         ports: vec![],
+        command: vec![],
         args: vec![],
         files: Default::default(),
         dialer: Arc::new(dialer),

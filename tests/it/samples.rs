@@ -290,3 +290,268 @@ fn tcp_echo_traffic_shifting_between_one_and_two() {
     // Binomial(100, 0.2): sd 4; allow four.
     assert!(two.abs_diff(20) <= 16, "{two} of {N} to v2");
 }
+
+/// The mirroring task's httpbin v1 and v2 (gunicorn with its access log on stdout), its
+/// Service, and curl.
+const MIRRORING_HTTPBIN: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: httpbin-v1
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: httpbin
+      version: v1
+  template:
+    metadata:
+      labels:
+        app: httpbin
+        version: v1
+    spec:
+      containers:
+      - image: docker.io/kennethreitz/httpbin
+        imagePullPolicy: IfNotPresent
+        name: httpbin
+        command: ["gunicorn", "--access-logfile", "-", "-b", "0.0.0.0:80", "httpbin:app"]
+        ports:
+        - containerPort: 80
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: httpbin-v2
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: httpbin
+      version: v2
+  template:
+    metadata:
+      labels:
+        app: httpbin
+        version: v2
+    spec:
+      containers:
+      - image: docker.io/kennethreitz/httpbin
+        imagePullPolicy: IfNotPresent
+        name: httpbin
+        command: ["gunicorn", "--access-logfile", "-", "-b", "0.0.0.0:80", "httpbin:app"]
+        ports:
+        - containerPort: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: httpbin
+  labels:
+    app: httpbin
+spec:
+  ports:
+  - name: http
+    port: 8000
+    targetPort: 80
+  selector:
+    app: httpbin
+"#;
+
+fn route_httpbin(mirror: bool) -> String {
+    let mirror = if mirror {
+        "    mirror:\n      host: httpbin\n      subset: v2\n    mirrorPercentage:\n      value: 100.0\n"
+    } else {
+        ""
+    };
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: httpbin\nspec:\n  hosts:\n  - httpbin\n  http:\n  - route:\n    - destination:\n        host: httpbin\n        subset: v1\n      weight: 100\n{mirror}---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: httpbin\nspec:\n  host: httpbin\n  subsets:\n  - name: v1\n    labels:\n      version: v1\n  - name: v2\n    labels:\n      version: v2\n"
+    )
+}
+
+#[test]
+fn mirroring_sends_a_copy_to_v2_which_logs_it() {
+    let sb = with_samples(&["curl/curl.yaml"]);
+    sb.apply_text(MIRRORING_HTTPBIN, Some(NS)).unwrap();
+    sb.apply_text(&route_httpbin(false), Some(NS)).unwrap();
+    sb.synced();
+    let logs = |deploy: &str| -> Vec<String> {
+        sb.rt
+            .block_on(
+                sb.sandbox
+                    .logs(deploy, Some(NS), Some("httpbin"), None, false),
+            )
+            .unwrap()
+            .0
+    };
+    let curl = |path: &str| {
+        request(
+            exec_proxy(&sb, "deploy/curl"),
+            "GET",
+            &format!("http://httpbin:8000{path}"),
+            &[("Host", "httpbin:8000"), ("User-Agent", "curl/8.16.0")],
+            b"",
+        )
+        .unwrap()
+    };
+    assert_eq!(curl("/headers").status, 200);
+    assert!(eventually(Duration::from_secs(5), || logs(
+        "deploy/httpbin-v1"
+    )
+    .iter()
+    .any(
+        |l| l.contains("\"GET /headers HTTP/1.1\" 200 ") && l.ends_with("\"curl/8.16.0\"")
+    )));
+    assert!(logs("deploy/httpbin-v2").is_empty());
+
+    sb.apply_text(&route_httpbin(true), Some(NS)).unwrap();
+    sb.synced();
+    assert_eq!(curl("/anything/mirrored").status, 200);
+    let mirrored = eventually(Duration::from_secs(5), || {
+        logs("deploy/httpbin-v2")
+            .iter()
+            .any(|l| l.contains("\"GET /anything/mirrored HTTP/1.1\" 200 "))
+    });
+    assert!(mirrored, "v2 logged: {:?}", logs("deploy/httpbin-v2"));
+    assert!(
+        logs("deploy/httpbin-v1")
+            .iter()
+            .any(|l| l.contains("\"GET /anything/mirrored HTTP/1.1\" 200 "))
+    );
+}
+
+/// The circuit-breaking task, with the user's own commands: `mesh exec … -- fortio load`
+/// through the fortio pod's sidecar, whose httpbin cluster allows one connection.
+#[test]
+fn circuit_breaking_shows_503s_in_fortio_load() {
+    let sp = SandboxProcess::start(&[]);
+    let (code, out, err) = sp.run_stdin(&["apply", "-f", "-"], INJECTED_DEFAULT);
+    assert_eq!(code, 0, "{out}{err}");
+    sp.ok(&["apply", "-n", NS, "-f", &sample("httpbin/httpbin.yaml")]);
+    sp.ok(&[
+        "apply",
+        "-n",
+        NS,
+        "-f",
+        &sample("httpbin/sample-client/fortio-deploy.yaml"),
+    ]);
+    let dr = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: httpbin\nspec:\n  host: httpbin\n  trafficPolicy:\n    connectionPool:\n      tcp:\n        maxConnections: 1\n      http:\n        http1MaxPendingRequests: 1\n        maxRequestsPerConnection: 1\n    outlierDetection:\n      consecutive5xxErrors: 1\n      interval: 1s\n      baseEjectionTime: 3m\n      maxEjectionPercent: 100\n";
+    let (code, out, err) = sp.run_stdin(&["apply", "-n", NS, "-f", "-"], dr);
+    assert_eq!(code, 0, "{out}{err}");
+    sp.synced();
+    let exec = [
+        "exec",
+        "deploy/fortio-deploy",
+        "-n",
+        NS,
+        "-c",
+        "fortio",
+        "--",
+    ];
+    let curl = sp.ok(&[
+        &exec[..],
+        &[
+            "/usr/bin/fortio",
+            "curl",
+            "-quiet",
+            "http://httpbin:8000/get",
+        ],
+    ]
+    .concat());
+    assert!(curl.starts_with("HTTP/1.1 200 OK\n"), "{curl}");
+    assert!(
+        curl.contains("\"url\": \"http://httpbin:8000/get\""),
+        "{curl}"
+    );
+
+    let (code, out, err) = sp.run(
+        &[
+            &exec[..],
+            &[
+                "fortio",
+                "load",
+                "-c",
+                "3",
+                "-qps",
+                "0",
+                "-n",
+                "30",
+                "-loglevel",
+                "Warning",
+                "http://httpbin:8000/get",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("Fortio 1.69.5 running at 0 queries per second"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Starting at max qps with 3 thread(s) [gomax "),
+        "{out}"
+    );
+    assert!(
+        out.contains("for exactly 30 calls (10 per thread + 0)"),
+        "{out}"
+    );
+    assert!(out.contains("# target 50% "), "{out}");
+    assert!(out.contains("# target 99.9% "), "{out}");
+    let code_count = |code: &str| -> usize {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("Code {code} : ")))
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let (ok, overflow) = (code_count("200"), code_count("503"));
+    assert_eq!(ok + overflow, 30, "{out}");
+    assert!(ok > 0 && overflow > 0, "both 200s and 503s:\n{out}");
+    assert!(
+        err.contains("\"msg\":\"Non ok http code\",\"code\":503"),
+        "{err}"
+    );
+    assert!(
+        out.trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("All done 30 calls (plus 0 warmup) "),
+        "{out}"
+    );
+
+    // A single connection stays under the limit: no 503s.
+    let (_, out, _) = sp.run(
+        &[
+            &exec[..],
+            &[
+                "fortio",
+                "load",
+                "-c",
+                "1",
+                "-qps",
+                "0",
+                "-n",
+                "10",
+                "-loglevel",
+                "Warning",
+                "http://httpbin:8000/get",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(out.contains("Code 200 : 10 (100.0 %)"), "{out}");
+
+    // A bad flag is fortio's usage error.
+    let (code, _, err) = sp.run(
+        &[
+            &exec[..],
+            &["fortio", "load", "-bogus", "1", "http://httpbin:8000/get"],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("flag provided but not defined: -bogus"),
+        "{err}"
+    );
+}

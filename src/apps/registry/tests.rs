@@ -106,6 +106,7 @@ fn context(bind: &str, env: &[(&str, &str)]) -> (AppContext, Arc<std::sync::Mute
             .collect(),
         bind,
         ports: vec![],
+        command: vec![],
         args: vec![],
         files: Files::default(),
         dialer: Arc::new(TcpDialer::default()),
