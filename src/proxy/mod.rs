@@ -6,6 +6,7 @@ pub mod access_log;
 pub mod admin;
 pub mod build;
 pub mod cluster;
+pub mod file_sources;
 pub mod flags;
 pub mod http;
 pub mod istio;
@@ -544,6 +545,18 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
     let mut applied = (*proxy.applied()).clone();
     applied.listeners = listeners;
     proxy.store_applied(applied);
+    // Dynamic resources from files: loaded once before serving, then watched.
+    match file_sources::FileSources::from_bootstrap(&proxy, &bootstrap) {
+        Ok(Some(mut sources)) => {
+            sources.initial_load().await;
+            sources.spawn();
+        }
+        Ok(None) => {}
+        Err(rejected) => {
+            proxy.shutdown.cancel();
+            return Err(StartError::Invalid(rejected));
+        }
+    }
     crate::plog!(
         log,
         Level::Info,

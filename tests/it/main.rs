@@ -8,6 +8,7 @@ mod certs;
 mod cli;
 mod egress;
 mod envoy;
+mod envoy_files;
 mod golden_xds;
 mod http_filters;
 mod httpbin;
