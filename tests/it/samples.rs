@@ -555,3 +555,76 @@ fn circuit_breaking_shows_503s_in_fortio_load() {
         "{err}"
     );
 }
+
+/// The way the docs reach productpage: bookinfo-gateway on the ingress gateway (node port
+/// 30000 → 8080), signing in with the page's form and keeping the session cookie.
+#[test]
+fn bookinfo_through_the_ingress_gateway_with_sign_in() {
+    let sb = bookinfo_all_v1();
+    sb.apply(
+        &[
+            &sample("bookinfo/networking/bookinfo-gateway.yaml"),
+            &sample("bookinfo/networking/virtual-service-reviews-test-v2.yaml"),
+        ],
+        Some(NS),
+    )
+    .unwrap();
+    sb.synced();
+    let gw = sb.node_port(30000);
+    let page = request(gw, "GET", "/productpage", &[("Host", "localhost")], b"").unwrap();
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(stars(&page.text()), Stars::None);
+    let products = request(gw, "GET", "/api/v1/products", &[("Host", "localhost")], b"").unwrap();
+    assert_eq!(products.json()[0]["title"], "The Comedy of Errors");
+    assert_eq!(
+        request(gw, "GET", "/health", &[("Host", "localhost")], b"")
+            .unwrap()
+            .status,
+        404,
+        "not routed by bookinfo-gateway"
+    );
+    let login = request(
+        gw,
+        "POST",
+        "/login",
+        &[
+            ("Host", "localhost"),
+            ("Referer", "http://localhost/productpage"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"username=jason&passwd=x",
+    )
+    .unwrap();
+    assert_eq!(login.status, 302);
+    assert_eq!(
+        login.header("location"),
+        Some("http://localhost/productpage")
+    );
+    let cookie = login
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let page = request(
+        gw,
+        "GET",
+        "/productpage",
+        &[("Host", "localhost"), ("Cookie", &cookie)],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(stars(&page.text()), Stars::Black);
+    let logout = request(
+        gw,
+        "GET",
+        "/logout",
+        &[
+            ("Host", "localhost"),
+            ("Cookie", &cookie),
+            ("Referer", "http://localhost/productpage"),
+        ],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(logout.status, 302);
+}
