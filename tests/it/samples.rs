@@ -628,3 +628,60 @@ fn bookinfo_through_the_ingress_gateway_with_sign_in() {
     .unwrap();
     assert_eq!(logout.status, 302);
 }
+
+/// productpage and reviews forward the trace context: the request id a caller sent reaches
+/// ratings two hops later, as its sidecar's access log shows (the B3 headers travel with it;
+/// their re-injection is unit-tested in productpage).
+#[test]
+fn bookinfo_propagates_the_request_id_to_ratings() {
+    let sb = bookinfo_all_v1();
+    sb.apply_text(
+        "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata:\n  name: mesh-default\n  namespace: istio-system\nspec:\n  accessLogging:\n  - providers:\n    - name: envoy\n",
+        None,
+    )
+    .unwrap();
+    sb.apply(
+        &[&sample(
+            "bookinfo/networking/virtual-service-reviews-v3.yaml",
+        )],
+        Some(NS),
+    )
+    .unwrap();
+    sb.synced();
+    let page = productpage_with(
+        &sb,
+        &[
+            ("x-request-id", "d7e5c3b1-trace-me"),
+            ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+            ("x-b3-spanid", "e457b5a2e4d86bd1"),
+            ("x-b3-sampled", "1"),
+        ],
+    );
+    assert_eq!(stars(&page), Stars::Red);
+    let ratings_log = || -> Vec<String> {
+        sb.rt
+            .block_on(sb.sandbox.logs(
+                "deploy/ratings-v1",
+                Some(NS),
+                Some("istio-proxy"),
+                None,
+                false,
+            ))
+            .unwrap()
+            .0
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || ratings_log()
+            .iter()
+            .any(|l| l.contains("\"GET /ratings/0 HTTP/1.1\" 200")
+                && l.contains("\"d7e5c3b1-trace-me\""))),
+        "{:?}",
+        ratings_log()
+    );
+}
+
+fn productpage_with(sb: &TestSandbox, headers: &[(&str, &str)]) -> String {
+    let r = curl(sb, "productpage:9080", "/productpage", headers);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.text()
+}
