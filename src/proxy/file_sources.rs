@@ -215,49 +215,54 @@ fn must_exist(source: &FileSource, field: &str) -> Result<(), Rejected> {
     }
 }
 
+/// The CDS and LDS files a bootstrap names (`None` without `dynamic_resources`), checked as
+/// Envoy checks them at start: files that exist, no gRPC sources.
+#[allow(clippy::type_complexity)]
+pub fn check(
+    bootstrap: &Bootstrap,
+) -> Result<Option<(Option<FileSource>, Option<FileSource>)>, Vec<Rejected>> {
+    let Some(dynamic) = &bootstrap.dynamic_resources else {
+        return Ok(None);
+    };
+    let mut errors = Vec::new();
+    if dynamic.ads_config.is_some() {
+        errors.push(Rejected::new(
+            "dynamic_resources.ads_config",
+            "mesh envoy has no xDS gRPC client: give lds_config and cds_config as path_config_source files",
+        ));
+    }
+    let mut open = |source: &Option<ConfigSource>, field: &str| {
+        let source = source.as_ref()?;
+        match file_of(source, field).and_then(|f| must_exist(&f, field).map(|()| f)) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        }
+    };
+    let cds = open(&dynamic.cds_config, "dynamic_resources.cds_config");
+    let lds = open(&dynamic.lds_config, "dynamic_resources.lds_config");
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Some((cds, lds)))
+}
+
 impl FileSources {
     /// The sources the bootstrap names (`None` when it has no `dynamic_resources`).
     pub fn from_bootstrap(
         proxy: &Arc<Proxy>,
         bootstrap: &Bootstrap,
     ) -> Result<Option<FileSources>, Vec<Rejected>> {
-        let Some(dynamic) = &bootstrap.dynamic_resources else {
+        let Some((cds, lds)) = check(bootstrap)? else {
             return Ok(None);
         };
-        let mut errors = Vec::new();
-        if dynamic.ads_config.is_some() {
-            errors.push(Rejected::new(
-                "dynamic_resources.ads_config",
-                "mesh envoy has no xDS gRPC client: give lds_config and cds_config as path_config_source files",
-            ));
-        }
-        let mut open = |source: &Option<ConfigSource>, field: &str, prefix: &str| {
-            let source = source.as_ref()?;
-            match file_of(source, field).and_then(|f| must_exist(&f, field).map(|()| f)) {
-                Ok(f) => Some((f, SubscriptionStats::new(&proxy.stats, prefix))),
-                Err(e) => {
-                    errors.push(e);
-                    None
-                }
-            }
-        };
-        let cds = open(
-            &dynamic.cds_config,
-            "dynamic_resources.cds_config",
-            "cluster_manager.cds.",
-        );
-        let lds = open(
-            &dynamic.lds_config,
-            "dynamic_resources.lds_config",
-            "listener_manager.lds.",
-        );
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let stats = |prefix: &str| vec![SubscriptionStats::new(&proxy.stats, prefix)];
         Ok(Some(FileSources {
             proxy: proxy.clone(),
-            cds: cds.map(|(f, s)| Watched::new(f, vec![s])),
-            lds: lds.map(|(f, s)| Watched::new(f, vec![s])),
+            cds: cds.map(|f| Watched::new(f, stats("cluster_manager.cds."))),
+            lds: lds.map(|f| Watched::new(f, stats("listener_manager.lds."))),
             eds: BTreeMap::new(),
             rds: BTreeMap::new(),
             gathered: false,

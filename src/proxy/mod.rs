@@ -414,7 +414,8 @@ impl Running {
 pub fn validate(bootstrap: &Bootstrap, options: &Options) -> Result<(), Vec<Rejected>> {
     let log = Arc::new(Logger::new(Level::Off, Sink::Stderr));
     let secrets = tls::secrets::SecretManager::new();
-    build::build_static(bootstrap, &Store::new(), &log, options, &secrets).map(|_| ())
+    build::build_static(bootstrap, &Store::new(), &log, options, &secrets)?;
+    file_sources::check(bootstrap).map(|_| ())
 }
 
 /// Builds, binds and starts a proxy from a bootstrap. Must run inside a tokio runtime.

@@ -239,6 +239,13 @@ fn missing_files_and_grpc_sources_are_refused_at_start() {
         "{}",
         proxy.stderr()
     );
+    let (code, _, err) =
+        util::mesh_output(["envoy", "--mode", "validate", "--config-yaml", &bootstrap]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("dynamic_resources.cds_config: paths must refer to an existing path"),
+        "{err}"
+    );
     let grpc = "dynamic_resources:\n  lds_config:\n    ads: {}\n";
     let mut proxy = Mesh::spawn(["envoy", "--config-yaml", grpc]);
     let status = proxy.wait_exit(Duration::from_secs(10)).unwrap();
