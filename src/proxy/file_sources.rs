@@ -215,12 +215,16 @@ fn must_exist(source: &FileSource, field: &str) -> Result<(), Rejected> {
     }
 }
 
+/// The CDS and LDS files of a bootstrap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootstrapFiles {
+    pub cds: Option<FileSource>,
+    pub lds: Option<FileSource>,
+}
+
 /// The CDS and LDS files a bootstrap names (`None` without `dynamic_resources`), checked as
 /// Envoy checks them at start: files that exist, no gRPC sources.
-#[allow(clippy::type_complexity)]
-pub fn check(
-    bootstrap: &Bootstrap,
-) -> Result<Option<(Option<FileSource>, Option<FileSource>)>, Vec<Rejected>> {
+pub fn check(bootstrap: &Bootstrap) -> Result<Option<BootstrapFiles>, Vec<Rejected>> {
     let Some(dynamic) = &bootstrap.dynamic_resources else {
         return Ok(None);
     };
@@ -246,7 +250,7 @@ pub fn check(
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Some((cds, lds)))
+    Ok(Some(BootstrapFiles { cds, lds }))
 }
 
 impl FileSources {
@@ -255,7 +259,7 @@ impl FileSources {
         proxy: &Arc<Proxy>,
         bootstrap: &Bootstrap,
     ) -> Result<Option<FileSources>, Vec<Rejected>> {
-        let Some((cds, lds)) = check(bootstrap)? else {
+        let Some(BootstrapFiles { cds, lds }) = check(bootstrap)? else {
             return Ok(None);
         };
         let stats = |prefix: &str| vec![SubscriptionStats::new(&proxy.stats, prefix)];
