@@ -46,7 +46,13 @@ const PROPAGATE: &[&str] = &[
 
 const DESCRIPTION: &str = "<a href=\"https://en.wikipedia.org/wiki/The_Comedy_of_Errors\">Wikipedia Summary</a>: The Comedy of Errors is one of <b>William Shakespeare's</b> early plays. It is his shortest and one of his most farcical comedies, with a major part of the humour coming from slapstick and mistaken identity, in addition to puns and word play.";
 
+/// (destination_app, response_code) → (count, created).
+type Results = BTreeMap<(&'static str, u16), (u64, f64)>;
+
 pub struct Productpage {
+    /// prometheus_client's `request_result` counter: (destination_app, response_code) →
+    /// (count, created as Unix seconds).
+    results: std::sync::Mutex<Results>,
     details: Upstream,
     reviews: Upstream,
     ratings: Upstream,
@@ -56,6 +62,7 @@ pub struct Productpage {
 impl Productpage {
     pub fn new(env: &BTreeMap<String, String>, dialer: Arc<dyn Dialer>) -> Productpage {
         Productpage {
+            results: std::sync::Mutex::new(BTreeMap::new()),
             details: Upstream::from_env(env, "details", "DETAILS"),
             reviews: Upstream::from_env(env, "reviews", "REVIEWS"),
             ratings: Upstream::from_env(env, "ratings", "RATINGS"),
@@ -76,6 +83,7 @@ impl Productpage {
             }
             (Method::GET, "/logout") => redirect_back(request.headers(), None),
             (Method::GET, "/productpage") => self.front(request.headers(), user.as_deref()).await,
+            (Method::GET, "/metrics") => self.metrics(),
             (Method::GET, "/api/v1/products") => {
                 api(StatusCode::OK, &Value::Array(vec![product()]))
             }
@@ -121,10 +129,12 @@ impl Productpage {
         let answer = self
             .fetch(&self.details, &format!("/details/{id}"), headers)
             .await;
-        ok_or(
+        let result = ok_or(
             answer,
             "Sorry, product details are currently unavailable for this book.",
-        )
+        );
+        self.count("details", result.0);
+        result
     }
 
     /// Two tries, as `getProductReviews`.
@@ -138,14 +148,17 @@ impl Productpage {
         for _ in 0..2 {
             let answer = self.fetch(&self.reviews, &path, headers).await;
             if let Some((StatusCode::OK, Some(body))) = &answer {
+                self.count("reviews", StatusCode::OK);
                 return (StatusCode::OK, body.clone());
             }
             last = answer;
         }
-        ok_or(
+        let result = ok_or(
             last,
             "Sorry, product reviews are currently unavailable for this book.",
-        )
+        );
+        self.count("reviews", result.0);
+        result
     }
 
     async fn ratings(
@@ -156,9 +169,47 @@ impl Productpage {
         let answer = self
             .fetch(&self.ratings, &format!("/ratings/{id}"), headers)
             .await;
-        ok_or(
+        let result = ok_or(
             answer,
             "Sorry, product ratings are currently unavailable for this book.",
+        );
+        self.count("ratings", result.0);
+        result
+    }
+
+    fn count(&self, app: &'static str, status: StatusCode) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        if let Ok(mut results) = self.results.lock() {
+            results.entry((app, status.as_u16())).or_insert((0, now)).0 += 1;
+        }
+    }
+
+    /// `/metrics`: prometheus_client's text exposition of `request_result`.
+    fn metrics(&self) -> Response<Body> {
+        let mut text = String::from(
+            "# HELP request_result_total Results of requests\n# TYPE request_result_total counter\n",
+        );
+        let results = self.results.lock().map(|r| r.clone()).unwrap_or_default();
+        for ((app, code), (n, _)) in &results {
+            text.push_str(&format!(
+                "request_result_total{{destination_app=\"{app}\",response_code=\"{code}\"}} {n}.0\n"
+            ));
+        }
+        text.push_str(
+            "# HELP request_result_created Results of requests\n# TYPE request_result_created gauge\n",
+        );
+        for ((app, code), (_, created)) in &results {
+            text.push_str(&format!(
+                "request_result_created{{destination_app=\"{app}\",response_code=\"{code}\"}} {}\n",
+                go_float(*created)
+            ));
+        }
+        super::text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            text,
         )
     }
 
@@ -179,6 +230,21 @@ impl Productpage {
                 None
             }
         }
+    }
+}
+
+/// prometheus_client's `floatToGoString`: Python's repr, with large values in Go's exponent
+/// form (`1.7321e+09`).
+fn go_float(value: f64) -> String {
+    let repr = format!("{value:?}");
+    match repr.find('.') {
+        Some(dot) if value > 0.0 && dot > 6 => {
+            let digits = format!("{}{}", &repr[1..dot], &repr[dot + 1..]);
+            let mantissa = format!("{}.{digits}", &repr[..1]);
+            let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+            format!("{mantissa}e+0{}", dot - 1)
+        }
+        _ => repr,
     }
 }
 
@@ -360,6 +426,12 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_str(value).unwrap());
         assert_eq!(session_user(&headers).as_deref(), Some("jason"));
+    }
+
+    #[test]
+    fn floats_as_prometheus_client_prints_them() {
+        assert_eq!(go_float(1732100000.5), "1.7321000005e+09");
+        assert_eq!(go_float(1.0), "1.0");
     }
 
     #[test]

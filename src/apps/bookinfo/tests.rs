@@ -146,6 +146,19 @@ async fn failures_show_the_originals_messages() {
     assert!(html.contains("Error fetching product details"), "{html}");
     assert!(html.contains("Sorry, product details are currently unavailable for this book."));
     assert!(html.contains("Sorry, product reviews are currently unavailable for this book."));
+    let metrics = get(page, "/metrics", "").await;
+    assert!(
+        metrics.contains(
+            "request_result_total{destination_app=\"details\",response_code=\"500\"} 1.0\n"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "request_result_created{destination_app=\"reviews\",response_code=\"500\"} 1."
+        ),
+        "{metrics}"
+    );
     let api = get(page, "/api/v1/products/0/reviews", "").await;
     assert!(api.starts_with("HTTP/1.1 500"), "{api}");
     assert!(
@@ -182,6 +195,13 @@ async fn login_keeps_the_user_and_forwards_end_user() {
     );
     let logout = get(page, "/logout", "Referer: http://x/productpage\r\n").await;
     assert!(logout.contains("Max-Age=0"), "{logout}");
+    let metrics = get(page, "/metrics", "").await;
+    assert!(
+        metrics.contains(
+            "request_result_total{destination_app=\"reviews\",response_code=\"200\"} 1.0\n"
+        ),
+        "{metrics}"
+    );
     let products = get(page, "/api/v1/products", "").await;
     assert!(
         products.contains(r#"[{"id": 0, "title": "The Comedy of Errors", "descriptionHtml": "#),
