@@ -685,3 +685,34 @@ fn productpage_with(sb: &TestSandbox, headers: &[(&str, &str)]) -> String {
     assert_eq!(r.status, 200, "{}", r.text());
     r.text()
 }
+
+/// The TCP traffic-shifting task as written: tcp-echo behind the ingress gateway's TCP port
+/// (31400, published on node port 30006), all to v1, then 80/20 with the task's own files.
+#[test]
+fn tcp_traffic_shifting_through_the_ingress_gateway_with_the_tasks_files() {
+    let sb = with_samples(&[
+        "tcp-echo/tcp-echo-services.yaml",
+        "tcp-echo/tcp-echo-all-v1.yaml",
+    ]);
+    let gw = sb.node_port(30006);
+    let line = |text: &str| -> String {
+        let mut stream = TcpStream::connect(gw).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(format!("{text}\n").as_bytes()).unwrap();
+        let mut answer = String::new();
+        BufReader::new(stream).read_line(&mut answer).unwrap();
+        answer.trim_end().to_owned()
+    };
+    for _ in 0..5 {
+        assert_eq!(line("hello"), "one hello");
+    }
+    sb.apply(&[&sample("tcp-echo/tcp-echo-20-v2.yaml")], Some(NS))
+        .unwrap();
+    sb.synced();
+    const N: usize = 100;
+    let two = (0..N).filter(|_| line("x") == "two x").count();
+    // Binomial(100, 0.2): sd 4; allow four.
+    assert!(two.abs_diff(20) <= 16, "{two} of {N} to v2");
+}
