@@ -12,8 +12,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::bookinfo::{self, Service};
 use super::files::Files;
-use super::{Log, catalog, fake_service, httpbin, tcp_echo, webapp};
+use super::{
+    Log, catalog, fake_service, fortio, helloworld, httpbin, tcp_echo, tcp_echo_server, webapp,
+};
 use crate::net::dial::Dialer;
 
 /// Everything an app instance needs from its pod.
@@ -29,6 +32,9 @@ pub struct AppContext {
     pub bind: IpAddr,
     /// The container's declared `containerPort`s.
     pub ports: Vec<u16>,
+    /// The container's `command` (replacing the image's entrypoint) and `args`.
+    pub command: Vec<String>,
+    pub args: Vec<String>,
     /// The files its volume mounts show (Secrets, ConfigMaps), by absolute path.
     pub files: Files,
     /// How to reach other services by name.
@@ -60,6 +66,15 @@ pub enum AppKind {
     /// `curlimages/curl`, `nicolaka/netshoot`, `governmentpaas/curl-ssl`: runs nothing, exists
     /// for `mesh exec`.
     Client,
+    /// Istio's bookinfo (`examples-bookinfo-*`): productpage, details, reviews v1–v3, ratings,
+    /// all on 9080.
+    Bookinfo(bookinfo::Service),
+    /// Istio's `examples-helloworld-v1`/`-v2`: Flask on 5000.
+    Helloworld(&'static str),
+    /// Istio's `tcp-echo-server`: args `PORTS PREFIX`, answers each line with `PREFIX line`.
+    TcpEchoServer,
+    /// `fortio/fortio`: the echo/debug server on 8080 (its load client runs through `mesh exec`).
+    Fortio,
 }
 
 /// Repository names (no registry, no tag) and what runs for them.
@@ -74,6 +89,41 @@ const IMAGES: &[(&str, AppKind)] = &[
     ("curlimages/curl", AppKind::Client),
     ("nicolaka/netshoot", AppKind::Client),
     ("governmentpaas/curl-ssl", AppKind::Client),
+    ("fortio/fortio", AppKind::Fortio),
+];
+
+/// Istio's sample images, under each registry Istio has published them to.
+const ISTIO_REGISTRIES: &[&str] = &["registry.istio.io/release", "istio", "gcr.io/istio-release"];
+
+/// Istio's sample images by their last path segment.
+const ISTIO_SAMPLES: &[(&str, AppKind)] = &[
+    (
+        "examples-bookinfo-productpage-v1",
+        AppKind::Bookinfo(Service::Productpage),
+    ),
+    (
+        "examples-bookinfo-details-v1",
+        AppKind::Bookinfo(Service::Details),
+    ),
+    (
+        "examples-bookinfo-ratings-v1",
+        AppKind::Bookinfo(Service::Ratings),
+    ),
+    (
+        "examples-bookinfo-reviews-v1",
+        AppKind::Bookinfo(Service::Reviews(bookinfo::ReviewsVersion::V1)),
+    ),
+    (
+        "examples-bookinfo-reviews-v2",
+        AppKind::Bookinfo(Service::Reviews(bookinfo::ReviewsVersion::V2)),
+    ),
+    (
+        "examples-bookinfo-reviews-v3",
+        AppKind::Bookinfo(Service::Reviews(bookinfo::ReviewsVersion::V3)),
+    ),
+    ("examples-helloworld-v1", AppKind::Helloworld("v1")),
+    ("examples-helloworld-v2", AppKind::Helloworld("v2")),
+    ("tcp-echo-server", AppKind::TcpEchoServer),
 ];
 
 const KNOWN: &[&str] = &[
@@ -87,6 +137,16 @@ const KNOWN: &[&str] = &[
     "curlimages/curl",
     "nicolaka/netshoot",
     "governmentpaas/curl-ssl",
+    "fortio/fortio",
+    "registry.istio.io/release/examples-bookinfo-productpage-v1",
+    "registry.istio.io/release/examples-bookinfo-details-v1",
+    "registry.istio.io/release/examples-bookinfo-ratings-v1",
+    "registry.istio.io/release/examples-bookinfo-reviews-v1",
+    "registry.istio.io/release/examples-bookinfo-reviews-v2",
+    "registry.istio.io/release/examples-bookinfo-reviews-v3",
+    "registry.istio.io/release/examples-helloworld-v1",
+    "registry.istio.io/release/examples-helloworld-v2",
+    "registry.istio.io/release/tcp-echo-server",
 ];
 
 /// Registries that mean Docker Hub.
@@ -96,7 +156,8 @@ const DOCKER_HUB: &[&str] = &["docker.io", "index.docker.io", "registry-1.docker
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown image {image:?}: the sandbox runs built-in apps instead of containers, and has one \
-     for these images (any tag): {}",
+     for these images (any tag; Istio's samples also from docker.io/istio/ and \
+     gcr.io/istio-release/): {}",
     KNOWN.join(", ")
 )]
 pub struct UnknownImage {
@@ -118,6 +179,8 @@ pub enum AppError {
         var: &'static str,
         value: String,
     },
+    #[error("{app}: {reason}")]
+    BadArgs { app: &'static str, reason: String },
     #[error(transparent)]
     FakeService(#[from] fake_service::StartError),
 }
@@ -137,10 +200,21 @@ fn bind_hint(addr: SocketAddr, err: &io::Error) -> &'static str {
 /// Docker Hub registry (`docker.io/istioinaction/catalog:latest` → [`AppKind::Catalog`]).
 pub fn app_for_image(image: &str) -> Result<AppKind, UnknownImage> {
     let repository = repository(image.trim());
+    let istio_sample = || {
+        let (registry, name) = repository.rsplit_once('/')?;
+        if !ISTIO_REGISTRIES.contains(&registry) {
+            return None;
+        }
+        ISTIO_SAMPLES
+            .iter()
+            .find(|(sample, _)| *sample == name)
+            .map(|(_, kind)| *kind)
+    };
     IMAGES
         .iter()
         .find(|(name, _)| *name == repository)
         .map(|(_, kind)| *kind)
+        .or_else(istio_sample)
         .ok_or_else(|| UnknownImage {
             image: image.to_owned(),
         })
@@ -191,7 +265,10 @@ impl RunningApp {
 /// Binds the app's port(s) on `ctx.bind` and serves until `ctx.shutdown`.
 pub async fn start(kind: AppKind, ctx: AppContext) -> Result<RunningApp, AppError> {
     let AppContext {
+        pod_name,
         env,
+        command,
+        args,
         pod_ip,
         bind,
         files,
@@ -217,11 +294,19 @@ pub async fn start(kind: AppKind, ctx: AppContext) -> Result<RunningApp, AppErro
             let address = local(&listener);
             (address, spawn(name, webapp::serve(listener, app, shutdown)))
         }
-        AppKind::Httpbin | AppKind::KennethreitzHttpbin => {
-            let port = if kind == AppKind::Httpbin { 8000 } else { 80 };
-            let listener = listen(name, bind, port)?;
+        AppKind::Httpbin => {
+            let listener = listen(name, bind, 8000)?;
             let address = local(&listener);
             (address, spawn(name, httpbin::serve(listener, shutdown)))
+        }
+        AppKind::KennethreitzHttpbin => {
+            let gunicorn = Gunicorn::from_command(&command, &args);
+            let listener = listen(name, bind, gunicorn.port)?;
+            let address = local(&listener);
+            let access = gunicorn.access_log.then(|| log.clone());
+            let serving =
+                httpbin::serve_logged(listener, httpbin::Flavor::Classic, access, shutdown);
+            (address, spawn(name, serving))
         }
         AppKind::GoHttpbin => {
             let port = env_port(name, &env, "PORT", 8080)?;
@@ -257,6 +342,44 @@ pub async fn start(kind: AppKind, ctx: AppContext) -> Result<RunningApp, AppErro
             let task = tokio::spawn(async move { shutdown.cancelled().await });
             (None, task)
         }
+        AppKind::Bookinfo(service) => {
+            let listener = listen(name, bind, bookinfo::PORT)?;
+            let address = local(&listener);
+            let app = bookinfo::App::new(service, &env, &pod_name, dialer, log);
+            (
+                address,
+                spawn(name, bookinfo::serve(listener, app, shutdown)),
+            )
+        }
+        AppKind::Helloworld(version) => {
+            let listener = listen(name, bind, helloworld::PORT)?;
+            let address = local(&listener);
+            let app = helloworld::Helloworld::new(version, &env, &pod_name, log);
+            (
+                address,
+                spawn(name, helloworld::serve(listener, app, shutdown)),
+            )
+        }
+        AppKind::TcpEchoServer => {
+            let config = tcp_echo_server::Config::from_args(&args)
+                .map_err(|reason| AppError::BadArgs { app: name, reason })?;
+            let mut listeners = Vec::new();
+            for port in &config.ports {
+                listeners.push(listen(name, bind, *port)?);
+            }
+            let addresses: Vec<SocketAddr> = listeners.iter().filter_map(local).collect();
+            let serving = tcp_echo_server::serve(listeners, config.prefix, log, shutdown);
+            return Ok(RunningApp {
+                addresses,
+                task: spawn(name, serving),
+            });
+        }
+        AppKind::Fortio => {
+            let listener = listen(name, bind, fortio::PORT)?;
+            let address = local(&listener);
+            let app = fortio::Server::new(&pod_name, log);
+            (address, spawn(name, fortio::serve(listener, app, shutdown)))
+        }
     };
     Ok(RunningApp {
         addresses: listener.into_iter().collect(),
@@ -275,7 +398,52 @@ impl AppKind {
             AppKind::TcpEcho => "tcp-echo",
             AppKind::FakeService => "fake-service",
             AppKind::Client => "client",
+            AppKind::Bookinfo(service) => service.name(),
+            AppKind::Helloworld(_) => "helloworld",
+            AppKind::TcpEchoServer => "tcp-echo-server",
+            AppKind::Fortio => "fortio",
         }
+    }
+}
+
+/// What a `gunicorn … httpbin:app` command line (the kennethreitz/httpbin image's entrypoint,
+/// often overridden in manifests) says about the port and the access log.
+struct Gunicorn {
+    port: u16,
+    access_log: bool,
+}
+
+impl Gunicorn {
+    /// `-b`/`--bind HOST:PORT` (the image binds `0.0.0.0:80`), `--access-logfile -`.
+    fn from_command(command: &[String], args: &[String]) -> Gunicorn {
+        let words: Vec<&str> = command.iter().chain(args).map(String::as_str).collect();
+        let mut out = Gunicorn {
+            port: 80,
+            access_log: false,
+        };
+        for (i, word) in words.iter().enumerate() {
+            let next = words.get(i + 1).copied();
+            let bind = match word.split_once('=') {
+                Some(("--bind", value)) => Some(value),
+                _ if *word == "-b" || *word == "--bind" => next,
+                _ => None,
+            };
+            if let Some(port) = bind
+                .and_then(|b| b.rsplit_once(':'))
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+            {
+                out.port = port;
+            }
+            let access = match word.split_once('=') {
+                Some(("--access-logfile", value)) => Some(value),
+                _ if *word == "--access-logfile" => next,
+                _ => None,
+            };
+            if access == Some("-") {
+                out.access_log = true;
+            }
+        }
+        out
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod dial;
 pub mod internet;
 pub mod resolve;
+pub mod tunnel;
 
 use std::io;
 use std::net::SocketAddr;

@@ -500,12 +500,17 @@ pub fn outbound_http_listener(port: u16, catch_all: &str) -> Listener {
 
 /// A sidecar's outbound TCP listener for one Service port: `<clusterIP>_<port>`.
 pub fn outbound_tcp_listener(vip: IpAddr, port: u16, cluster: &str) -> Listener {
+    outbound_tcp_listener_with(vip, port, tcp_filter(cluster, cluster))
+}
+
+/// The same listener with a given tcp_proxy (a VirtualService's weighted `tcp` route).
+pub fn outbound_tcp_listener_with(vip: IpAddr, port: u16, filter: Filter) -> Listener {
     let name = names::listener(&vip.to_string(), port);
     Listener {
         name: name.clone(),
         address: Address::socket(vip.to_string(), u32::from(port)),
         filter_chains: vec![FilterChain {
-            filters: vec![tcp_filter(cluster, cluster)],
+            filters: vec![filter],
             ..Default::default()
         }],
         bind_to_port: Some(false),

@@ -60,7 +60,8 @@ pub fn outbound(
             if p.protocol.is_http() {
                 http_ports.insert(p.port);
             } else if let Some(vip) = s.vip {
-                listeners.push(build::outbound_tcp_listener(vip, p.port, &cluster));
+                let filter = vip_tcp_filter(model, s, p.port, &cluster);
+                listeners.push(build::outbound_tcp_listener_with(vip, p.port, filter));
             } else if s.entry.is_some() {
                 if matches!(p.protocol, Protocol::Tls | Protocol::Https) {
                     let filter = l4_filter(model, &s.fqdn, p.port, &cluster, true);
@@ -231,6 +232,34 @@ fn domains(s: &ServiceInfo, namespace: &str) -> Vec<String> {
         d.push(vip.to_string());
     }
     d
+}
+
+/// The tcp_proxy for a service's ClusterIP on a TCP port: the first `tcp` route (matching the
+/// port, bound to `mesh`) of a VirtualService whose hosts name the service — weighted subsets
+/// as in Istio's TCP traffic-shifting task — else the service's own cluster.
+fn vip_tcp_filter(model: &Model, s: &ServiceInfo, port: u16, cluster: &str) -> Filter {
+    for vs in model.virtual_services.iter().filter(|v| binds_to_mesh(v)) {
+        let ns = vs.metadata.namespace.as_deref().unwrap_or("");
+        let names_service = vs.spec.hosts.iter().any(|h| {
+            model
+                .service_for_host(h, ns)
+                .is_some_and(|t| t.fqdn == s.fqdn)
+        });
+        if !names_service {
+            continue;
+        }
+        let route = vs.spec.tcp.iter().find(|r| {
+            r.match_.is_empty()
+                || r.match_.iter().any(|m| {
+                    m.port.is_none_or(|p| p == u32::from(port))
+                        && in_scope(&m.gateways, ns, RouteScope::Mesh)
+                })
+        });
+        if let Some(route) = route.filter(|r| !r.route.is_empty()) {
+            return build::tcp_filter_weighted(&route_clusters(model, ns, &route.route, port));
+        }
+    }
+    build::tcp_filter(cluster, cluster)
 }
 
 /// The tcp_proxy for a host without an address on an L4 port: the first `tls` (by `sniHosts`)

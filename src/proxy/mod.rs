@@ -6,6 +6,7 @@ pub mod access_log;
 pub mod admin;
 pub mod build;
 pub mod cluster;
+pub mod file_sources;
 pub mod flags;
 pub mod http;
 pub mod istio;
@@ -413,7 +414,8 @@ impl Running {
 pub fn validate(bootstrap: &Bootstrap, options: &Options) -> Result<(), Vec<Rejected>> {
     let log = Arc::new(Logger::new(Level::Off, Sink::Stderr));
     let secrets = tls::secrets::SecretManager::new();
-    build::build_static(bootstrap, &Store::new(), &log, options, &secrets).map(|_| ())
+    build::build_static(bootstrap, &Store::new(), &log, options, &secrets)?;
+    file_sources::check(bootstrap).map(|_| ())
 }
 
 /// Builds, binds and starts a proxy from a bootstrap. Must run inside a tokio runtime.
@@ -544,6 +546,18 @@ pub async fn start(bootstrap: Bootstrap, options: Options) -> Result<Running, St
     let mut applied = (*proxy.applied()).clone();
     applied.listeners = listeners;
     proxy.store_applied(applied);
+    // Dynamic resources from files: loaded once before serving, then watched.
+    match file_sources::FileSources::from_bootstrap(&proxy, &bootstrap) {
+        Ok(Some(mut sources)) => {
+            sources.initial_load().await;
+            sources.spawn();
+        }
+        Ok(None) => {}
+        Err(rejected) => {
+            proxy.shutdown.cancel();
+            return Err(StartError::Invalid(rejected));
+        }
+    }
     crate::plog!(
         log,
         Level::Info,

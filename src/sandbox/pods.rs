@@ -326,6 +326,8 @@ impl PodRuntime {
                     env: environment(c, pod, IpAddr::V4(ip), env),
                     bind,
                     ports: ports.clone(),
+                    command: c.command.clone(),
+                    args: c.args.clone(),
                     files: files.get(&c.name).cloned().unwrap_or_default().into(),
                     dialer: dialer.clone(),
                     log: log.sink(),

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::cluster::Cluster;
+use super::config_source::ConfigSource;
 use super::core::{Address, Node};
 use super::de::Duration;
 use super::hcm::{AccessLog, TracingProvider};
@@ -17,12 +18,27 @@ pub struct Bootstrap {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub static_resources: Option<StaticResources>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic_resources: Option<DynamicResources>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats_flush_interval: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<Admin>,
     /// The tracer connection managers use when their `tracing` names no provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracing: Option<BootstrapTracing>,
+}
+
+/// Where listeners and clusters come from at run time (files, for `mesh envoy`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DynamicResources {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lds_config: Option<ConfigSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cds_config: Option<ConfigSource>,
+    /// An ADS gRPC stream: recognised so the refusal can say why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ads_config: Option<serde_json::Value>,
 }
 
 /// `envoy.config.trace.v3.Tracing`.

@@ -293,6 +293,20 @@ macro_rules! any_enum {
     };
 }
 
+/// A repeated field written as a single message: protobuf's JSON parser takes it as a list of
+/// one (Envoy's own dynamic-config-fs example writes `filters:` that way).
+pub fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    match Value::deserialize(d)? {
+        Value::Null => Ok(Vec::new()),
+        list @ Value::Array(_) => nested(list),
+        one => Ok(vec![nested(one)?]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

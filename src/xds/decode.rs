@@ -155,7 +155,6 @@ fn removed_field_hint(name: &str) -> Option<&'static str> {
 /// them separately tells the user their config is fine for Envoy, just not for us.
 const ENVOY_FIELDS_NOT_YET_SUPPORTED: &[&str] = &[
     // Bootstrap
-    "dynamic_resources",
     "cluster_manager",
     "stats_sinks",
     "stats_config",

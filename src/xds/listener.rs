@@ -121,7 +121,11 @@ pub struct CidrRange {
 pub struct FilterChain {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_chain_match: Option<FilterChainMatch>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "super::de::one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub filters: Vec<Filter>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,

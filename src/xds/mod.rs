@@ -5,9 +5,11 @@
 
 pub mod bootstrap;
 pub mod cluster;
+pub mod config_source;
 pub mod core;
 pub mod de;
 pub mod decode;
+pub mod discovery_file;
 pub mod endpoint;
 pub mod error;
 pub mod hcm;

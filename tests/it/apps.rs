@@ -51,6 +51,8 @@ fn start(
             .collect::<BTreeMap<_, _>>(),
         bind: ip,
         ports: vec![],
+        command: vec![],
+        args: vec![],
         files: Default::default(),
         dialer: Arc::new(dialer),
         log: Arc::new(move |l: &str| sink.lock().unwrap().push(l.to_owned())),

@@ -8,7 +8,7 @@
 
 mod config;
 mod cors;
-mod gofmt;
+pub(crate) mod gofmt;
 mod handler;
 mod hclog;
 mod inbound;

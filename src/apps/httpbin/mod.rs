@@ -18,7 +18,7 @@ mod routes;
 mod server;
 
 pub use router::{MAX_REQUEST_BODY, handle, handle_flavor};
-pub use server::{serve, serve_flavor};
+pub use server::{serve, serve_flavor, serve_logged};
 
 /// Which httpbin to be: the answers' JSON shapes differ between implementations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

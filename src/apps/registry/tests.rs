@@ -34,6 +34,21 @@ fn images_map_to_apps_with_any_tag_or_registry() {
         ("curlimages/curl:8.7.1", AppKind::Client),
         ("nicolaka/netshoot@sha256:0123abcd", AppKind::Client),
         ("governmentpaas/curl-ssl", AppKind::Client),
+        ("docker.io/fortio/fortio:latest_release", AppKind::Fortio),
+        (
+            "registry.istio.io/release/examples-bookinfo-reviews-v3:1.20.3",
+            AppKind::Bookinfo(crate::apps::bookinfo::Service::Reviews(
+                crate::apps::bookinfo::ReviewsVersion::V3,
+            )),
+        ),
+        (
+            "docker.io/istio/examples-helloworld-v2:1.0",
+            AppKind::Helloworld("v2"),
+        ),
+        (
+            "registry.istio.io/release/tcp-echo-server:1.3",
+            AppKind::TcpEchoServer,
+        ),
     ] {
         assert_eq!(app_for_image(image), Ok(kind), "{image}");
     }
@@ -43,7 +58,8 @@ fn images_map_to_apps_with_any_tag_or_registry() {
             "{image} is listed but unknown"
         );
     }
-    assert_eq!(known_images().len(), IMAGES.len());
+    assert_eq!(known_images().len(), IMAGES.len() + ISTIO_SAMPLES.len());
+    assert!(app_for_image("example.com/release/tcp-echo-server").is_err());
 }
 
 #[test]
@@ -90,6 +106,8 @@ fn context(bind: &str, env: &[(&str, &str)]) -> (AppContext, Arc<std::sync::Mute
             .collect(),
         bind,
         ports: vec![],
+        command: vec![],
+        args: vec![],
         files: Files::default(),
         dialer: Arc::new(TcpDialer::default()),
         log: Arc::new(move |l: &str| sink.lock().unwrap().push(l.to_owned())),

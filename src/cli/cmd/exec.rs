@@ -42,6 +42,9 @@ pub fn run(args: Args, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
         .command
         .split_first()
         .context("no command given after --")?;
+    if crate::apps::fortio::cli::is_fortio(program) {
+        return built_in_fortio(rest, &answer);
+    }
     let status = Command::new(program)
         .args(rest)
         .env("http_proxy", &proxy)
@@ -63,4 +66,33 @@ pub fn run(args: Args, ctx: Option<&str>) -> anyhow::Result<ExitCode> {
         Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
         None => ExitCode::from(137),
     })
+}
+
+/// fortio's client, built in: the pod's image is fortio, the binary is ours. Its connections
+/// go through the same exec proxy a real process's would (`CONNECT`), so they leave the pod
+/// through its sidecar.
+fn built_in_fortio(args: &[String], answer: &serde_json::Value) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    use std::sync::Arc;
+    let proxy: std::net::SocketAddr = answer["proxy"]
+        .as_str()
+        .unwrap_or("")
+        .parse()
+        .context("the sandbox gave no exec proxy address")?;
+    let dialer = Arc::new(crate::net::tunnel::ConnectDialer { proxy });
+    let out: crate::apps::Log = Arc::new(|line: &str| {
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    });
+    let err: crate::apps::Log = Arc::new(|line: &str| {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start fortio's runtime")?;
+    match runtime.block_on(crate::apps::fortio::cli::run(args, dialer, out, err)) {
+        Ok(code) => Ok(ExitCode::from(code)),
+        Err(usage) => Err(Exit::new(1, usage.to_string()).into()),
+    }
 }
