@@ -21,7 +21,9 @@ use super::mtls;
 use super::names::{self, ProxyType};
 use super::settings::{self, MeshSettings};
 use super::tracing;
-use super::vs_routes::{RouteScope, binds_to, host_matches, http_routes, in_scope, route_clusters};
+use super::vs_routes::{
+    RouteScope, Source, binds_to, host_matches, http_routes_from, in_scope, route_clusters,
+};
 
 /// Everything one proxy gets, by xDS type.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -274,7 +276,7 @@ fn gateway(
     let mut routes = Vec::new();
     for (listen, servers) in http {
         listeners.push(build::gateway_http_listener(listen));
-        let vhosts = gateway_vhosts(model, &servers, listen, warnings);
+        let vhosts = gateway_vhosts(model, &servers, listen, proxy, warnings);
         routes.push(build::route_config(
             &names::gateway_http_route(listen),
             vhosts,
@@ -291,6 +293,7 @@ fn gateway(
                 model,
                 &[(port, g, server.hosts.clone(), false)],
                 port,
+                proxy,
                 warnings,
             );
             routes.push(build::route_config(&route, vhosts));
@@ -404,8 +407,14 @@ fn gateway_vhosts(
     model: &Model,
     servers: &[ServerOf<'_>],
     listen: u16,
+    proxy: &ProxyIdentity,
     warnings: &mut Vec<String>,
 ) -> Vec<VirtualHost> {
+    // A match's `sourceLabels` are checked against the gateway pod's labels, as istiod does.
+    let source = Source {
+        labels: &proxy.labels,
+        namespace: &proxy.namespace,
+    };
     {
         let mut vhosts: BTreeMap<String, VirtualHost> = BTreeMap::new();
         for (server_port, g, hosts, redirect) in servers {
@@ -432,11 +441,12 @@ fn gateway_vhosts(
                         // httpsRedirect: Envoy answers 301 to https://host/path.
                         entry.require_tls = TlsRequirement::All;
                     }
-                    entry.routes.extend(http_routes(
+                    entry.routes.extend(http_routes_from(
                         vs,
                         model,
                         *server_port,
                         RouteScope::Gateway(gw_ns, &g.metadata.name),
+                        Some(&source),
                         warnings,
                     ));
                 }

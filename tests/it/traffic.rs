@@ -119,3 +119,27 @@ fn a_root_virtual_service_delegates_items_to_the_catalog_teams_routes() {
     let r = request(sb.node_port(30000), "GET", "/other", &[("Host", HOST)], b"").unwrap();
     assert_eq!(r.status, 404);
 }
+
+/// A VirtualService match's `sourceLabels` are checked against the gateway pod's own labels
+/// (istiod's `sourceMatchHTTP`), so a rule for other workloads is skipped on the gateway.
+#[test]
+fn source_labels_select_rules_on_the_gateway_too() {
+    let sb = catalog_v1_v2();
+    let vs = |labels: &str| {
+        format!(
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: catalog-vs-from-gw}}\nspec:\n  hosts: [catalog.istioinaction.io]\n  gateways: [catalog-gateway]\n  http:\n  - match:\n    - sourceLabels: {{{labels}}}\n    directResponse: {{status: 418, body: {{string: teapot}}}}\n  - route:\n    - destination: {{host: catalog, subset: version-v1}}\n"
+        )
+    };
+    let status = |sb: &TestSandbox| {
+        request(sb.node_port(30000), "GET", "/items", &[("Host", HOST)], b"")
+            .unwrap()
+            .status
+    };
+    sb.apply_text(&vs("app: webapp"), Some("istioinaction")).unwrap();
+    sb.synced();
+    assert_eq!(status(&sb), 200, "a rule for webapp's pods is not the gateway's");
+    sb.apply_text(&vs("istio: ingressgateway"), Some("istioinaction"))
+        .unwrap();
+    sb.synced();
+    assert_eq!(status(&sb), 418, "the gateway's own labels select the rule");
+}
