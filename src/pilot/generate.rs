@@ -81,6 +81,7 @@ fn generate_config(
         model,
         &proxy.namespace,
         super::locality::of_labels(&proxy.labels).as_ref(),
+        &proxy.labels,
         warnings,
     );
     clusters.push(build::black_hole());

@@ -106,9 +106,86 @@ pub fn failover_priority(setting: &serde_json::Value, client: &Locality, ep: &Lo
     if named { 3 } else { 4 }
 }
 
+/// `localityLbSetting.failoverPriority` for one endpoint: 0 when the endpoint carries every
+/// listed label with the client's value (or the `label=value` override), else `n - j` for the
+/// first label `j` that differs, as istiod's `applyFailoverPriorityPerLocality` does (a
+/// leading `topology.istio.io/network` that differs only pushes the endpoint back by `n`).
+pub fn label_priority(
+    order: &[String],
+    client: &BTreeMap<String, String>,
+    endpoint: &BTreeMap<String, String>,
+) -> u32 {
+    let n = order.len() as u32;
+    let includes_network = order
+        .first()
+        .is_some_and(|l| l == "topology.istio.io/network");
+    let (mut priority, mut adjust) = (0, 0);
+    for (j, entry) in order.iter().enumerate() {
+        let (label, wanted) = match entry.split_once('=') {
+            Some((l, v)) => (l, Some(v)),
+            None => (entry.as_str(), None),
+        };
+        let wanted = wanted.or_else(|| client.get(label).map(String::as_str));
+        if wanted != endpoint.get(label).map(String::as_str) {
+            if j == 0 && includes_network {
+                adjust = n;
+                continue;
+            }
+            priority = n - j as u32;
+            break;
+        }
+    }
+    priority + adjust
+}
+
+/// Priorities renumbered 0, 1, 2… in their order, as Envoy wants them without gaps.
+pub fn compact(priorities: &mut [u32]) {
+    let mut distinct: Vec<u32> = priorities.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    for p in priorities.iter_mut() {
+        *p = distinct.iter().position(|d| d == p).unwrap_or(0) as u32;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failover_priority_labels_rank_endpoints_like_istiod() {
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let order: Vec<String> = [
+            "topology.kubernetes.io/region",
+            "topology.kubernetes.io/zone",
+        ]
+        .map(String::from)
+        .to_vec();
+        let me = labels(&[
+            ("topology.kubernetes.io/region", "us"),
+            ("topology.kubernetes.io/zone", "a"),
+        ]);
+        assert_eq!(label_priority(&order, &me, &me), 0);
+        let same_region = labels(&[
+            ("topology.kubernetes.io/region", "us"),
+            ("topology.kubernetes.io/zone", "b"),
+        ]);
+        assert_eq!(label_priority(&order, &me, &same_region), 1);
+        let elsewhere = labels(&[("topology.kubernetes.io/region", "eu")]);
+        assert_eq!(label_priority(&order, &me, &elsewhere), 2);
+        // `label=value` overrides the client's own value.
+        let forced: Vec<String> = vec!["topology.kubernetes.io/region=eu".into()];
+        assert_eq!(label_priority(&forced, &me, &elsewhere), 0);
+        assert_eq!(label_priority(&forced, &me, &me), 1);
+        let mut ps = vec![2, 0, 2];
+        compact(&mut ps);
+        assert_eq!(ps, [1, 0, 1]);
+    }
 
     fn l(r: &str, z: &str, s: &str) -> Locality {
         Locality {

@@ -35,6 +35,7 @@ pub fn outbound(
     model: &Model,
     client_ns: &str,
     client_locality: Option<&Locality>,
+    client_labels: &BTreeMap<String, String>,
     warnings: &mut Vec<String>,
 ) -> (Vec<Cluster>, Vec<ClusterLoadAssignment>) {
     let mut clusters = Vec::new();
@@ -68,6 +69,7 @@ pub fn outbound(
                         model,
                         cla,
                         client_locality,
+                        client_labels,
                         failover,
                         enabled.then_some(&setting),
                     )
@@ -247,6 +249,7 @@ fn by_locality(
     model: &Model,
     cla: ClusterLoadAssignment,
     client: Option<&Locality>,
+    client_labels: &BTreeMap<String, String>,
     failover: bool,
     setting: Option<&Value>,
 ) -> ClusterLoadAssignment {
@@ -277,6 +280,61 @@ fn by_locality(
         }
         _ => None,
     };
+    // `failoverPriority` (with failover on, without `distribute`): each locality splits by the
+    // priority its endpoints' labels earn against the client's; the priorities are then
+    // numbered without gaps. A client without labels keeps one priority, as istiod does.
+    let order: Vec<String> = setting
+        .and_then(|s| s["failoverPriority"].as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if failover && weights.is_none() && !order.is_empty() {
+        let labels_of = |lbe: &LbEndpoint| {
+            lbe.endpoint
+                .as_ref()
+                .and_then(|e| e.address.ip_socket_addr())
+                .and_then(|a| model.workload_at(a.ip()))
+                .map(|w| w.labels.clone())
+                .unwrap_or_default()
+        };
+        let mut split: Vec<(u32, Option<Locality>, Vec<LbEndpoint>)> = Vec::new();
+        for (loc, lbes) in groups {
+            for lbe in lbes {
+                let p = if client_labels.is_empty() {
+                    0
+                } else {
+                    locality::label_priority(&order, client_labels, &labels_of(&lbe))
+                };
+                match split.iter_mut().find(|(q, l, _)| *q == p && *l == loc) {
+                    Some((_, _, v)) => v.push(lbe),
+                    None => split.push((p, loc.clone(), vec![lbe])),
+                }
+            }
+        }
+        let mut priorities: Vec<u32> = split.iter().map(|(p, _, _)| *p).collect();
+        locality::compact(&mut priorities);
+        return ClusterLoadAssignment {
+            cluster_name: cla.cluster_name,
+            endpoints: split
+                .into_iter()
+                .zip(priorities)
+                .map(|((_, loc, lb_endpoints), priority)| LocalityLbEndpoints {
+                    load_balancing_weight: Some(
+                        lb_endpoints
+                            .iter()
+                            .map(|e| e.load_balancing_weight.unwrap_or(1))
+                            .sum(),
+                    ),
+                    priority,
+                    locality: loc,
+                    lb_endpoints,
+                })
+                .collect(),
+        };
+    }
     let null = Value::Null;
     ClusterLoadAssignment {
         cluster_name: cla.cluster_name,
@@ -440,7 +498,7 @@ spec:
 ",
         );
         let mut w = Vec::new();
-        let (clusters, eds) = outbound(&m, "default", None, &mut w);
+        let (clusters, eds) = outbound(&m, "default", None, &BTreeMap::new(), &mut w);
         let dns = find(&clusters, "outbound|80||httpbin.org");
         assert_eq!(dns.discovery_type, DiscoveryType::StrictDns);
         assert_eq!(dns.dns_lookup_family, DnsLookupFamily::V4Only);
@@ -516,7 +574,7 @@ spec:
         )
         .unwrap();
         let m = Model::from_resources(docs.iter().map(|d| &d.resource));
-        let (clusters, _) = outbound(&m, "default", None, &mut Vec::new());
+        let (clusters, _) = outbound(&m, "default", None, &BTreeMap::new(), &mut Vec::new());
         let sni = |name: &str| {
             let c = clusters.iter().find(|c| c.name == name).unwrap();
             match c

@@ -405,3 +405,21 @@ fn locality_distribute_weights_the_zones() {
     // 80% ± a tolerance for 100 random picks.
     assert!((65..=95).contains(&nb), "zone b got {nb} of 100: {seen:?}");
 }
+
+#[test]
+fn failover_priority_orders_endpoints_by_labels() {
+    // `label=value` pins the preferred value: zone b first although webapp runs in zone a.
+    let (sb, a, b) = zones(
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: catalog}\nspec:\n  host: catalog\n  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}\n    loadBalancer:\n      localityLbSetting:\n        enabled: true\n        failoverPriority: [\"topology.kubernetes.io/zone=us-west1-b\"]\n",
+    );
+    for _ in 0..10 {
+        assert_eq!(call_webapp(&sb), 200);
+    }
+    let seen = webapp_to_catalog(&sb);
+    assert_eq!(
+        seen.get(&b).copied().unwrap_or(0),
+        10,
+        "all in zone b: {seen:?}"
+    );
+    assert_eq!(seen.get(&a).copied().unwrap_or(0), 0, "{seen:?}");
+}

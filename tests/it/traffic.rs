@@ -135,9 +135,14 @@ fn source_labels_select_rules_on_the_gateway_too() {
             .unwrap()
             .status
     };
-    sb.apply_text(&vs("app: webapp"), Some("istioinaction")).unwrap();
+    sb.apply_text(&vs("app: webapp"), Some("istioinaction"))
+        .unwrap();
     sb.synced();
-    assert_eq!(status(&sb), 200, "a rule for webapp's pods is not the gateway's");
+    assert_eq!(
+        status(&sb),
+        200,
+        "a rule for webapp's pods is not the gateway's"
+    );
     sb.apply_text(&vs("istio: ingressgateway"), Some("istioinaction"))
         .unwrap();
     sb.synced();
