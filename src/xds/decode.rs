@@ -176,7 +176,6 @@ const ENVOY_FIELDS_NOT_YET_SUPPORTED: &[&str] = &[
     "api_listener",
     // HTTP connection manager
     "http_protocol_options",
-    "http2_protocol_options",
     "stream_idle_timeout",
     "request_timeout",
     "drain_timeout",
@@ -184,7 +183,6 @@ const ENVOY_FIELDS_NOT_YET_SUPPORTED: &[&str] = &[
     "internal_address_config",
     "forward_client_cert_details",
     "set_current_client_cert_details",
-    "upgrade_configs",
     "normalize_path",
     "merge_slashes",
     "local_reply_config",
@@ -200,9 +198,7 @@ const ENVOY_FIELDS_NOT_YET_SUPPORTED: &[&str] = &[
     "max_stream_duration",
     "grpc",
     "tls_context",
-    "upgrade_configs",
     // Clusters
-    "typed_extension_protocol_options",
     "upstream_connection_options",
     "common_lb_config",
     "dns_resolvers",

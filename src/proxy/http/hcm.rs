@@ -49,6 +49,12 @@ pub struct HcmStats {
     pub downstream_cx_active: Gauge,
     pub downstream_cx_http1_total: Counter,
     pub downstream_cx_http1_active: Gauge,
+    pub downstream_cx_http2_total: Counter,
+    pub downstream_cx_http2_active: Gauge,
+    pub downstream_cx_ssl_total: Counter,
+    pub downstream_cx_ssl_active: Gauge,
+    pub downstream_cx_upgrades_total: Counter,
+    pub downstream_cx_upgrades_active: Gauge,
     pub downstream_cx_destroy: Counter,
     pub downstream_cx_destroy_remote: Counter,
     pub downstream_cx_destroy_local: Counter,
@@ -87,10 +93,7 @@ impl HcmStats {
             "downstream_cx_destroy_active_rq",
             "downstream_cx_destroy_local_active_rq",
             "downstream_cx_destroy_remote_active_rq",
-            "downstream_cx_http2_total",
             "downstream_cx_http3_total",
-            "downstream_cx_ssl_total",
-            "downstream_cx_upgrades_total",
             "downstream_flow_control_paused_reading_total",
             "downstream_flow_control_resumed_reading_total",
             "downstream_rq_failed_path_normalization",
@@ -118,12 +121,9 @@ impl HcmStats {
             scope.counter(c);
         }
         for g in [
-            "downstream_cx_http2_active",
             "downstream_cx_http3_active",
             "downstream_cx_rx_bytes_buffered",
-            "downstream_cx_ssl_active",
             "downstream_cx_tx_bytes_buffered",
-            "downstream_cx_upgrades_active",
         ] {
             scope.gauge(g);
         }
@@ -136,6 +136,12 @@ impl HcmStats {
             downstream_cx_active: scope.gauge("downstream_cx_active"),
             downstream_cx_http1_total: c("downstream_cx_http1_total"),
             downstream_cx_http1_active: scope.gauge("downstream_cx_http1_active"),
+            downstream_cx_http2_total: c("downstream_cx_http2_total"),
+            downstream_cx_http2_active: scope.gauge("downstream_cx_http2_active"),
+            downstream_cx_ssl_total: c("downstream_cx_ssl_total"),
+            downstream_cx_ssl_active: scope.gauge("downstream_cx_ssl_active"),
+            downstream_cx_upgrades_total: c("downstream_cx_upgrades_total"),
+            downstream_cx_upgrades_active: scope.gauge("downstream_cx_upgrades_active"),
             downstream_cx_destroy: c("downstream_cx_destroy"),
             downstream_cx_destroy_remote: c("downstream_cx_destroy_remote"),
             downstream_cx_destroy_local: c("downstream_cx_destroy_local"),
@@ -473,8 +479,45 @@ pub async fn serve_connection(
     let stats = &hcm.stats;
     stats.downstream_cx_total.inc();
     stats.downstream_cx_active.inc();
-    stats.downstream_cx_http1_total.inc();
-    stats.downstream_cx_http1_active.inc();
+    let secure = tls.is_some();
+    if secure {
+        stats.downstream_cx_ssl_total.inc();
+        stats.downstream_cx_ssl_active.inc();
+    }
+    // The codec: fixed by `codec_type`, else ALPN on TLS, else the h2c preface (AUTO).
+    let alpn_h2 = tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2");
+    let (stream, http2) = match hcm.config.codec_type {
+        CodecType::Http2 => (stream, true),
+        CodecType::Http1 => (stream, false),
+        _ if alpn_h2 => (stream, true),
+        _ if secure => (stream, false),
+        _ => match super::sniff::h2_preface(stream).await {
+            (s, Some(h2)) => (s, h2),
+            // Closed before a byte: no codec was ever made (Envoy counts neither).
+            (_, None) => {
+                stats.downstream_cx_destroy.inc();
+                stats.downstream_cx_destroy_remote.inc();
+                stats.downstream_cx_active.dec();
+                if secure {
+                    stats.downstream_cx_ssl_active.dec();
+                }
+                return;
+            }
+        },
+    };
+    let (cx_total, cx_active) = if http2 {
+        (
+            &stats.downstream_cx_http2_total,
+            &stats.downstream_cx_http2_active,
+        )
+    } else {
+        (
+            &stats.downstream_cx_http1_total,
+            &stats.downstream_cx_http1_active,
+        )
+    };
+    cx_total.inc();
+    cx_active.inc();
     let io = TokioIo::new(CountingIo::new(
         stream,
         stats.downstream_cx_rx_bytes_total.clone(),
@@ -492,9 +535,34 @@ pub async fn serve_connection(
         let (p, h, c) = (p.clone(), h.clone(), c.clone());
         async move { Ok::<_, Infallible>(handle(req, p, h, c).await) }
     });
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    {
-        let mut h1 = builder.http1();
+    // `stop` is a child of the proxy's drain token: one wait covers both.
+    let result = if http2 {
+        let h2_options = hcm.config.http2_protocol_options.as_ref();
+        let setting = |f: fn(&crate::xds::protocol::Http2ProtocolOptions) -> Option<u32>| {
+            h2_options.and_then(f)
+        };
+        let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        // Envoy's defaults: 256 MiB windows, 2^31-1 streams.
+        h2.initial_stream_window_size(
+            setting(|o| o.initial_stream_window_size).or(Some(268_435_456)),
+        )
+        .initial_connection_window_size(
+            setting(|o| o.initial_connection_window_size).or(Some(268_435_456)),
+        )
+        .max_concurrent_streams(setting(|o| o.max_concurrent_streams).or(Some(2_147_483_647)))
+        .max_header_list_size(u32::try_from(hcm.max_request_headers).unwrap_or(u32::MAX));
+        let serving = h2.serve_connection(io, service);
+        tokio::pin!(serving);
+        tokio::select! {
+            biased;
+            r = serving.as_mut() => r,
+            _ = stop.cancelled() => {
+                serving.as_mut().graceful_shutdown();
+                serving.await
+            }
+        }
+    } else {
+        let mut h1 = hyper::server::conn::http1::Builder::new();
         h1.keep_alive(true)
             .max_buf_size(hcm.max_request_headers.max(8192));
         // Only when configured: a custom header limit and a header-read timer cost
@@ -506,21 +574,16 @@ pub async fn serve_connection(
             h1.timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(idle);
         }
-    }
-    if hcm.config.codec_type == CodecType::Http1 {
-        builder = builder.http1_only();
-    } else if hcm.config.codec_type == CodecType::Http2 {
-        builder = builder.http2_only();
-    }
-    let serving = builder.serve_connection(io, service);
-    tokio::pin!(serving);
-    // `stop` is a child of the proxy's drain token: one wait covers both.
-    let result = tokio::select! {
-        biased;
-        r = serving.as_mut() => r,
-        _ = stop.cancelled() => {
-            serving.as_mut().graceful_shutdown();
-            serving.await
+        // With upgrades: a WebSocket handshake hands the connection to the tunnel.
+        let serving = h1.serve_connection(io, service).with_upgrades();
+        tokio::pin!(serving);
+        tokio::select! {
+            biased;
+            r = serving.as_mut() => r,
+            _ = stop.cancelled() => {
+                serving.as_mut().graceful_shutdown();
+                serving.await
+            }
         }
     };
     if let Err(e) = result {
@@ -539,7 +602,10 @@ pub async fn serve_connection(
     stats.downstream_cx_destroy.inc();
     stats.downstream_cx_destroy_remote.inc();
     stats.downstream_cx_active.dec();
-    stats.downstream_cx_http1_active.dec();
+    cx_active.dec();
+    if secure {
+        stats.downstream_cx_ssl_active.dec();
+    }
     stats
         .downstream_cx_length_ms
         .record(opened.elapsed().as_millis() as u64);

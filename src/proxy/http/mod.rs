@@ -11,3 +11,5 @@ pub mod mirror;
 pub mod retry;
 pub mod route;
 pub mod router;
+pub mod sniff;
+pub mod upstream_h2;

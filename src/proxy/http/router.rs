@@ -19,9 +19,10 @@ use crate::xds::route::RedirectAction;
 use super::super::Proxy;
 use super::super::access_log::Record;
 use super::super::cluster::Cluster;
+use super::super::cluster::h2pool::Lease;
 use super::super::cluster::host::{Host, dec, inc};
 use super::super::cluster::outlier::Outcome;
-use super::super::cluster::pool::{Conn, ConnectError, Pool};
+use super::super::cluster::pool::{ConnectError, Pool};
 use super::super::flags::{Flag, Flags};
 use super::super::log::{Component, Level};
 use super::super::tls::ConnTls;
@@ -368,6 +369,7 @@ pub async fn forward(
 
     // 6. Attempts.
     let stats = cluster.stats.clone();
+    let downstream_h2 = parts.version == http::Version::HTTP_2;
     let routing_started = Instant::now();
     let global_deadline = global.map(|g| TokioInstant::now() + g);
     // One timer for the whole request: it bounds every attempt and then the response body.
@@ -504,7 +506,7 @@ pub async fn forward(
         inc(&host.stats.rq_active);
         let sent_at = Instant::now();
         let outcome = wait_attempt(
-            send(&cluster, &host, req),
+            send(&cluster, &host, req, downstream_h2),
             global_timer.as_mut(),
             per_try_deadline,
         )
@@ -517,7 +519,7 @@ pub async fn forward(
         };
         match outcome {
             Ok((response, conn)) => {
-                rec.upstream_local = conn.local;
+                rec.upstream_local = conn.local();
                 let status = response.status().as_u16();
                 if attempt > 1 {
                     stats.retry_code(status);
@@ -538,12 +540,7 @@ pub async fn forward(
                     finished_attempt(false);
                     // An answer without a body leaves the connection reusable.
                     if hyper::body::Body::is_end_stream(response.body()) {
-                        Pool::release(
-                            &host,
-                            conn,
-                            cluster.config.max_requests_per_connection,
-                            &stats,
-                        );
+                        conn.release(&host, cluster.config.max_requests_per_connection, &stats);
                     }
                     drop(response);
                     plog!(
@@ -563,7 +560,7 @@ pub async fn forward(
                     stats.upstream_rq_retry_success.inc();
                 }
                 let service_time = sent_at.elapsed();
-                let upstream_tls = conn.tls.clone();
+                let upstream_tls = conn.tls();
                 let mut response = finish_response(
                     response,
                     conn,
@@ -763,9 +760,9 @@ async fn wait_attempt<F>(
     attempt: F,
     global: Option<&mut std::pin::Pin<Box<tokio::time::Sleep>>>,
     per_try: Option<TokioInstant>,
-) -> Result<(Response<Incoming>, Conn), Failure>
+) -> Result<(Response<Incoming>, Lease), Failure>
 where
-    F: std::future::Future<Output = Result<(Response<Incoming>, Conn), Failure>>,
+    F: std::future::Future<Output = Result<(Response<Incoming>, Lease), Failure>>,
 {
     let per_try = async {
         match per_try {
@@ -798,11 +795,16 @@ pub(super) enum Failure {
 
 /// One attempt: a connection (reused or new) and the response headers. A reused connection
 /// that turns out closed is replaced once, transparently (the request was never sent).
+/// HTTP/2 clusters send on the host's shared connection instead.
 pub(super) async fn send(
     cluster: &Arc<Cluster>,
     host: &Arc<Host>,
     mut req: Request<Body>,
-) -> Result<(Response<Incoming>, Conn), Failure> {
+    downstream_h2: bool,
+) -> Result<(Response<Incoming>, Lease), Failure> {
+    if cluster.protocol.use_h2(downstream_h2) {
+        return super::upstream_h2::send(cluster, host, req).await;
+    }
     let ctx = cluster.pool_ctx_for(host);
     for _ in 0..2 {
         let mut conn = Pool::acquire(host, &ctx).await.map_err(Failure::Connect)?;
@@ -810,7 +812,7 @@ pub(super) async fn send(
             cluster.stats.upstream_rq_pending_total.inc();
         }
         match conn.sender.try_send_request(req).await {
-            Ok(resp) => return Ok((resp, conn)),
+            Ok(resp) => return Ok((resp, Lease::H1(conn))),
             Err(mut e) => {
                 let unsent = e.take_message();
                 let err = e.into_error();
@@ -849,7 +851,7 @@ pub(super) async fn send(
 #[allow(clippy::too_many_arguments)]
 fn finish_response(
     response: Response<Incoming>,
-    conn: Conn,
+    conn: Lease,
     cluster: &Arc<Cluster>,
     host: &Arc<Host>,
     internal: bool,
@@ -894,7 +896,7 @@ fn finish_response(
         match end {
             End::Complete => {
                 if let Some(c) = conn.take() {
-                    Pool::release(&host2, c, max_requests, stats);
+                    c.release(&host2, max_requests, stats);
                 }
             }
             End::TimedOut => {

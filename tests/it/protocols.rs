@@ -1,0 +1,167 @@
+//! Protocols through `mesh envoy`: HTTP/2 down- and upstream (h2c, ALPN), gRPC pass-through,
+//! local replies and retries, WebSocket upgrades and weighted tcp_proxy, with Envoy's stats.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::h2util::{self, H2Upstream};
+use crate::util::{self, Mesh};
+
+/// A running `mesh envoy` with one HTTP listener routing everything to the cluster `up`.
+pub struct Proxy {
+    _mesh: Mesh,
+    pub listen: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+/// `hcm_extra`/`route_extra`/`cluster_extra`: YAML lines at those levels (already indented).
+pub fn proxy(hcm_extra: &str, route_extra: &str, cluster_extra: &str, up: &[SocketAddr]) -> Proxy {
+    let (listen, admin) = (util::free_port(), util::free_port());
+    let eps: Vec<String> = up
+        .iter()
+        .map(|a| {
+            format!(
+                "{{endpoint: {{address: {{socket_address: {{address: {}, port_value: {}}}}}}}}}",
+                a.ip(),
+                a.port()
+            )
+        })
+        .collect();
+    let yaml = format!(
+        r#"
+admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}}}
+static_resources:
+  listeners:
+  - name: test
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {listen}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: test
+          http_filters: [{{name: envoy.filters.http.router, typed_config: {{"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}}}]
+{hcm_extra}
+          route_config:
+            name: local
+            virtual_hosts:
+            - name: all
+              domains: ["*"]
+              routes:
+              - match: {{prefix: /}}
+                route:
+                  cluster: up
+{route_extra}
+  clusters:
+  - name: up
+    connect_timeout: 1s
+    type: STATIC
+{cluster_extra}
+    load_assignment:
+      cluster_name: up
+      endpoints: [{{lb_endpoints: [{}]}}]
+"#,
+        eps.join(", ")
+    );
+    let mesh = Mesh::spawn(["envoy", "--config-yaml", &yaml]);
+    let addr = util::addr(listen);
+    if !util::eventually(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(addr).is_ok()
+    }) {
+        panic!("proxy did not start: {}\n{yaml}", mesh.stderr());
+    }
+    Proxy {
+        _mesh: mesh,
+        listen: addr,
+        admin: util::addr(admin),
+    }
+}
+
+pub fn stat(p: &Proxy, name: &str) -> u64 {
+    util::stat_value(p.admin, name).unwrap_or_else(|| panic!("no stat {name}"))
+}
+
+pub const H2_UPSTREAM: &str = r#"    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {http2_protocol_options: {}}
+"#;
+
+#[test]
+fn h2c_downstream_and_h2_upstream_on_one_multiplexed_connection() {
+    let up = H2Upstream::start("up");
+    let p = proxy("", "", H2_UPSTREAM, &[up.addr]);
+    // h2c with prior knowledge on an AUTO codec; three requests on one connection.
+    let answers = h2util::h2c_many(p.listen, "/a", 3).unwrap();
+    for r in &answers {
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), "up HTTP/2.0 /a");
+        assert_eq!(r.header("server"), Some("envoy"));
+    }
+    // An HTTP/1.1 client: the upstream still gets HTTP/2 (explicit config), on the same
+    // upstream connection.
+    let r = util::get(p.listen, "/b");
+    assert_eq!((r.status, r.text().as_str()), (200, "up HTTP/2.0 /b"));
+    let seen = up.seen();
+    assert_eq!(seen.len(), 4);
+    assert!(seen.iter().all(|s| s.version == http::Version::HTTP_2));
+    assert!(seen[0].headers.get("x-request-id").is_some());
+    assert_eq!(stat(&p, "http.test.downstream_cx_http2_total"), 1);
+    assert_eq!(stat(&p, "http.test.downstream_cx_http1_total"), 1);
+    assert_eq!(stat(&p, "http.test.downstream_rq_http2_total"), 3);
+    assert_eq!(stat(&p, "http.test.downstream_rq_http1_total"), 1);
+    assert_eq!(stat(&p, "cluster.up.upstream_cx_http2_total"), 1);
+    assert_eq!(stat(&p, "cluster.up.upstream_cx_http1_total"), 0);
+    assert_eq!(stat(&p, "cluster.up.upstream_rq_total"), 4);
+    assert_eq!(stat(&p, "cluster.up.upstream_rq_200"), 4);
+}
+
+#[test]
+fn trailers_pass_through_both_http2_hops() {
+    let up = H2Upstream::start("up");
+    let p = proxy("", "", H2_UPSTREAM, &[up.addr]);
+    let r = h2util::h2c(p.listen, "POST", "/t", &[("x-trailer", "yes")], b"x").unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.trailer("x-trailer"), Some("yes"), "{r:?}");
+}
+
+#[test]
+fn upstream_follows_the_downstream_protocol_when_configured() {
+    let up = H2Upstream::start("up");
+    let cluster = r#"    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        use_downstream_protocol_config: {http_protocol_options: {}, http2_protocol_options: {}}
+"#;
+    let p = proxy("", "", cluster, &[up.addr]);
+    assert_eq!(util::get(p.listen, "/one").text(), "up HTTP/1.1 /one");
+    let r = h2util::h2c(p.listen, "GET", "/two", &[], b"").unwrap();
+    assert_eq!(r.text(), "up HTTP/2.0 /two");
+    assert_eq!(stat(&p, "cluster.up.upstream_cx_http1_total"), 1);
+    assert_eq!(stat(&p, "cluster.up.upstream_cx_http2_total"), 1);
+}
+
+#[test]
+fn codec_http1_refuses_h2c_and_http2_refuses_http1() {
+    let up = H2Upstream::start("up");
+    let p1 = proxy("          codec_type: HTTP1\n", "", "", &[up.addr]);
+    assert!(h2util::h2c(p1.listen, "GET", "/", &[], b"").is_err());
+    assert_eq!(util::get(p1.listen, "/x").status, 200);
+    let p2 = proxy(
+        "          codec_type: HTTP2\n          http2_protocol_options: {max_concurrent_streams: 10}\n",
+        "",
+        "",
+        &[up.addr],
+    );
+    let before = stat(&p2, "http.test.downstream_cx_http2_total");
+    assert_eq!(
+        h2util::h2c(p2.listen, "GET", "/y", &[], b"")
+            .unwrap()
+            .text(),
+        "up HTTP/1.1 /y"
+    );
+    assert!(util::request(p2.listen, "GET", "/z", &[], b"").is_err());
+    assert_eq!(stat(&p2, "http.test.downstream_rq_http1_total"), 0);
+    // A fixed codec counts every connection as its version.
+    assert_eq!(stat(&p2, "http.test.downstream_cx_http2_total"), before + 2);
+}
