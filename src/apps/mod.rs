@@ -1,11 +1,13 @@
 //! The sample apps the labs call: httpbin (classic and go-httpbin flavours), the book's catalog
-//! and webapp, tcp-echo, fake-service, and a do-nothing client. Each app is a request handler plus a `serve`
+//! and webapp, tcp-echo, fake-service, grpcbin (gRPC over h2c), and a do-nothing client. Each app is a request handler plus a `serve`
 //! loop; [`registry`] maps a container image to the app and starts it in a pod.
 //! May import only `net`.
 
 pub mod catalog;
 pub mod fake_service;
 pub mod files;
+pub mod grpc;
+pub mod grpcbin;
 pub mod httpbin;
 pub mod jsontext;
 pub mod registry;

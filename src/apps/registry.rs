@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::files::Files;
-use super::{Log, catalog, fake_service, httpbin, tcp_echo, webapp};
+use super::{Log, catalog, fake_service, grpcbin, httpbin, tcp_echo, webapp};
 use crate::net::dial::Dialer;
 
 /// Everything an app instance needs from its pod.
@@ -57,6 +57,8 @@ pub enum AppKind {
     /// `nicholasjackson/fake-service` (v0.14.1's behaviour, any tag): JSON on the port of
     /// `LISTEN_ADDR` (default 9090), HTTPS with a mounted certificate.
     FakeService,
+    /// `moul/grpcbin`: gRPC over h2c on 9000 (grpcbin, hello and health services).
+    Grpcbin,
     /// `curlimages/curl`, `nicolaka/netshoot`, `governmentpaas/curl-ssl`: runs nothing, exists
     /// for `mesh exec`.
     Client,
@@ -71,6 +73,7 @@ const IMAGES: &[(&str, AppKind)] = &[
     ("mccutchen/go-httpbin", AppKind::GoHttpbin),
     ("cjimti/go-echo", AppKind::TcpEcho),
     ("nicholasjackson/fake-service", AppKind::FakeService),
+    ("moul/grpcbin", AppKind::Grpcbin),
     ("curlimages/curl", AppKind::Client),
     ("nicolaka/netshoot", AppKind::Client),
     ("governmentpaas/curl-ssl", AppKind::Client),
@@ -84,6 +87,7 @@ const KNOWN: &[&str] = &[
     "mccutchen/go-httpbin",
     "cjimti/go-echo",
     "nicholasjackson/fake-service",
+    "moul/grpcbin",
     "curlimages/curl",
     "nicolaka/netshoot",
     "governmentpaas/curl-ssl",
@@ -253,6 +257,14 @@ pub async fn start(kind: AppKind, ctx: AppContext) -> Result<RunningApp, AppErro
             let address = local(&listener);
             (address, spawn(name, app.serve(listener, shutdown)))
         }
+        AppKind::Grpcbin => {
+            let listener = listen(name, bind, grpcbin::PORT)?;
+            let address = local(&listener);
+            (
+                address,
+                spawn(name, grpcbin::serve(listener, log, shutdown)),
+            )
+        }
         AppKind::Client => {
             let task = tokio::spawn(async move { shutdown.cancelled().await });
             (None, task)
@@ -274,6 +286,7 @@ impl AppKind {
             AppKind::GoHttpbin => "go-httpbin",
             AppKind::TcpEcho => "tcp-echo",
             AppKind::FakeService => "fake-service",
+            AppKind::Grpcbin => "grpcbin",
             AppKind::Client => "client",
         }
     }

@@ -259,3 +259,34 @@ impl H2Upstream {
         self.seen.lock().unwrap().clone()
     }
 }
+
+/// A unary gRPC call over a new h2c connection: `path` like `/hello.HelloService/SayHello`,
+/// `message` the encoded request. The response's messages are in [`grpc_messages`].
+pub fn grpc(
+    addr: SocketAddr,
+    path: &str,
+    message: &[u8],
+    extra: &[(&str, &str)],
+) -> Result<H2Response, String> {
+    let mut headers = vec![("content-type", "application/grpc"), ("te", "trailers")];
+    headers.extend_from_slice(extra);
+    let body = mesh::apps::grpc::frame::encode(message);
+    h2c(addr, "POST", path, &headers, &body)
+}
+
+/// The messages of a gRPC response body.
+pub fn grpc_messages(r: &H2Response) -> Vec<Vec<u8>> {
+    mesh::apps::grpc::frame::decode_all(&r.body)
+        .unwrap()
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// Field `n` of a message as a string.
+pub fn proto_string(message: &[u8], n: u32) -> Option<String> {
+    let fields = mesh::apps::grpc::proto::fields(message).ok()?;
+    mesh::apps::grpc::proto::field(&fields, n)?
+        .as_str()
+        .map(str::to_owned)
+}

@@ -165,3 +165,110 @@ fn codec_http1_refuses_h2c_and_http2_refuses_http1() {
     // A fixed codec counts every connection as its version.
     assert_eq!(stat(&p2, "http.test.downstream_cx_http2_total"), before + 2);
 }
+
+/// `mesh grpcbin` on a free port.
+pub fn grpcbin() -> (Mesh, SocketAddr) {
+    let port = util::free_port();
+    let m = Mesh::spawn(["grpcbin", "--port", &port.to_string()]);
+    util::wait_for_port(util::addr(port));
+    (m, util::addr(port))
+}
+
+fn hello(name: &str) -> Vec<u8> {
+    mesh::apps::grpc::proto::Writer::new()
+        .string(1, name)
+        .finish()
+}
+
+fn specific_error(code: u64, reason: &str) -> Vec<u8> {
+    mesh::apps::grpc::proto::Writer::new()
+        .varint(1, code)
+        .string(2, reason)
+        .finish()
+}
+
+#[test]
+fn grpc_passes_through_with_trailers_and_status() {
+    let (_g, g) = grpcbin();
+    let p = proxy("", "", H2_UPSTREAM, &[g]);
+    let r = h2util::grpc(
+        p.listen,
+        "/hello.HelloService/SayHello",
+        &hello("mesh"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/grpc"));
+    assert_eq!(r.trailer("grpc-status"), Some("0"), "{r:?}");
+    let msgs = h2util::grpc_messages(&r);
+    assert_eq!(
+        h2util::proto_string(&msgs[0], 1).as_deref(),
+        Some("hello mesh")
+    );
+    // The health service answers SERVING (1).
+    let r = h2util::grpc(p.listen, "/grpc.health.v1.Health/Check", &[], &[]).unwrap();
+    assert_eq!(h2util::grpc_messages(&r), vec![vec![0x08, 0x01]]);
+    // A chosen failure: trailers-only, the status and message in the headers.
+    let r = h2util::grpc(
+        p.listen,
+        "/grpcbin.GRPCBin/SpecificError",
+        &specific_error(7, "go away"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("grpc-status"), Some("7"));
+    assert_eq!(r.header("grpc-message"), Some("go away"));
+    assert!(r.body.is_empty());
+    assert_eq!(stat(&p, "cluster.up.upstream_rq_200"), 3);
+    assert_eq!(stat(&p, "cluster.up.upstream_cx_http2_total"), 1);
+}
+
+#[test]
+fn grpc_local_replies_are_trailers_only_with_a_mapped_status() {
+    let p = proxy("", "", H2_UPSTREAM, &[]);
+    let r = h2util::grpc(p.listen, "/hello.HelloService/SayHello", &hello("x"), &[]).unwrap();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("grpc-status"), Some("14"), "UNAVAILABLE");
+    assert_eq!(r.header("grpc-message"), Some("no healthy upstream"));
+    assert_eq!(r.header("content-type"), Some("application/grpc"));
+    assert!(r.body.is_empty() && r.trailers.is_none());
+    // The same failure for a plain HTTP request keeps Envoy's 503.
+    let plain = h2util::h2c(p.listen, "GET", "/", &[], b"").unwrap();
+    assert_eq!(
+        (plain.status, plain.text().as_str()),
+        (503, "no healthy upstream")
+    );
+    assert_eq!(stat(&p, "http.test.downstream_rq_2xx"), 1);
+    assert_eq!(stat(&p, "http.test.downstream_rq_5xx"), 1);
+}
+
+#[test]
+fn grpc_retries_on_unavailable_and_not_on_other_codes() {
+    let (_g, g) = grpcbin();
+    let route = "                  retry_policy: {retry_on: unavailable, num_retries: 2, retry_back_off: {base_interval: 0.001s}}\n";
+    let p = proxy("", route, H2_UPSTREAM, &[g]);
+    let r = h2util::grpc(
+        p.listen,
+        "/grpcbin.GRPCBin/SpecificError",
+        &specific_error(14, "down"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(r.header("grpc-status"), Some("14"));
+    assert_eq!(stat(&p, "cluster.up.upstream_rq_retry"), 2);
+    assert_eq!(stat(&p, "cluster.up.upstream_rq_retry_limit_exceeded"), 1);
+    assert_eq!(stat(&p, "cluster.up.upstream_rq_total"), 3);
+    // PERMISSION_DENIED is not in retry_on: one attempt.
+    let r = h2util::grpc(
+        p.listen,
+        "/grpcbin.GRPCBin/SpecificError",
+        &specific_error(7, "no"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(r.header("grpc-status"), Some("7"));
+    assert_eq!(stat(&p, "cluster.up.upstream_rq_total"), 4);
+    assert_eq!(stat(&p, "cluster.up.upstream_rq_retry"), 2);
+}

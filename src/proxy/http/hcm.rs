@@ -794,7 +794,11 @@ async fn handle(
             if !reply.body.is_empty() {
                 rec.local_reply_body = Some(reply.body.clone());
             }
-            reply.into_response(&hcm.server_name)
+            if grpc {
+                reply.into_grpc_response(&hcm.server_name)
+            } else {
+                reply.into_response(&hcm.server_name)
+            }
         }
     };
     let upstream_peer = match &hcm.exchange {
