@@ -148,6 +148,11 @@ fn closed(stats: &ClusterStats, host: &Host) {
 pub enum Lease {
     H1(Conn),
     H2(H2Conn),
+    /// A connection of its own (an upgrade), never returned to a pool.
+    Dedicated {
+        local: Option<SocketAddr>,
+        tls: Option<Arc<ConnTls>>,
+    },
 }
 
 impl Lease {
@@ -155,6 +160,7 @@ impl Lease {
         match self {
             Lease::H1(c) => c.local,
             Lease::H2(c) => c.local,
+            Lease::Dedicated { local, .. } => *local,
         }
     }
 
@@ -162,6 +168,7 @@ impl Lease {
         match self {
             Lease::H1(c) => c.tls.clone(),
             Lease::H2(c) => c.tls.clone(),
+            Lease::Dedicated { tls, .. } => tls.clone(),
         }
     }
 

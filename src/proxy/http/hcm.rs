@@ -79,6 +79,7 @@ pub struct HcmStats {
     pub rq_direct_response: Counter,
     pub rq_redirect: Counter,
     pub rq_reset_after_downstream_response_started: Counter,
+    pub downstream_rq_ws_on_non_ws_route: Counter,
 }
 
 impl HcmStats {
@@ -109,7 +110,6 @@ impl HcmStats {
             "downstream_rq_timeout",
             "downstream_rq_too_large",
             "downstream_rq_too_many_premature_resets",
-            "downstream_rq_ws_on_non_ws_route",
             "passthrough_internal_redirect_bad_location",
             "passthrough_internal_redirect_no_route",
             "passthrough_internal_redirect_predicate",
@@ -168,6 +168,7 @@ impl HcmStats {
             rq_reset_after_downstream_response_started: c(
                 "rq_reset_after_downstream_response_started",
             ),
+            downstream_rq_ws_on_non_ws_route: c("downstream_rq_ws_on_non_ws_route"),
         }
     }
 
@@ -228,6 +229,8 @@ pub struct HcmRt {
     pub exchange: Option<ExchangeRt>,
     /// Fault injection and local rate limits, run before the router in config order.
     pub filters: FilterChain,
+    /// `upgrade_configs`: (lower-cased upgrade type, enabled).
+    pub upgrades: Vec<(String, bool)>,
 }
 
 impl HcmRt {
@@ -416,6 +419,22 @@ impl HcmRt {
             }
             None => None,
         };
+        let mut upgrades = Vec::new();
+        for (i, u) in cfg.upgrade_configs.iter().enumerate() {
+            let kind = u.upgrade_type.to_ascii_lowercase();
+            if kind.is_empty() {
+                errors.push(Rejected::new(
+                    format!("{path}.upgrade_configs[{i}].upgrade_type"),
+                    "UpgradeConfigValidationError.UpgradeType: value length must be at least 1 characters",
+                ));
+            } else if kind == "connect" {
+                errors.push(Rejected::new(
+                    format!("{path}.upgrade_configs[{i}].upgrade_type"),
+                    "CONNECT upgrades are not supported by mesh yet (websocket and other HTTP/1.1 Upgrade types are)",
+                ));
+            }
+            upgrades.push((kind, u.enabled.unwrap_or(true)));
+        }
         let Some(routes) = routes.filter(|_| errors.is_empty()) else {
             return Err(errors);
         };
@@ -445,6 +464,7 @@ impl HcmRt {
                 .filter(|n| *n > 0),
             via,
             filters,
+            upgrades,
             log: log.clone(),
             tracing,
             istio_stats,
@@ -660,7 +680,7 @@ fn scheme_header(headers: &HeaderMap) -> &'static str {
 
 /// One request, start to finish.
 async fn handle(
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     proxy: Arc<Proxy>,
     hcm: Arc<HcmRt>,
     conn: Arc<ConnInfo>,
@@ -680,6 +700,13 @@ async fn handle(
     conn.requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let stream_id: u64 = rand::random();
+    // An HTTP/1.1 upgrade (WebSocket): the client's side of the tunnel, if it comes to one.
+    let upgrade = match req.version() {
+        http::Version::HTTP_11 => super::upgrade::requested(req.headers()),
+        _ => None,
+    };
+    let upgrade_header = req.headers().get(header::UPGRADE).cloned();
+    let on_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let (mut parts, incoming) = req.into_parts();
     let protocol = match parts.version {
         http::Version::HTTP_10 => "HTTP/1.0",
@@ -746,6 +773,13 @@ async fn handle(
     } else {
         let internal =
             mutate_request_headers(&mut parts.headers, &hcm, conn.peer, conn.tls.is_some());
+        // Envoy keeps `connection`/`upgrade` on an upgrade request.
+        if let Some(u) = upgrade_header.filter(|_| upgrade.is_some()) {
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(header::UPGRADE, u);
+        }
         if hcm.config.always_set_request_id_in_response {
             request_id = parts.headers.get("x-request-id").cloned();
         }
@@ -768,8 +802,19 @@ async fn handle(
             body::boxed(incoming)
         };
         route_and_forward(
-            &proxy, &hcm, &conn, stream_id, parts, incoming, &authority, &path, internal, started,
-            &mut rec, &mut span,
+            &proxy,
+            &hcm,
+            &conn,
+            stream_id,
+            parts,
+            incoming,
+            &authority,
+            &path,
+            internal,
+            started,
+            &mut rec,
+            &mut span,
+            upgrade.as_deref(),
         )
         .await
     };
@@ -848,6 +893,20 @@ async fn handle(
         }
         o
     });
+    // The upstream switched protocols: join the two upgraded connections.
+    if response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+        && let Some(down) = on_upgrade
+        && let Some(up) = response
+            .extensions_mut()
+            .remove::<hyper::upgrade::OnUpgrade>()
+    {
+        super::upgrade::tunnel(
+            down,
+            up,
+            &stats.downstream_cx_upgrades_total,
+            &stats.downstream_cx_upgrades_active,
+        );
+    }
     finalize_response_headers(&mut response, &hcm);
     if let Some(id) = request_id {
         response.headers_mut().insert("x-request-id", id);
@@ -1072,6 +1131,7 @@ async fn route_and_forward(
     started: Instant,
     rec: &mut Record,
     span: &mut Option<ActiveSpan>,
+    upgrade: Option<&str>,
 ) -> Result<Forwarded, LocalReply> {
     let host_for_match = if hcm.config.strip_any_host_port {
         strip_port(authority)
@@ -1191,6 +1251,12 @@ async fn route_and_forward(
             Ok(Forwarded::local(resp, "via_upstream"))
         }
         Action::Forward(fwd) => {
+            if let Some(kind) = upgrade
+                && !super::upgrade::allowed(&hcm.upgrades, &fwd.upgrades, kind)
+            {
+                hcm.stats.downstream_rq_ws_on_non_ws_route.inc();
+                return Err(LocalReply::upgrade_failed());
+            }
             let ctx = RouterCtx {
                 proxy,
                 hcm,
@@ -1199,6 +1265,7 @@ async fn route_and_forward(
                 internal,
                 downstream_started: started,
                 destination: conn.local,
+                upgrade: upgrade.is_some(),
             };
             let result = router::forward(
                 &ctx, &mut parts, incoming, authority, path, &table, m.vhost, m.route, fwd, rec,

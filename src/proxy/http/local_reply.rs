@@ -119,6 +119,11 @@ impl LocalReply {
         reply
     }
 
+    /// An upgrade (WebSocket) the connection manager or route does not allow: 403, no body.
+    pub fn upgrade_failed() -> Self {
+        Self::new(403, "", Flags::NONE, "upgrade_failed")
+    }
+
     /// HTTP/1.1 request without a Host header.
     pub fn missing_host() -> Self {
         Self::new(

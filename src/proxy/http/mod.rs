@@ -12,4 +12,5 @@ pub mod retry;
 pub mod route;
 pub mod router;
 pub mod sniff;
+pub mod upgrade;
 pub mod upstream_h2;

@@ -128,6 +128,8 @@ pub struct ForwardRt {
     pub max_grpc_timeout: Option<Duration>,
     pub hash_policy: Vec<super::hash_policy::HashPolicyRt>,
     pub mirrors: Vec<super::mirror::MirrorRt>,
+    /// Per-route `upgrade_configs`: (lower-cased upgrade type, enabled).
+    pub upgrades: Vec<(String, bool)>,
 }
 
 /// What a successful lookup returns.
@@ -839,6 +841,16 @@ fn build_forward(
         max_grpc_timeout: a.max_grpc_timeout.map(|d| d.get()),
         hash_policy,
         mirrors,
+        upgrades: a
+            .upgrade_configs
+            .iter()
+            .map(|u| {
+                (
+                    u.upgrade_type.to_ascii_lowercase(),
+                    u.enabled.unwrap_or(true),
+                )
+            })
+            .collect(),
     })
 }
 

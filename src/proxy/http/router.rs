@@ -56,6 +56,8 @@ pub struct RouterCtx<'a> {
     pub downstream_started: Instant,
     /// Where the downstream connection was going (ORIGINAL_DST clusters connect there).
     pub destination: SocketAddr,
+    /// An allowed upgrade (WebSocket): sent on a connection of its own.
+    pub upgrade: bool,
 }
 
 /// A response on its way back, with what the access log needs to know about how it came.
@@ -505,12 +507,12 @@ pub async fn forward(
         inc(&host.stats.rq_total);
         inc(&host.stats.rq_active);
         let sent_at = Instant::now();
-        let outcome = wait_attempt(
-            send(&cluster, &host, req, downstream_h2),
-            global_timer.as_mut(),
-            per_try_deadline,
-        )
-        .await;
+        let attempt_future = if ctx.upgrade {
+            futures_util::future::Either::Left(super::upgrade::send(&cluster, &host, req))
+        } else {
+            futures_util::future::Either::Right(send(&cluster, &host, req, downstream_h2))
+        };
+        let outcome = wait_attempt(attempt_future, global_timer.as_mut(), per_try_deadline).await;
         let finished_attempt = |ok: bool| {
             if !ok {
                 stats.upstream_rq_active.dec();
@@ -861,12 +863,15 @@ fn finish_response(
     sent_at: Instant,
 ) -> Response<Body> {
     let (mut parts, incoming) = response.into_parts();
-    let hop_by_hop = parts.headers.keys().any(|k| {
-        matches!(
-            k.as_str(),
-            "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade"
-        )
-    });
+    // A 101 keeps `connection`/`upgrade`: they are the answer to the upgrade.
+    let switching = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
+    let hop_by_hop = !switching
+        && parts.headers.keys().any(|k| {
+            matches!(
+                k.as_str(),
+                "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade"
+            )
+        });
     if hop_by_hop {
         for h in [
             "connection",
