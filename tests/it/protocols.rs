@@ -406,3 +406,73 @@ fn websocket_without_upgrade_config_is_refused_with_403() {
         assert_eq!(stat(&p, "cluster.up.upstream_rq_total"), 0);
     }
 }
+
+/// A TCP server that writes its name and closes.
+fn tcp_namer(name: &'static str) -> SocketAddr {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            let _ = s.write_all(name.as_bytes());
+        }
+    });
+    addr
+}
+
+#[test]
+fn tcp_proxy_weighted_clusters_split_connections() {
+    use std::io::Read;
+    let (a, b) = (tcp_namer("a"), tcp_namer("b"));
+    let (listen, admin) = (util::free_port(), util::free_port());
+    let cluster = |name: &str, addr: SocketAddr| {
+        format!(
+            "  - name: {name}\n    connect_timeout: 1s\n    load_assignment:\n      cluster_name: {name}\n      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {}}}}}}}}}]}}]\n",
+            addr.port()
+        )
+    };
+    let yaml = format!(
+        r#"
+admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}}}
+static_resources:
+  listeners:
+  - name: tcp
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {listen}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: split
+          weighted_clusters:
+            clusters: [{{name: a, weight: 80}}, {{name: b, weight: 20}}]
+  clusters:
+{}{}"#,
+        cluster("a", a),
+        cluster("b", b)
+    );
+    let _m = Mesh::spawn(["envoy", "--config-yaml", &yaml]);
+    util::wait_for_port(util::addr(listen));
+    let admin = util::addr(admin);
+    let cx = |c: &str| util::stat_value(admin, &format!("cluster.{c}.upstream_cx_total")).unwrap_or(0);
+    // The readiness probe's connection went somewhere too: count from after it.
+    assert!(util::eventually(Duration::from_secs(5), || cx("a") + cx("b") >= 1));
+    let (base_a, base_b) = (cx("a"), cx("b"));
+    let n = 200;
+    let mut to_a = 0;
+    for _ in 0..n {
+        let mut s = std::net::TcpStream::connect(util::addr(listen)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        match out.as_str() {
+            "a" => to_a += 1,
+            "b" => {}
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    // 80% of 200 is 160; four standard deviations (sqrt(200·0.8·0.2) ≈ 5.7) either side.
+    assert!((137..=183).contains(&to_a), "{to_a} of {n} went to a");
+    assert_eq!(cx("a") - base_a, to_a);
+    assert_eq!(cx("b") - base_b, n - to_a);
+}
