@@ -18,6 +18,7 @@ pub mod sidecar;
 pub mod telemetry;
 pub mod tracing;
 pub mod traffic_policy;
+pub mod upstream_protocol;
 pub mod vs_delegate;
 pub mod vs_mirror;
 pub mod vs_routes;

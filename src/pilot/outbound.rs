@@ -35,6 +35,7 @@ pub fn outbound(
     model: &Model,
     client_ns: &str,
     client_locality: Option<&Locality>,
+    sidecar: bool,
     warnings: &mut Vec<String>,
 ) -> (Vec<Cluster>, Vec<ClusterLoadAssignment>) {
     let mut clusters = Vec::new();
@@ -55,7 +56,14 @@ pub fn outbound(
             .collect();
         for p in &s.ports {
             for subset in &subsets {
-                let (c, eds) = cluster(model, s, p, dr, *subset, warnings);
+                let (mut c, eds) = cluster(model, s, p, dr, *subset, warnings);
+                let pool = traffic_policy::effective(dr, *subset, p.port).connection_pool;
+                let choice = super::upstream_protocol::choose(
+                    p.protocol,
+                    sidecar,
+                    pool.as_ref().and_then(|c| c.http.as_ref()),
+                );
+                super::upstream_protocol::apply(&mut c, choice);
                 let setting = traffic_policy::effective(dr, *subset, p.port)
                     .load_balancer
                     .and_then(|lb| lb.locality_lb_setting)
@@ -440,7 +448,7 @@ spec:
 ",
         );
         let mut w = Vec::new();
-        let (clusters, eds) = outbound(&m, "default", None, &mut w);
+        let (clusters, eds) = outbound(&m, "default", None, true, &mut w);
         let dns = find(&clusters, "outbound|80||httpbin.org");
         assert_eq!(dns.discovery_type, DiscoveryType::StrictDns);
         assert_eq!(dns.dns_lookup_family, DnsLookupFamily::V4Only);
@@ -516,7 +524,7 @@ spec:
         )
         .unwrap();
         let m = Model::from_resources(docs.iter().map(|d| &d.resource));
-        let (clusters, _) = outbound(&m, "default", None, &mut Vec::new());
+        let (clusters, _) = outbound(&m, "default", None, true, &mut Vec::new());
         let sni = |name: &str| {
             let c = clusters.iter().find(|c| c.name == name).unwrap();
             match c

@@ -144,13 +144,10 @@ pub fn apply(c: &mut Cluster, e: &Effective, who: &str, warnings: &mut Vec<Strin
             if let Some(n) = http.max_requests_per_connection.filter(|n| *n > 0) {
                 c.max_requests_per_connection = Some(clamp_u32(n));
             }
-            if http.idle_timeout.is_some()
-                || http.h2_upgrade_policy.is_some()
-                || http.use_client_protocol.is_some()
-                || http.max_concurrent_streams.is_some()
-            {
+            // h2UpgradePolicy and useClientProtocol: see `upstream_protocol`.
+            if http.idle_timeout.is_some() || http.max_concurrent_streams.is_some() {
                 warn(format!(
-                    "{who}: connectionPool.http idleTimeout, h2UpgradePolicy, useClientProtocol and maxConcurrentStreams are not acted on by mesh yet"
+                    "{who}: connectionPool.http idleTimeout and maxConcurrentStreams are not acted on by mesh yet"
                 ));
             }
         }

@@ -454,9 +454,12 @@ static_resources:
     let _m = Mesh::spawn(["envoy", "--config-yaml", &yaml]);
     util::wait_for_port(util::addr(listen));
     let admin = util::addr(admin);
-    let cx = |c: &str| util::stat_value(admin, &format!("cluster.{c}.upstream_cx_total")).unwrap_or(0);
+    let cx =
+        |c: &str| util::stat_value(admin, &format!("cluster.{c}.upstream_cx_total")).unwrap_or(0);
     // The readiness probe's connection went somewhere too: count from after it.
-    assert!(util::eventually(Duration::from_secs(5), || cx("a") + cx("b") >= 1));
+    assert!(util::eventually(Duration::from_secs(5), || cx("a")
+        + cx("b")
+        >= 1));
     let (base_a, base_b) = (cx("a"), cx("b"));
     let n = 200;
     let mut to_a = 0;

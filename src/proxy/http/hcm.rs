@@ -504,13 +504,14 @@ pub async fn serve_connection(
         stats.downstream_cx_ssl_total.inc();
         stats.downstream_cx_ssl_active.inc();
     }
-    // The codec: fixed by `codec_type`, else ALPN on TLS, else the h2c preface (AUTO).
+    // The codec: fixed by `codec_type`, else ALPN `h2` on TLS, else the HTTP/2 preface (AUTO).
     let alpn_h2 = tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2");
     let (stream, http2) = match hcm.config.codec_type {
         CodecType::Http2 => (stream, true),
         CodecType::Http1 => (stream, false),
         _ if alpn_h2 => (stream, true),
-        _ if secure => (stream, false),
+        // No `h2` by ALPN (Istio's mTLS says `istio-h2`): the preface decides, as Envoy's
+        // AUTO codec does.
         _ => match super::sniff::h2_preface(stream).await {
             (s, Some(h2)) => (s, h2),
             // Closed before a byte: no codec was ever made (Envoy counts neither).
