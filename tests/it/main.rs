@@ -21,6 +21,7 @@ mod mesh_filters;
 mod metrics;
 mod mtls;
 mod protocols;
+mod protocols_mesh;
 mod resilience;
 mod routing;
 mod sandbox;
