@@ -479,3 +479,42 @@ static_resources:
     assert_eq!(cx("a") - base_a, to_a);
     assert_eq!(cx("b") - base_b, n - to_a);
 }
+
+/// Runs `f` on a thread; `None` if it has not finished after `limit`.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit).ok()
+}
+
+#[test]
+fn grpc_timeout_bounds_a_call_only_when_max_grpc_timeout_is_set() {
+    let (_g, g) = grpcbin();
+    // Watch never ends on its own: only a timeout ends it.
+    let watch = move |addr: SocketAddr| {
+        move || {
+            h2util::grpc(
+                addr,
+                "/grpc.health.v1.Health/Watch",
+                &[],
+                &[("grpc-timeout", "300m")],
+            )
+        }
+    };
+    let capped = proxy(
+        "",
+        "                  max_grpc_timeout: 0s\n",
+        H2_UPSTREAM,
+        &[g],
+    );
+    let r = within(Duration::from_secs(5), watch(capped.listen)).expect("the call ended");
+    assert!(r.is_err(), "the stream is reset at the deadline: {r:?}");
+    assert!(util::eventually(Duration::from_secs(5), || {
+        stat(&capped, "cluster.up.upstream_rq_timeout") == 1
+    }));
+    // Without max_grpc_timeout the header is not a timeout (the route's 15 s default holds).
+    let plain = proxy("", "", H2_UPSTREAM, &[g]);
+    assert!(within(Duration::from_secs(1), watch(plain.listen)).is_none());
+}
