@@ -43,6 +43,7 @@ pub fn generate(
     warnings: &mut Vec<String>,
 ) -> ProxyConfig {
     let mut config = generate_config(model, settings, proxy, warnings);
+    super::tcp_timeouts::apply(&mut config.listeners, model, &proxy.namespace);
     super::telemetry::attach(&mut config.listeners, proxy.kind == ProxyType::Router);
     super::envoy_filter::apply(
         &model.envoy_filters,

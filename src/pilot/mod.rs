@@ -15,6 +15,7 @@ pub mod push;
 pub mod service_entry;
 pub mod settings;
 pub mod sidecar;
+pub mod tcp_timeouts;
 pub mod telemetry;
 pub mod tracing;
 pub mod traffic_policy;

@@ -71,7 +71,7 @@ pub fn effective(dr: Option<&DestinationRule>, subset: Option<&Subset>, port: u1
     e
 }
 
-fn duration(text: Option<&str>) -> Option<Duration> {
+pub fn duration(text: Option<&str>) -> Option<Duration> {
     text.and_then(|t| crate::api::parse_duration(t).ok())
         .map(Duration)
 }
@@ -122,12 +122,11 @@ pub fn apply(c: &mut Cluster, e: &Effective, who: &str, warnings: &mut Vec<Strin
             if let Some(d) = duration(tcp.connect_timeout.as_deref()) {
                 c.connect_timeout = Some(d);
             }
-            if tcp.tcp_keepalive.is_some()
-                || tcp.idle_timeout.is_some()
-                || tcp.max_connection_duration.is_some()
-            {
+            // idleTimeout: on the tcp_proxy of TCP routes (`tcp_timeouts`); HTTP upstream
+            // connections do not take it yet.
+            if tcp.tcp_keepalive.is_some() || tcp.max_connection_duration.is_some() {
                 warn(format!(
-                    "{who}: connectionPool.tcp keepalive, idleTimeout and maxConnectionDuration are not acted on by mesh yet"
+                    "{who}: connectionPool.tcp keepalive and maxConnectionDuration are not acted on by mesh yet"
                 ));
             }
         }

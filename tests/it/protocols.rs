@@ -518,3 +518,104 @@ fn grpc_timeout_bounds_a_call_only_when_max_grpc_timeout_is_set() {
     let plain = proxy("", "", H2_UPSTREAM, &[g]);
     assert!(within(Duration::from_secs(1), watch(plain.listen)).is_none());
 }
+
+/// A TCP echo server (echoes until the client closes).
+fn tcp_echo() -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+fn tcp_proxy_with(extra: &str, up: SocketAddr) -> (Mesh, SocketAddr, SocketAddr) {
+    let (listen, admin) = (util::free_port(), util::free_port());
+    let yaml = format!(
+        r#"
+admin: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {admin}}}}}}}
+static_resources:
+  listeners:
+  - name: tcp
+    address: {{socket_address: {{address: 127.0.0.1, port_value: {listen}}}}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: echo
+          cluster: echo
+{extra}
+  clusters:
+  - name: echo
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: echo
+      endpoints: [{{lb_endpoints: [{{endpoint: {{address: {{socket_address: {{address: 127.0.0.1, port_value: {}}}}}}}}}]}}]
+"#,
+        up.port()
+    );
+    let m = Mesh::spawn(["envoy", "--config-yaml", &yaml]);
+    util::wait_for_port(util::addr(listen));
+    (m, util::addr(listen), util::addr(admin))
+}
+
+/// Sends a byte every `every` for `times` times; then waits for the proxy to close. Returns
+/// whether the connection stayed up while busy, and how long the close took after the last byte.
+fn busy_then_idle(addr: SocketAddr, every: Duration, times: usize) -> (bool, Duration) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut alive = true;
+    for _ in 0..times {
+        let mut b = [0u8; 1];
+        alive &= s.write_all(b"x").is_ok() && s.read_exact(&mut b).is_ok();
+        std::thread::sleep(every);
+    }
+    let quiet = std::time::Instant::now();
+    let mut b = [0u8; 1];
+    let n = s.read(&mut b).unwrap_or(0);
+    assert_eq!(n, 0, "closed by the proxy");
+    (alive, quiet.elapsed())
+}
+
+#[test]
+fn tcp_proxy_idle_timeout_and_max_connection_duration_close_connections() {
+    let up = tcp_echo();
+    let (_m, listen, admin) = tcp_proxy_with("          idle_timeout: 0.4s\n", up);
+    // Busy for longer than the idle timeout (a byte every 0.2 s), then quiet: closed.
+    let (alive, after) = busy_then_idle(listen, Duration::from_millis(200), 4);
+    assert!(alive, "activity keeps the connection open");
+    assert!(after < Duration::from_secs(5), "{after:?}");
+    assert_eq!(util::stat_value(admin, "tcp.echo.idle_timeout"), Some(1));
+    assert_eq!(
+        util::stat_value(admin, "tcp.echo.max_downstream_connection_duration"),
+        Some(0)
+    );
+
+    let (_m2, listen2, admin2) =
+        tcp_proxy_with("          max_downstream_connection_duration: 0.5s\n", up);
+    let started = std::time::Instant::now();
+    let (_, _) = busy_then_idle(listen2, Duration::from_millis(100), 2);
+    assert!(
+        started.elapsed() >= Duration::from_millis(450),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        util::stat_value(admin2, "tcp.echo.max_downstream_connection_duration"),
+        Some(1)
+    );
+    assert_eq!(util::stat_value(admin2, "tcp.echo.idle_timeout"), Some(0));
+}

@@ -311,4 +311,43 @@ fn virtual_service_tcp_weights_shift_connections() {
     }
     // 80 of 100 expected; four standard deviations (4) either side.
     assert!((64..=96).contains(&v1), "{v1} of {n} to v1");
+
+    // connectionPool.tcp.idleTimeout: the gateway's tcp_proxy closes a quiet connection.
+    let dr = r#"
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: tcp-echo, namespace: istioinaction}
+spec:
+  host: tcp-echo
+  trafficPolicy:
+    connectionPool:
+      tcp: {idleTimeout: 0.5s}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+"#;
+    let (code, out, err) = sb.run_stdin(&["apply", "-f", "-"], dr);
+    assert_eq!(code, 0, "{out}{err}");
+    sb.synced();
+    let json = sb.ok(&[
+        "proxy-config",
+        "listener",
+        GATEWAY,
+        "--port",
+        "31400",
+        "-o",
+        "json",
+    ]);
+    assert!(json.contains("\"idleTimeout\": \"0.500s\""), "{json}");
+    let started = std::time::Instant::now();
+    let s = std::net::TcpStream::connect(gw).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut all = String::new();
+    let _ = std::io::Read::read_to_string(&mut &s, &mut all);
+    assert!(all.contains("Running on Pod"), "{all}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
 }
