@@ -176,7 +176,6 @@ const ENVOY_FIELDS_NOT_YET_SUPPORTED: &[&str] = &[
     "api_listener",
     // HTTP connection manager
     "http_protocol_options",
-    "stream_idle_timeout",
     "request_timeout",
     "drain_timeout",
     "delayed_close_timeout",

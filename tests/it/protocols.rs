@@ -619,3 +619,45 @@ fn tcp_proxy_idle_timeout_and_max_connection_duration_close_connections() {
     );
     assert_eq!(util::stat_value(admin2, "tcp.echo.idle_timeout"), Some(0));
 }
+
+#[test]
+fn stream_idle_timeout_ends_quiet_streams() {
+    // Waiting for response headers: 504 `stream timeout` (the route timeout is off).
+    let up = util::Upstream::start("slow");
+    up.script(&[(200, Duration::from_secs(2))]);
+    let p = proxy(
+        "          stream_idle_timeout: 0.3s\n",
+        "                  timeout: 0s\n",
+        "",
+        &[up.addr],
+    );
+    let r = util::get(p.listen, "/slow");
+    assert_eq!((r.status, r.text().as_str()), (504, "stream timeout"));
+    assert_eq!(stat(&p, "http.test.downstream_rq_idle_timeout"), 1);
+    // A route's idle_timeout wins over the manager's (here: off), so the answer comes.
+    up.script(&[(200, Duration::from_millis(600))]);
+    let p2 = proxy(
+        "          stream_idle_timeout: 0.3s\n",
+        "                  timeout: 0s\n                  idle_timeout: 0s\n",
+        "",
+        &[up.addr],
+    );
+    assert_eq!(util::get(p2.listen, "/slow").status, 200);
+    assert_eq!(stat(&p2, "http.test.downstream_rq_idle_timeout"), 0);
+
+    // A response that stalls mid-body (a health Watch): the stream is reset.
+    let (_g, g) = grpcbin();
+    let p3 = proxy(
+        "",
+        "                  timeout: 0s\n                  idle_timeout: 0.3s\n",
+        H2_UPSTREAM,
+        &[g],
+    );
+    let addr = p3.listen;
+    let r = within(Duration::from_secs(5), move || {
+        h2util::grpc(addr, "/grpc.health.v1.Health/Watch", &[], &[])
+    })
+    .expect("the stream ended");
+    assert!(r.is_err(), "{r:?}");
+    assert_eq!(stat(&p3, "http.test.downstream_rq_idle_timeout"), 1);
+}

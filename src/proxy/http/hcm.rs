@@ -80,6 +80,7 @@ pub struct HcmStats {
     pub rq_redirect: Counter,
     pub rq_reset_after_downstream_response_started: Counter,
     pub downstream_rq_ws_on_non_ws_route: Counter,
+    pub downstream_rq_idle_timeout: Counter,
 }
 
 impl HcmStats {
@@ -100,7 +101,6 @@ impl HcmStats {
             "downstream_rq_failed_path_normalization",
             "downstream_rq_header_timeout",
             "downstream_rq_http3_total",
-            "downstream_rq_idle_timeout",
             "downstream_rq_max_duration_reached",
             "downstream_rq_non_relative_path",
             "downstream_rq_overload_close",
@@ -169,6 +169,7 @@ impl HcmStats {
                 "rq_reset_after_downstream_response_started",
             ),
             downstream_rq_ws_on_non_ws_route: c("downstream_rq_ws_on_non_ws_route"),
+            downstream_rq_idle_timeout: c("downstream_rq_idle_timeout"),
         }
     }
 
@@ -1267,11 +1268,28 @@ async fn route_and_forward(
                 downstream_started: started,
                 destination: conn.local,
                 upgrade: upgrade.is_some(),
+                stream_idle: super::stream_idle::effective(
+                    hcm.config.stream_idle_timeout.map(|d| d.get()),
+                    fwd.idle_timeout,
+                ),
             };
             let result = router::forward(
                 &ctx, &mut parts, incoming, authority, path, &table, m.vhost, m.route, fwd, rec,
             )
-            .await;
+            .await
+            .map(|mut f| {
+                // The response body idles no longer than the stream may (not a tunnel's).
+                if let Some(idle) = ctx.stream_idle
+                    && f.response.status() != http::StatusCode::SWITCHING_PROTOCOLS
+                    && !hyper::body::Body::is_end_stream(f.response.body())
+                {
+                    let counter = hcm.stats.downstream_rq_idle_timeout.clone();
+                    f.response = f
+                        .response
+                        .map(|b| body::boxed(super::stream_idle::IdleBody::wrap(b, idle, counter)));
+                }
+                f
+            });
             let mut forwarded = match result {
                 Ok(f) => f,
                 Err(e) => {

@@ -119,6 +119,17 @@ impl LocalReply {
         reply
     }
 
+    /// The stream idle timeout fired before the response started: 504 once the request was
+    /// whole (408 while it was still arriving), `SI`.
+    pub fn stream_idle_timeout(request_complete: bool) -> Self {
+        Self::new(
+            if request_complete { 504 } else { 408 },
+            "stream timeout",
+            Flags::of(Flag::StreamIdleTimeout),
+            "stream_idle_timeout",
+        )
+    }
+
     /// An upgrade (WebSocket) the connection manager or route does not allow: 403, no body.
     pub fn upgrade_failed() -> Self {
         Self::new(403, "", Flags::NONE, "upgrade_failed")

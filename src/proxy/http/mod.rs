@@ -12,5 +12,6 @@ pub mod retry;
 pub mod route;
 pub mod router;
 pub mod sniff;
+pub mod stream_idle;
 pub mod upgrade;
 pub mod upstream_h2;

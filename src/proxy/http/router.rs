@@ -58,6 +58,8 @@ pub struct RouterCtx<'a> {
     pub destination: SocketAddr,
     /// An allowed upgrade (WebSocket): sent on a connection of its own.
     pub upgrade: bool,
+    /// The stream idle timeout while waiting for the response headers.
+    pub stream_idle: Option<Duration>,
 }
 
 /// A response on its way back, with what the access log needs to know about how it came.
@@ -512,7 +514,14 @@ pub async fn forward(
         } else {
             futures_util::future::Either::Right(send(&cluster, &host, req, downstream_h2))
         };
-        let outcome = wait_attempt(attempt_future, global_timer.as_mut(), per_try_deadline).await;
+        let idle_deadline = ctx.stream_idle.map(|d| TokioInstant::now() + d);
+        let outcome = wait_attempt(
+            attempt_future,
+            global_timer.as_mut(),
+            per_try_deadline,
+            idle_deadline,
+        )
+        .await;
         let finished_attempt = |ok: bool| {
             if !ok {
                 stats.upstream_rq_active.dec();
@@ -607,6 +616,13 @@ pub async fn forward(
                 cluster.report(&host, Outcome::LocalFailure);
                 let global_expired = global_deadline.is_some_and(|g| TokioInstant::now() >= g);
                 let (kind, reply) = match &failure {
+                    Failure::Idle => {
+                        hcm.stats.downstream_rq_idle_timeout.inc();
+                        stats.upstream_rq_tx_reset.inc();
+                        let mut r = LocalReply::stream_idle_timeout(true);
+                        r.flags = r.flags.union(flags);
+                        return Err(r);
+                    }
                     Failure::Timeout if global_expired => {
                         return Err(timed_out(&stats, &host, flags, false));
                     }
@@ -762,6 +778,7 @@ async fn wait_attempt<F>(
     attempt: F,
     global: Option<&mut std::pin::Pin<Box<tokio::time::Sleep>>>,
     per_try: Option<TokioInstant>,
+    idle: Option<TokioInstant>,
 ) -> Result<(Response<Incoming>, Lease), Failure>
 where
     F: std::future::Future<Output = Result<(Response<Incoming>, Lease), Failure>>,
@@ -778,15 +795,24 @@ where
             None => std::future::pending().await,
         }
     };
+    let idle = async {
+        match idle {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         r = attempt => r,
         _ = global => Err(Failure::Timeout),
         _ = per_try => Err(Failure::Timeout),
+        _ = idle => Err(Failure::Idle),
     }
 }
 
 pub(super) enum Failure {
     Timeout,
+    /// The stream idle timeout fired before the response headers.
+    Idle,
     Connect(ConnectError),
     Reset {
         reason: String,
