@@ -1276,20 +1276,7 @@ async fn route_and_forward(
             let result = router::forward(
                 &ctx, &mut parts, incoming, authority, path, &table, m.vhost, m.route, fwd, rec,
             )
-            .await
-            .map(|mut f| {
-                // The response body idles no longer than the stream may (not a tunnel's).
-                if let Some(idle) = ctx.stream_idle
-                    && f.response.status() != http::StatusCode::SWITCHING_PROTOCOLS
-                    && !hyper::body::Body::is_end_stream(f.response.body())
-                {
-                    let counter = hcm.stats.downstream_rq_idle_timeout.clone();
-                    f.response = f
-                        .response
-                        .map(|b| body::boxed(super::stream_idle::IdleBody::wrap(b, idle, counter)));
-                }
-                f
-            });
+            .await;
             let mut forwarded = match result {
                 Ok(f) => f,
                 Err(e) => {

@@ -371,6 +371,12 @@ pub async fn forward(
         }
     }
 
+    // The stream idle timeout only matters when the route timeout would not end the stream
+    // first (it counts from the request's start, the idle timer from the last activity).
+    let stream_idle = ctx
+        .stream_idle
+        .filter(|idle| global.is_none_or(|g| g > *idle));
+
     // 6. Attempts.
     let stats = cluster.stats.clone();
     let downstream_h2 = parts.version == http::Version::HTTP_2;
@@ -514,7 +520,7 @@ pub async fn forward(
         } else {
             futures_util::future::Either::Right(send(&cluster, &host, req, downstream_h2))
         };
-        let idle_deadline = ctx.stream_idle.map(|d| TokioInstant::now() + d);
+        let idle_deadline = stream_idle.map(|d| TokioInstant::now() + d);
         let outcome = wait_attempt(
             attempt_future,
             global_timer.as_mut(),
@@ -583,6 +589,15 @@ pub async fn forward(
                     service_time,
                     sent_at,
                 );
+                // The response body idles no longer than the stream may (not a tunnel's).
+                if let Some(idle) = stream_idle
+                    && response.status() != http::StatusCode::SWITCHING_PROTOCOLS
+                    && !hyper::body::Body::is_end_stream(response.body())
+                {
+                    let counter = hcm.stats.downstream_rq_idle_timeout.clone();
+                    response = response
+                        .map(|b| body::boxed(super::stream_idle::IdleBody::wrap(b, idle, counter)));
+                }
                 if let Some(cookie) = hashed
                     .set_cookie
                     .as_deref()
