@@ -661,3 +661,27 @@ fn stream_idle_timeout_ends_quiet_streams() {
     assert!(r.is_err(), "{r:?}");
     assert_eq!(stat(&p3, "http.test.downstream_rq_idle_timeout"), 1);
 }
+
+#[test]
+fn max_requests_circuit_breaker_applies_to_http2_streams() {
+    let (_g, g) = grpcbin();
+    let cluster = format!(
+        "{H2_UPSTREAM}    circuit_breakers: {{thresholds: [{{max_requests: 1}}]}}\n"
+    );
+    let p = proxy("", "                  timeout: 0s\n", &cluster, &[g]);
+    // One Watch holds the only request slot open…
+    let addr = p.listen;
+    std::thread::spawn(move || {
+        let _ = h2util::grpc(addr, "/grpc.health.v1.Health/Watch", &[], &[]);
+    });
+    assert!(util::eventually(Duration::from_secs(5), || {
+        stat(&p, "cluster.up.upstream_rq_active") == 1
+    }));
+    // …so the next call overflows: UNAVAILABLE from the proxy, with x-envoy-overloaded.
+    let r = h2util::grpc(p.listen, "/hello.HelloService/SayHello", &hello("x"), &[]).unwrap();
+    assert_eq!(r.header("grpc-status"), Some("14"), "{r:?}");
+    assert_eq!(r.header("x-envoy-overloaded"), Some("true"));
+    assert_eq!(stat(&p, "cluster.up.upstream_rq_pending_overflow"), 1);
+    // The Watch went out on the only HTTP/2 connection; the refused call never left.
+    assert_eq!(stat(&p, "cluster.up.upstream_cx_http2_total"), 1);
+}
