@@ -665,9 +665,8 @@ fn stream_idle_timeout_ends_quiet_streams() {
 #[test]
 fn max_requests_circuit_breaker_applies_to_http2_streams() {
     let (_g, g) = grpcbin();
-    let cluster = format!(
-        "{H2_UPSTREAM}    circuit_breakers: {{thresholds: [{{max_requests: 1}}]}}\n"
-    );
+    let cluster =
+        format!("{H2_UPSTREAM}    circuit_breakers: {{thresholds: [{{max_requests: 1}}]}}\n");
     let p = proxy("", "                  timeout: 0s\n", &cluster, &[g]);
     // One Watch holds the only request slot open…
     let addr = p.listen;

@@ -160,6 +160,13 @@ fn grpc_through_the_gateway_and_sidecar_over_mtls_on_http2_clusters() {
             && l.contains("grpc_response_status=\"5\"")),
         "{prom}"
     );
+    // A streamed answer's status comes from its trailers.
+    assert!(
+        prom.lines().any(|l| l.starts_with("istio_requests_total{")
+            && l.contains("reporter=\"destination\"")
+            && l.contains("grpc_response_status=\"0\"")),
+        "{prom}"
+    );
 }
 
 /// The admin address of a proxy, from `proxy-config` (the sandbox prints it in `bootstrap`).

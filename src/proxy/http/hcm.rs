@@ -933,6 +933,14 @@ async fn handle(
     if !hcm.access_logs.is_empty() {
         rec.response_headers = Some(parts.headers.clone());
     }
+    // A streamed gRPC answer says its status in the trailers: Istio's metrics want it.
+    let trailer_status = (grpc && istio.as_ref().is_some_and(|o| o.grpc_status.is_none()))
+        .then(|| Arc::new(std::sync::OnceLock::new()));
+    let body = match &trailer_status {
+        Some(seen) => body::boxed(super::grpc_status::TrailerStatus::new(body, seen.clone())),
+        None => body,
+    };
+    let mut istio = istio;
     let hcm2 = hcm.clone();
     let proxy2 = proxy.clone();
     let observed = Observed::new(body, move |end, bytes| {
@@ -949,7 +957,10 @@ async fn handle(
                     .set(super::super::flags::Flag::DownstreamConnectionTermination);
             }
         }
-        if let (Some(stats), Some(o)) = (&hcm2.istio_stats, &istio) {
+        if let (Some(stats), Some(o)) = (&hcm2.istio_stats, istio.as_mut()) {
+            if let Some(s) = trailer_status.as_ref().and_then(|t| t.get()) {
+                o.grpc_status = Some(s.clone());
+            }
             stats.record_http(o, rec.response_code, &rec.flags.short(), elapsed, bytes);
         }
         if !hcm2.access_logs.is_empty() {

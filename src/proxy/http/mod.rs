@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod filters;
+pub mod grpc_status;
 pub mod hash_policy;
 pub mod hcm;
 pub mod headers;
