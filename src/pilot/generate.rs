@@ -120,6 +120,7 @@ fn generate_config(
                 super::upstream_protocol::apply(
                     &mut c,
                     super::upstream_protocol::choose(protocol, true, None),
+                    None,
                 );
                 // The Services this port serves, as istiod records them (telemetry's
                 // destination_service).

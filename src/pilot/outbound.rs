@@ -63,7 +63,17 @@ pub fn outbound(
                     sidecar,
                     pool.as_ref().and_then(|c| c.http.as_ref()),
                 );
-                super::upstream_protocol::apply(&mut c, choice);
+                // Upstream connections' idle timeout: the rule's http.idleTimeout, else its
+                // tcp.idleTimeout (istiod applies the TCP one to HTTP services too).
+                let idle = pool
+                    .as_ref()
+                    .filter(|_| p.protocol.is_http())
+                    .and_then(|pool| {
+                        let http = pool.http.as_ref().and_then(|h| h.idle_timeout.as_deref());
+                        let tcp = pool.tcp.as_ref().and_then(|t| t.idle_timeout.as_deref());
+                        traffic_policy::duration(http.or(tcp))
+                    });
+                super::upstream_protocol::apply(&mut c, choice, idle);
                 let setting = traffic_policy::effective(dr, *subset, p.port)
                     .load_balancer
                     .and_then(|lb| lb.locality_lb_setting)
@@ -397,6 +407,61 @@ mod tests {
             .iter()
             .find(|c| c.name == name)
             .unwrap_or_else(|| panic!("no {name}"))
+    }
+
+    #[test]
+    fn destination_rules_choose_the_upstream_protocol_and_idle_timeout() {
+        let m = model(
+            "\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: default}
+spec:
+  hosts: [api.internal]
+  ports: [{number: 80, name: http, protocol: HTTP}, {number: 81, name: legacy, protocol: HTTP}]
+  resolution: STATIC
+  location: MESH_INTERNAL
+  endpoints: [{address: 127.0.0.5}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api, namespace: default}
+spec:
+  host: api.internal
+  trafficPolicy:
+    connectionPool:
+      http: {h2UpgradePolicy: UPGRADE, idleTimeout: 30s}
+    portLevelSettings:
+    - port: {number: 81}
+      connectionPool:
+        http: {useClientProtocol: true}
+        tcp: {idleTimeout: 5s}
+",
+        );
+        let (clusters, _) = outbound(&m, "default", None, true, &mut Vec::new());
+        let json = |name: &str| {
+            serde_json::to_value(find(&clusters, name)).unwrap()["typed_extension_protocol_options"]
+                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+                .clone()
+        };
+        let upgraded = json("outbound|80||api.internal");
+        assert_eq!(
+            upgraded["explicit_http_config"],
+            json!({"http2_protocol_options": {}})
+        );
+        assert_eq!(
+            upgraded["common_http_protocol_options"],
+            json!({"idle_timeout": "30s"})
+        );
+        let client = json("outbound|81||api.internal");
+        assert!(
+            client["use_downstream_protocol_config"].is_object(),
+            "{client}"
+        );
+        assert_eq!(
+            client["common_http_protocol_options"],
+            json!({"idle_timeout": "5s"})
+        );
     }
 
     #[test]

@@ -122,8 +122,8 @@ pub fn apply(c: &mut Cluster, e: &Effective, who: &str, warnings: &mut Vec<Strin
             if let Some(d) = duration(tcp.connect_timeout.as_deref()) {
                 c.connect_timeout = Some(d);
             }
-            // idleTimeout: on the tcp_proxy of TCP routes (`tcp_timeouts`); HTTP upstream
-            // connections do not take it yet.
+            // idleTimeout: on the tcp_proxy of TCP routes (`tcp_timeouts`) and, for HTTP
+            // services without http.idleTimeout, on their clusters (`upstream_protocol`).
             if tcp.tcp_keepalive.is_some() || tcp.max_connection_duration.is_some() {
                 warn(format!(
                     "{who}: connectionPool.tcp keepalive and maxConnectionDuration are not acted on by mesh yet"
@@ -144,9 +144,10 @@ pub fn apply(c: &mut Cluster, e: &Effective, who: &str, warnings: &mut Vec<Strin
                 c.max_requests_per_connection = Some(clamp_u32(n));
             }
             // h2UpgradePolicy and useClientProtocol: see `upstream_protocol`.
-            if http.idle_timeout.is_some() || http.max_concurrent_streams.is_some() {
+            // idleTimeout: on the cluster's HTTP protocol options (`upstream_protocol`).
+            if http.max_concurrent_streams.is_some() {
                 warn(format!(
-                    "{who}: connectionPool.http idleTimeout and maxConcurrentStreams are not acted on by mesh yet"
+                    "{who}: connectionPool.http maxConcurrentStreams is not acted on by mesh yet"
                 ));
             }
         }

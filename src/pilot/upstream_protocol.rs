@@ -7,6 +7,8 @@
 
 use crate::api::istio::HttpSettings;
 use crate::xds::cluster::Cluster;
+use crate::xds::de::Duration;
+use crate::xds::hcm::HttpProtocolOptions;
 use crate::xds::protocol::{
     HTTP_PROTOCOL_OPTIONS_KEY, Http1ProtocolOptions, Http2ProtocolOptions, HttpVersions,
     ProtocolOptionsConfig, UpstreamHttpProtocolOptions,
@@ -37,10 +39,12 @@ pub fn choose(protocol: Protocol, sidecar: bool, pool: Option<&HttpSettings>) ->
     }
 }
 
-/// Writes the choice into the cluster (HTTP/1.1 is Envoy's default: nothing to write).
-pub fn apply(c: &mut Cluster, choice: Choice) {
-    let options = match choice {
-        Choice::Http1 => return,
+/// Writes the choice into the cluster (HTTP/1.1 is Envoy's default: nothing to write), with
+/// the DestinationRule's upstream `idleTimeout` in `common_http_protocol_options`.
+pub fn apply(c: &mut Cluster, choice: Choice, idle_timeout: Option<Duration>) {
+    let mut options = match choice {
+        Choice::Http1 if idle_timeout.is_none() => return,
+        Choice::Http1 => UpstreamHttpProtocolOptions::default(),
         Choice::Http2 => UpstreamHttpProtocolOptions {
             explicit_http_config: Some(HttpVersions {
                 http_protocol_options: None,
@@ -56,6 +60,12 @@ pub fn apply(c: &mut Cluster, choice: Choice) {
             ..Default::default()
         },
     };
+    if let Some(t) = idle_timeout {
+        options.common_http_protocol_options = Some(HttpProtocolOptions {
+            idle_timeout: Some(t),
+            ..Default::default()
+        });
+    }
     c.typed_extension_protocol_options.insert(
         HTTP_PROTOCOL_OPTIONS_KEY.to_owned(),
         ProtocolOptionsConfig::Http(options),
@@ -92,7 +102,7 @@ mod tests {
             Choice::Downstream
         );
         let mut c = Cluster::default();
-        apply(&mut c, Choice::Http2);
+        apply(&mut c, Choice::Http2, None);
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(
             json["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"],
@@ -100,6 +110,14 @@ mod tests {
                 "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
                 "explicit_http_config": {"http2_protocol_options": {}}
             })
+        );
+        let mut c = Cluster::default();
+        apply(&mut c, Choice::Http1, Some(Duration::from_secs(30)));
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(
+            json["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+                ["common_http_protocol_options"],
+            serde_json::json!({"idle_timeout": "30s"})
         );
     }
 }

@@ -684,3 +684,37 @@ fn max_requests_circuit_breaker_applies_to_http2_streams() {
     // The Watch went out on the only HTTP/2 connection; the refused call never left.
     assert_eq!(stat(&p, "cluster.up.upstream_cx_http2_total"), 1);
 }
+
+#[test]
+fn upstream_idle_timeout_closes_quiet_connections() {
+    let up = H2Upstream::start("up");
+    let options = |version: &str| {
+        format!(
+            r#"    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        common_http_protocol_options: {{idle_timeout: 0.3s}}
+        explicit_http_config: {{{version}: {{}}}}
+"#
+        )
+    };
+    for (version, cx) in [
+        ("http2_protocol_options", "upstream_cx_http2_total"),
+        ("http_protocol_options", "upstream_cx_http1_total"),
+    ] {
+        let p = proxy("", "", &options(version), &[up.addr]);
+        // Back to back: one connection.
+        assert_eq!(util::get(p.listen, "/a").status, 200);
+        assert_eq!(util::get(p.listen, "/b").status, 200);
+        assert_eq!(stat(&p, &format!("cluster.up.{cx}")), 1, "{version}");
+        // Quiet for longer than the idle timeout: the next request needs a new connection.
+        std::thread::sleep(Duration::from_millis(800));
+        assert_eq!(util::get(p.listen, "/c").status, 200);
+        assert_eq!(stat(&p, &format!("cluster.up.{cx}")), 2, "{version}");
+        assert_eq!(
+            stat(&p, "cluster.up.upstream_cx_idle_timeout"),
+            1,
+            "{version}"
+        );
+    }
+}

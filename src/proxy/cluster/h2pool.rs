@@ -33,6 +33,8 @@ pub struct H2Conn {
     pub sender: SendRequest<Body>,
     pub local: Option<SocketAddr>,
     pub tls: Option<Arc<ConnTls>>,
+    /// One reference per holder: the pool's slot and each request on the connection.
+    users: Arc<()>,
 }
 
 impl H2Pool {
@@ -128,11 +130,60 @@ async fn connect(
             host2.address
         );
     });
-    Ok(H2Conn {
+    let conn = H2Conn {
         sender,
         local: opened.local,
         tls: opened.tls,
-    })
+        users: Arc::new(()),
+    };
+    if let Some(idle) = ctx.idle_timeout {
+        tokio::spawn(close_when_idle(
+            host.clone(),
+            conn.clone(),
+            idle,
+            ctx.stats.clone(),
+        ));
+    }
+    Ok(conn)
+}
+
+/// Envoy's upstream idle timeout: a connection with no stream for `idle` is closed (the pool
+/// forgets it; hyper closes it once the last handle is gone). Checked four times per period.
+async fn close_when_idle(
+    host: Arc<Host>,
+    conn: H2Conn,
+    idle: std::time::Duration,
+    stats: Arc<ClusterStats>,
+) {
+    let step = (idle / 4).max(std::time::Duration::from_millis(10));
+    let mut quiet = std::time::Duration::ZERO;
+    // Holds no handle itself, so a connection the pool forgot closes as its last request ends.
+    let weak = Arc::downgrade(&conn.users);
+    drop(conn);
+    loop {
+        tokio::time::sleep(step).await;
+        let users = weak.strong_count();
+        if users == 0 {
+            return;
+        }
+        // The slot's reference only: no stream in flight.
+        quiet = if users <= 1 {
+            quiet + step
+        } else {
+            std::time::Duration::ZERO
+        };
+        if quiet >= idle {
+            let mut slot = host.h2.slot.lock().await;
+            if slot
+                .as_ref()
+                .is_some_and(|c| weak.upgrade().is_some_and(|u| Arc::ptr_eq(&c.users, &u)))
+            {
+                *slot = None;
+                stats.upstream_cx_idle_timeout.inc();
+            }
+            return;
+        }
+    }
 }
 
 fn closed(stats: &ClusterStats, host: &Host) {

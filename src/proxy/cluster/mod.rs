@@ -678,6 +678,7 @@ impl Cluster {
             log: &self.log,
             max_response_headers: MAX_RESPONSE_HEADERS,
             tls: None,
+            idle_timeout: self.protocol.idle_timeout,
             limits: Some(PoolLimits {
                 max_connections: self.limits.max_connections,
                 max_pending_requests: self.limits.max_pending_requests,

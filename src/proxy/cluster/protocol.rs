@@ -52,6 +52,8 @@ fn versions(v: &HttpVersions) -> (bool, Option<&Http2ProtocolOptions>) {
 pub struct UpstreamProtocol {
     pub version: Version,
     pub h2: H2Settings,
+    /// `common_http_protocol_options.idle_timeout` (Envoy's default: 1 h; zero: none).
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 impl UpstreamProtocol {
@@ -66,7 +68,10 @@ impl UpstreamProtocol {
 
     pub fn build(cfg: &XdsCluster, path: &str) -> Result<UpstreamProtocol, Vec<Rejected>> {
         let mut errors = Vec::new();
-        let mut out = UpstreamProtocol::default();
+        let mut out = UpstreamProtocol {
+            idle_timeout: Some(std::time::Duration::from_secs(3600)),
+            ..UpstreamProtocol::default()
+        };
         if let Some(h2) = &cfg.http2_protocol_options {
             out.version = Version::Http2;
             out.h2 = H2Settings::from(h2);
@@ -87,13 +92,16 @@ impl UpstreamProtocol {
                     "cannot specify both the deprecated cluster http2_protocol_options and typed_extension_protocol_options; move it under explicit_http_config",
                 ));
             }
-            if let Some(c) = &http.common_http_protocol_options
-                && (c.idle_timeout.is_some() || c.max_headers_count.is_some())
-            {
-                errors.push(Rejected::new(
-                    format!("{at}.common_http_protocol_options"),
-                    "idle_timeout and max_headers_count of upstream connections are not supported by mesh yet (max_requests_per_connection is)",
-                ));
+            if let Some(c) = &http.common_http_protocol_options {
+                if c.max_headers_count.is_some() || c.max_requests_per_connection.is_some() {
+                    errors.push(Rejected::new(
+                        format!("{at}.common_http_protocol_options"),
+                        "max_headers_count and max_requests_per_connection here are not supported by mesh yet (use the cluster's max_requests_per_connection)",
+                    ));
+                }
+                if let Some(t) = c.idle_timeout {
+                    out.idle_timeout = Some(t.get()).filter(|d| !d.is_zero());
+                }
             }
             let set = [
                 http.explicit_http_config.is_some(),
