@@ -718,3 +718,29 @@ fn upstream_idle_timeout_closes_quiet_connections() {
         );
     }
 }
+
+#[test]
+fn http2_max_concurrent_streams_opens_more_connections() {
+    let (_g, g) = grpcbin();
+    let cluster = r#"    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {http2_protocol_options: {max_concurrent_streams: 2}}
+"#;
+    let p = proxy("", "                  timeout: 0s\n", cluster, &[g]);
+    // Three long-lived Watch streams: two share a connection, the third needs another.
+    for _ in 0..3 {
+        let addr = p.listen;
+        std::thread::spawn(move || {
+            let _ = h2util::grpc(addr, "/grpc.health.v1.Health/Watch", &[], &[]);
+        });
+    }
+    assert!(util::eventually(Duration::from_secs(5), || {
+        stat(&p, "cluster.up.upstream_rq_active") == 3
+    }));
+    assert_eq!(stat(&p, "cluster.up.upstream_cx_http2_total"), 2);
+    // A short call fits next to the third stream.
+    let r = h2util::grpc(p.listen, "/hello.HelloService/SayHello", &hello("y"), &[]).unwrap();
+    assert_eq!(r.trailer("grpc-status"), Some("0"));
+    assert_eq!(stat(&p, "cluster.up.upstream_cx_http2_total"), 2);
+}

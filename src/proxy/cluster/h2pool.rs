@@ -1,7 +1,8 @@
-//! The HTTP/2 connection pool of one upstream host: one multiplexed connection, shared by every
-//! request to that host until it closes (then the next request dials a new one), counted in
-//! `upstream_cx_http2_total` and the usual `upstream_cx_*` stats. Streams beyond the server's
-//! `SETTINGS_MAX_CONCURRENT_STREAMS` wait in hyper for a free stream.
+//! The HTTP/2 connection pool of one upstream host: multiplexed connections shared by every
+//! request to that host; a new one is dialled when the open ones carry the cluster's
+//! `max_concurrent_streams` each (Envoy's default: 2^31-1, so one connection) or have closed.
+//! Counted in `upstream_cx_http2_total` and the usual `upstream_cx_*` stats. Streams beyond
+//! the server's own `SETTINGS_MAX_CONCURRENT_STREAMS` wait in hyper for a free stream.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,10 +22,10 @@ use super::pool::{Conn, ConnectError, Pool, PoolCtx};
 use super::protocol::H2Settings;
 use super::stats::ClusterStats;
 
-/// A host's shared HTTP/2 connection, if one is open.
+/// A host's open HTTP/2 connections.
 #[derive(Debug, Default)]
 pub struct H2Pool {
-    slot: tokio::sync::Mutex<Option<H2Conn>>,
+    slot: tokio::sync::Mutex<Vec<H2Conn>>,
 }
 
 /// A handle on the shared connection (cheap to clone: one per request).
@@ -37,31 +38,44 @@ pub struct H2Conn {
     users: Arc<()>,
 }
 
+impl H2Conn {
+    /// Requests on this connection now (every holder but the pool).
+    fn streams(&self) -> u64 {
+        (Arc::strong_count(&self.users) as u64).saturating_sub(1)
+    }
+}
+
 impl H2Pool {
-    /// The open connection, or a new one (requests arriving meanwhile wait for it rather than
-    /// dialling their own, as Envoy's HTTP/2 pool does).
+    /// An open connection with a free stream, or a new one (requests arriving meanwhile wait
+    /// for it rather than dialling their own, as Envoy's HTTP/2 pool does).
     pub async fn acquire(
         host: &Arc<Host>,
         ctx: &PoolCtx<'_>,
         settings: &H2Settings,
     ) -> Result<(H2Conn, bool), ConnectError> {
-        let mut slot = host.h2.slot.lock().await;
-        if let Some(c) = slot.as_ref()
-            && !c.sender.is_closed()
-            && c.sender.is_ready()
+        let max = u64::from(
+            settings
+                .max_concurrent_streams
+                .unwrap_or(2_147_483_647)
+                .max(1),
+        );
+        let mut open = host.h2.slot.lock().await;
+        open.retain(|c| !c.sender.is_closed());
+        if let Some(c) = open
+            .iter()
+            .find(|c| c.sender.is_ready() && c.streams() < max)
         {
             return Ok((c.clone(), false));
         }
-        *slot = None;
         let conn = connect(host, ctx, settings).await?;
-        *slot = Some(conn.clone());
+        open.push(conn.clone());
         Ok((conn, true))
     }
 
-    /// Forgets the open connection (cluster removed or changed); requests in flight finish.
+    /// Forgets the open connections (cluster removed or changed); requests in flight finish.
     pub fn clear(&self) {
         if let Ok(mut s) = self.slot.try_lock() {
-            *s = None;
+            s.clear();
         }
     }
 }
@@ -173,13 +187,13 @@ async fn close_when_idle(
             std::time::Duration::ZERO
         };
         if quiet >= idle {
-            let mut slot = host.h2.slot.lock().await;
-            if slot
-                .as_ref()
-                .is_some_and(|c| weak.upgrade().is_some_and(|u| Arc::ptr_eq(&c.users, &u)))
-            {
-                *slot = None;
-                stats.upstream_cx_idle_timeout.inc();
+            let mut open = host.h2.slot.lock().await;
+            if let Some(users) = weak.upgrade() {
+                let before = open.len();
+                open.retain(|c| !Arc::ptr_eq(&c.users, &users));
+                if open.len() < before {
+                    stats.upstream_cx_idle_timeout.inc();
+                }
             }
             return;
         }
