@@ -371,6 +371,12 @@ fn service_info(s: &Service) -> ServiceInfo {
             .spec
             .ports
             .iter()
+            // Istio proxies no UDP: such ports get no listener or cluster.
+            .filter(|p| {
+                !p.protocol
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("UDP"))
+            })
             .filter_map(|p| {
                 Some(SvcPort {
                     name: p.name.clone(),
@@ -402,6 +408,22 @@ fn workload(p: &Pod) -> Option<Workload> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn udp_ports_are_left_out() {
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "dns", "namespace": "default"},
+            "spec": {"ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP"}
+            ]}
+        }))
+        .unwrap();
+        let info = service_info(&svc);
+        assert_eq!(info.ports.len(), 1);
+        assert_eq!(info.ports[0].name.as_deref(), Some("dns-tcp"));
+    }
 
     #[test]
     fn protocols_by_port_name() {
