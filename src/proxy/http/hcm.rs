@@ -513,9 +513,13 @@ pub async fn serve_connection(
         _ if alpn_h2 => (stream, true),
         // No `h2` by ALPN (Istio's mTLS says `istio-h2`): the preface decides, as Envoy's
         // AUTO codec does.
-        _ => match super::sniff::h2_preface(stream).await {
+        _ => match tokio::select! {
+            sniffed = super::sniff::h2_preface(stream) => sniffed,
+            // Draining: a connection that has not said a word yet is simply closed.
+            () = stop.cancelled() => (Box::new(tokio::io::empty()) as BoxStream, None),
+        } {
             (s, Some(h2)) => (s, h2),
-            // Closed before a byte: no codec was ever made (Envoy counts neither).
+            // Closed (or drained) before a byte: no codec was ever made (Envoy counts neither).
             (_, None) => {
                 stats.downstream_cx_destroy.inc();
                 stats.downstream_cx_destroy_remote.inc();
