@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use super::bookinfo::{self, Service};
 use super::files::Files;
 use super::{
-    Log, catalog, fake_service, fortio, helloworld, httpbin, tcp_echo, tcp_echo_server, webapp,
+    Log, catalog, fake_service, fortio, grpcbin, helloworld, httpbin, tcp_echo, tcp_echo_server,
+    webapp,
 };
 use crate::net::dial::Dialer;
 
@@ -63,6 +64,8 @@ pub enum AppKind {
     /// `nicholasjackson/fake-service` (v0.14.1's behaviour, any tag): JSON on the port of
     /// `LISTEN_ADDR` (default 9090), HTTPS with a mounted certificate.
     FakeService,
+    /// `moul/grpcbin`: gRPC over h2c on 9000 (grpcbin, hello and health services).
+    Grpcbin,
     /// `curlimages/curl`, `nicolaka/netshoot`, `governmentpaas/curl-ssl`: runs nothing, exists
     /// for `mesh exec`.
     Client,
@@ -86,6 +89,7 @@ const IMAGES: &[(&str, AppKind)] = &[
     ("mccutchen/go-httpbin", AppKind::GoHttpbin),
     ("cjimti/go-echo", AppKind::TcpEcho),
     ("nicholasjackson/fake-service", AppKind::FakeService),
+    ("moul/grpcbin", AppKind::Grpcbin),
     ("curlimages/curl", AppKind::Client),
     ("nicolaka/netshoot", AppKind::Client),
     ("governmentpaas/curl-ssl", AppKind::Client),
@@ -134,6 +138,7 @@ const KNOWN: &[&str] = &[
     "mccutchen/go-httpbin",
     "cjimti/go-echo",
     "nicholasjackson/fake-service",
+    "moul/grpcbin",
     "curlimages/curl",
     "nicolaka/netshoot",
     "governmentpaas/curl-ssl",
@@ -338,6 +343,14 @@ pub async fn start(kind: AppKind, ctx: AppContext) -> Result<RunningApp, AppErro
             let address = local(&listener);
             (address, spawn(name, app.serve(listener, shutdown)))
         }
+        AppKind::Grpcbin => {
+            let listener = listen(name, bind, grpcbin::PORT)?;
+            let address = local(&listener);
+            (
+                address,
+                spawn(name, grpcbin::serve(listener, log, shutdown)),
+            )
+        }
         AppKind::Client => {
             let task = tokio::spawn(async move { shutdown.cancelled().await });
             (None, task)
@@ -397,6 +410,7 @@ impl AppKind {
             AppKind::GoHttpbin => "go-httpbin",
             AppKind::TcpEcho => "tcp-echo",
             AppKind::FakeService => "fake-service",
+            AppKind::Grpcbin => "grpcbin",
             AppKind::Client => "client",
             AppKind::Bookinfo(service) => service.name(),
             AppKind::Helloworld(_) => "helloworld",

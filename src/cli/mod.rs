@@ -88,6 +88,8 @@ pub enum Command {
     Certs(cmd::certs::Args),
     /// Run the httpbin sample app (the classic `citizenstig/httpbin` JSON shapes).
     Httpbin(cmd::httpbin::Args),
+    /// Run the grpcbin gRPC sample app (`moul/grpcbin`: grpcbin, hello and health services, h2c).
+    Grpcbin(cmd::grpcbin::Args),
     /// istioctl install: apply an IstioOperator (`-f`, `--set`, profiles) to the running sandbox.
     ///
     /// Covers meshConfig (access logs, tracing, outbound traffic policy), istiod's environment
@@ -138,6 +140,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Quickstart(args) => cmd::quickstart::run(args),
         Command::Envoy(args) => cmd::envoy::run(*args),
         Command::Httpbin(args) => cmd::httpbin::run(args),
+        Command::Grpcbin(args) => cmd::grpcbin::run(args),
         Command::Certs(args) => cmd::certs::run(args),
         Command::Install(args) => cmd::install::install(args, ctx),
         Command::Manifest(args) => cmd::install::manifest(args),

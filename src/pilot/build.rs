@@ -266,8 +266,17 @@ pub fn hcm_rds(
         http_filters: vec![super::fault::fault_filter(), router_filter()],
         use_remote_address: use_remote_address.then_some(true),
         server_name: "istio-envoy".to_owned(),
+        upgrade_configs: websocket(),
         ..Default::default()
     }
+}
+
+/// istiod allows WebSocket upgrades on every HTTP connection manager.
+fn websocket() -> Vec<crate::xds::protocol::UpgradeConfig> {
+    vec![crate::xds::protocol::UpgradeConfig {
+        upgrade_type: "websocket".to_owned(),
+        enabled: None,
+    }]
 }
 
 /// An HTTP connection manager with an inline route configuration.
@@ -277,6 +286,7 @@ pub fn hcm_inline(stat_prefix: &str, routes: RouteConfiguration) -> HttpConnecti
         route_config: Some(routes),
         http_filters: vec![router_filter()],
         server_name: "istio-envoy".to_owned(),
+        upgrade_configs: websocket(),
         ..Default::default()
     }
 }
@@ -527,6 +537,8 @@ pub struct InboundPort {
     /// Unnamed port: Istio sniffs, so mTLS clients of either kind are served (by ALPN).
     pub auto: bool,
     pub mode: MtlsMode,
+    /// An `http2`/`grpc` port: the app is spoken to in HTTP/2.
+    pub h2: bool,
 }
 
 /// The filters that hand a port's traffic to the app: an HCM for HTTP, tcp_proxy otherwise.

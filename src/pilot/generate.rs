@@ -45,6 +45,7 @@ pub fn generate(
     warnings: &mut Vec<String>,
 ) -> ProxyConfig {
     let mut config = generate_config(model, settings, proxy, warnings);
+    super::tcp_timeouts::apply(&mut config.listeners, model, &proxy.namespace);
     super::telemetry::attach(&mut config.listeners, proxy.kind == ProxyType::Router);
     super::envoy_filter::apply(
         &model.envoy_filters,
@@ -82,6 +83,7 @@ fn generate_config(
         &proxy.namespace,
         super::locality::of_labels(&proxy.labels).as_ref(),
         &proxy.labels,
+        proxy.kind == ProxyType::Sidecar,
         warnings,
     );
     clusters.push(build::black_hole());
@@ -112,6 +114,17 @@ fn generate_config(
             let inbound = me.map(|w| inbound_ports(model, w)).unwrap_or_default();
             for p in &inbound {
                 let mut c = build::inbound_cluster(p.port, SocketAddr::new(proxy.app_ip, p.port));
+                // The app's protocol: HTTP/2 for http2/grpc ports, the client's when sniffed.
+                let protocol = match (p.h2, p.auto) {
+                    (true, _) => super::model::Protocol::Grpc,
+                    (false, true) => super::model::Protocol::Unknown,
+                    (false, false) => super::model::Protocol::Http,
+                };
+                super::upstream_protocol::apply(
+                    &mut c,
+                    super::upstream_protocol::choose(protocol, true, None),
+                    None,
+                );
                 // The Services this port serves, as istiod records them (telemetry's
                 // destination_service).
                 c.metadata = me.map(|w| inbound_services(model, w, p.port));
@@ -190,24 +203,30 @@ fn inbound_services(model: &Model, w: &Workload, port: u16) -> Metadata {
 
 /// The ports a workload serves: target ports of the Services that select it.
 fn inbound_ports(model: &Model, w: &Workload) -> Vec<InboundPort> {
-    // port → (HTTP-capable, explicitly named)
-    let mut ports: BTreeMap<u16, (bool, bool)> = BTreeMap::new();
+    use super::model::Protocol;
+    // port → (HTTP-capable, explicitly named, HTTP/2)
+    let mut ports: BTreeMap<u16, (bool, bool, bool)> = BTreeMap::new();
     for s in model.services_of(w) {
         for p in &s.ports {
             if let Some(target) = super::model::resolve_target(&p.target, &w.spec) {
-                let (http, named) = ports.get(&target).copied().unwrap_or((false, false));
-                let explicit = p.protocol != super::model::Protocol::Unknown;
-                ports.insert(target, (http || p.protocol.is_http(), named || explicit));
+                let (http, named, h2) = ports.get(&target).copied().unwrap_or_default();
+                let explicit = p.protocol != Protocol::Unknown;
+                let is_h2 = matches!(p.protocol, Protocol::Http2 | Protocol::Grpc);
+                ports.insert(
+                    target,
+                    (http || p.protocol.is_http(), named || explicit, h2 || is_h2),
+                );
             }
         }
     }
     ports
         .into_iter()
-        .map(|(port, (http, named))| InboundPort {
+        .map(|(port, (http, named, h2))| InboundPort {
             port,
             http,
             auto: !named,
             mode: mtls::inbound_mode(model, w, port),
+            h2,
         })
         .collect()
 }

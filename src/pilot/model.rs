@@ -18,6 +18,8 @@ pub enum Protocol {
     Http,
     Http2,
     Grpc,
+    /// gRPC-Web: HTTP/1.1-framed gRPC, routed as HTTP but not spoken in HTTP/2 upstream.
+    GrpcWeb,
     Https,
     Tls,
     Tcp,
@@ -26,15 +28,30 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// Istio's rules (`kube.ConvertProtocol`): `appProtocol` wins over the name, with
+    /// Kubernetes' own `kubernetes.io/h2c`, `/ws` and `/wss`; `grpc-web…` before the general
+    /// prefix (it holds a dash); else the part of the name before the first `-`, any case.
     pub fn from_port(name: Option<&str>, app_protocol: Option<&str>) -> Protocol {
         let raw = app_protocol.or(name).unwrap_or("").to_ascii_lowercase();
+        if app_protocol.is_some() {
+            match raw.as_str() {
+                "kubernetes.io/h2c" => return Protocol::Http2,
+                "kubernetes.io/ws" => return Protocol::Http,
+                "kubernetes.io/wss" => return Protocol::Https,
+                _ => {}
+            }
+        }
+        if raw.starts_with("grpc-web") {
+            return Protocol::GrpcWeb;
+        }
         let prefix = raw.split('-').next().unwrap_or("");
         match prefix {
-            "http" => Protocol::Http,
-            "http2" | "h2c" => Protocol::Http2,
-            "grpc" | "grpc-web" => Protocol::Grpc,
+            "http" | "http_proxy" => Protocol::Http,
+            "http2" => Protocol::Http2,
+            "grpc" => Protocol::Grpc,
             "https" => Protocol::Https,
             "tls" => Protocol::Tls,
+            // Istio knows these, and proxies them as TCP (their filters are off by default).
             "tcp" | "mongo" | "redis" | "mysql" => Protocol::Tcp,
             _ => Protocol::Unknown,
         }
@@ -44,7 +61,11 @@ impl Protocol {
     pub fn is_http(self) -> bool {
         matches!(
             self,
-            Protocol::Http | Protocol::Http2 | Protocol::Grpc | Protocol::Unknown
+            Protocol::Http
+                | Protocol::Http2
+                | Protocol::Grpc
+                | Protocol::GrpcWeb
+                | Protocol::Unknown
         )
     }
 }
@@ -350,6 +371,12 @@ fn service_info(s: &Service) -> ServiceInfo {
             .spec
             .ports
             .iter()
+            // Istio proxies no UDP: such ports get no listener or cluster.
+            .filter(|p| {
+                !p.protocol
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("UDP"))
+            })
             .filter_map(|p| {
                 Some(SvcPort {
                     name: p.name.clone(),
@@ -383,6 +410,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn udp_ports_are_left_out() {
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "dns", "namespace": "default"},
+            "spec": {"ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP"}
+            ]}
+        }))
+        .unwrap();
+        let info = service_info(&svc);
+        assert_eq!(info.ports.len(), 1);
+        assert_eq!(info.ports[0].name.as_deref(), Some("dns-tcp"));
+    }
+
+    #[test]
     fn protocols_by_port_name() {
         assert_eq!(Protocol::from_port(Some("http"), None), Protocol::Http);
         assert_eq!(Protocol::from_port(Some("http-web"), None), Protocol::Http);
@@ -396,5 +439,31 @@ mod tests {
             Protocol::Http
         );
         assert!(!Protocol::Tcp.is_http());
+        assert_eq!(
+            Protocol::from_port(Some("grpc-web"), None),
+            Protocol::GrpcWeb
+        );
+        assert_eq!(
+            Protocol::from_port(Some("GRPC-Web-x"), None),
+            Protocol::GrpcWeb
+        );
+        assert_eq!(
+            Protocol::from_port(Some("HTTP2-api"), None),
+            Protocol::Http2
+        );
+        assert_eq!(Protocol::from_port(Some("mongo-db"), None), Protocol::Tcp);
+        assert_eq!(Protocol::from_port(Some("h2c"), None), Protocol::Unknown);
+        assert_eq!(
+            Protocol::from_port(Some("web"), Some("kubernetes.io/h2c")),
+            Protocol::Http2
+        );
+        assert_eq!(
+            Protocol::from_port(Some("grpc"), Some("kubernetes.io/ws")),
+            Protocol::Http
+        );
+        assert_eq!(
+            Protocol::from_port(Some("http"), Some("grpc")),
+            Protocol::Grpc
+        );
     }
 }

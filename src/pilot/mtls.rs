@@ -122,7 +122,7 @@ fn prefix(s: &str) -> StringMatcher {
 pub fn client_alpn(protocol: super::model::Protocol) -> &'static [&'static str] {
     use super::model::Protocol;
     match protocol {
-        Protocol::Http => &["istio-http/1.1"],
+        Protocol::Http | Protocol::GrpcWeb => &["istio-http/1.1"],
         Protocol::Http2 | Protocol::Grpc => &["istio-h2"],
         _ => &ISTIO_ALPN,
     }

@@ -36,6 +36,7 @@ pub fn outbound(
     client_ns: &str,
     client_locality: Option<&Locality>,
     client_labels: &BTreeMap<String, String>,
+    sidecar: bool,
     warnings: &mut Vec<String>,
 ) -> (Vec<Cluster>, Vec<ClusterLoadAssignment>) {
     let mut clusters = Vec::new();
@@ -56,7 +57,24 @@ pub fn outbound(
             .collect();
         for p in &s.ports {
             for subset in &subsets {
-                let (c, eds) = cluster(model, s, p, dr, *subset, warnings);
+                let (mut c, eds) = cluster(model, s, p, dr, *subset, warnings);
+                let pool = traffic_policy::effective(dr, *subset, p.port).connection_pool;
+                let choice = super::upstream_protocol::choose(
+                    p.protocol,
+                    sidecar,
+                    pool.as_ref().and_then(|c| c.http.as_ref()),
+                );
+                // Upstream connections' idle timeout: the rule's http.idleTimeout, else its
+                // tcp.idleTimeout (istiod applies the TCP one to HTTP services too).
+                let idle = pool
+                    .as_ref()
+                    .filter(|_| p.protocol.is_http())
+                    .and_then(|pool| {
+                        let http = pool.http.as_ref().and_then(|h| h.idle_timeout.as_deref());
+                        let tcp = pool.tcp.as_ref().and_then(|t| t.idle_timeout.as_deref());
+                        traffic_policy::duration(http.or(tcp))
+                    });
+                super::upstream_protocol::apply(&mut c, choice, idle);
                 let setting = traffic_policy::effective(dr, *subset, p.port)
                     .load_balancer
                     .and_then(|lb| lb.locality_lb_setting)
@@ -450,6 +468,61 @@ mod tests {
     }
 
     #[test]
+    fn destination_rules_choose_the_upstream_protocol_and_idle_timeout() {
+        let m = model(
+            "\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: default}
+spec:
+  hosts: [api.internal]
+  ports: [{number: 80, name: http, protocol: HTTP}, {number: 81, name: legacy, protocol: HTTP}]
+  resolution: STATIC
+  location: MESH_INTERNAL
+  endpoints: [{address: 127.0.0.5}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: api, namespace: default}
+spec:
+  host: api.internal
+  trafficPolicy:
+    connectionPool:
+      http: {h2UpgradePolicy: UPGRADE, idleTimeout: 30s}
+    portLevelSettings:
+    - port: {number: 81}
+      connectionPool:
+        http: {useClientProtocol: true}
+        tcp: {idleTimeout: 5s}
+",
+        );
+        let (clusters, _) = outbound(&m, "default", None, &BTreeMap::new(), true, &mut Vec::new());
+        let json = |name: &str| {
+            serde_json::to_value(find(&clusters, name)).unwrap()["typed_extension_protocol_options"]
+                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+                .clone()
+        };
+        let upgraded = json("outbound|80||api.internal");
+        assert_eq!(
+            upgraded["explicit_http_config"],
+            json!({"http2_protocol_options": {}})
+        );
+        assert_eq!(
+            upgraded["common_http_protocol_options"],
+            json!({"idle_timeout": "30s"})
+        );
+        let client = json("outbound|81||api.internal");
+        assert!(
+            client["use_downstream_protocol_config"].is_object(),
+            "{client}"
+        );
+        assert_eq!(
+            client["common_http_protocol_options"],
+            json!({"idle_timeout": "5s"})
+        );
+    }
+
+    #[test]
     fn resolution_picks_the_cluster_type() {
         let m = model(
             "\
@@ -498,7 +571,7 @@ spec:
 ",
         );
         let mut w = Vec::new();
-        let (clusters, eds) = outbound(&m, "default", None, &BTreeMap::new(), &mut w);
+        let (clusters, eds) = outbound(&m, "default", None, &BTreeMap::new(), true, &mut w);
         let dns = find(&clusters, "outbound|80||httpbin.org");
         assert_eq!(dns.discovery_type, DiscoveryType::StrictDns);
         assert_eq!(dns.dns_lookup_family, DnsLookupFamily::V4Only);
@@ -574,7 +647,7 @@ spec:
         )
         .unwrap();
         let m = Model::from_resources(docs.iter().map(|d| &d.resource));
-        let (clusters, _) = outbound(&m, "default", None, &BTreeMap::new(), &mut Vec::new());
+        let (clusters, _) = outbound(&m, "default", None, &BTreeMap::new(), true, &mut Vec::new());
         let sni = |name: &str| {
             let c = clusters.iter().find(|c| c.name == name).unwrap();
             match c

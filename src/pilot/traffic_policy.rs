@@ -71,7 +71,7 @@ pub fn effective(dr: Option<&DestinationRule>, subset: Option<&Subset>, port: u1
     e
 }
 
-fn duration(text: Option<&str>) -> Option<Duration> {
+pub fn duration(text: Option<&str>) -> Option<Duration> {
     text.and_then(|t| crate::api::parse_duration(t).ok())
         .map(Duration)
 }
@@ -122,12 +122,11 @@ pub fn apply(c: &mut Cluster, e: &Effective, who: &str, warnings: &mut Vec<Strin
             if let Some(d) = duration(tcp.connect_timeout.as_deref()) {
                 c.connect_timeout = Some(d);
             }
-            if tcp.tcp_keepalive.is_some()
-                || tcp.idle_timeout.is_some()
-                || tcp.max_connection_duration.is_some()
-            {
+            // idleTimeout: on the tcp_proxy of TCP routes (`tcp_timeouts`) and, for HTTP
+            // services without http.idleTimeout, on their clusters (`upstream_protocol`).
+            if tcp.tcp_keepalive.is_some() || tcp.max_connection_duration.is_some() {
                 warn(format!(
-                    "{who}: connectionPool.tcp keepalive, idleTimeout and maxConnectionDuration are not acted on by mesh yet"
+                    "{who}: connectionPool.tcp keepalive and maxConnectionDuration are not acted on by mesh yet"
                 ));
             }
         }
@@ -144,13 +143,11 @@ pub fn apply(c: &mut Cluster, e: &Effective, who: &str, warnings: &mut Vec<Strin
             if let Some(n) = http.max_requests_per_connection.filter(|n| *n > 0) {
                 c.max_requests_per_connection = Some(clamp_u32(n));
             }
-            if http.idle_timeout.is_some()
-                || http.h2_upgrade_policy.is_some()
-                || http.use_client_protocol.is_some()
-                || http.max_concurrent_streams.is_some()
-            {
+            // h2UpgradePolicy and useClientProtocol: see `upstream_protocol`.
+            // idleTimeout: on the cluster's HTTP protocol options (`upstream_protocol`).
+            if http.max_concurrent_streams.is_some() {
                 warn(format!(
-                    "{who}: connectionPool.http idleTimeout, h2UpgradePolicy, useClientProtocol and maxConcurrentStreams are not acted on by mesh yet"
+                    "{who}: connectionPool.http maxConcurrentStreams is not acted on by mesh yet"
                 ));
             }
         }

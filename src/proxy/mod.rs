@@ -15,6 +15,7 @@ pub mod log;
 mod sds_apply;
 pub mod server_stats;
 pub mod stats;
+pub mod tcp_idle;
 pub mod tcp_proxy;
 pub mod tls;
 pub mod tracing;

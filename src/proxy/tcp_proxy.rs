@@ -40,6 +40,8 @@ pub struct TcpStats {
     pub downstream_cx_no_route: Counter,
     pub downstream_cx_rx_bytes_total: Counter,
     pub downstream_cx_tx_bytes_total: Counter,
+    pub idle_timeout: Counter,
+    pub max_downstream_connection_duration: Counter,
 }
 
 #[derive(Debug)]
@@ -89,12 +91,6 @@ impl TcpProxyRt {
                 }
             }
         }
-        if cfg.idle_timeout.is_some_and(|d| !d.is_zero()) {
-            errors.push(Rejected::new(
-                format!("{path}.idle_timeout"),
-                "idle_timeout is not supported by mesh yet",
-            ));
-        }
         let mut access_logs = Vec::new();
         for (i, a) in cfg.access_log.iter().enumerate() {
             match AccessLogger::build(a, &format!("{path}.access_log[{i}]"), ctx.std) {
@@ -109,8 +105,6 @@ impl TcpProxyRt {
         for c in [
             "downstream_flow_control_paused_reading_total",
             "downstream_flow_control_resumed_reading_total",
-            "idle_timeout",
-            "max_downstream_connection_duration",
             "upstream_flush_total",
             "on_demand_cluster_attempt",
             "on_demand_cluster_missing",
@@ -133,6 +127,8 @@ impl TcpProxyRt {
                 downstream_cx_no_route: s.counter("downstream_cx_no_route"),
                 downstream_cx_rx_bytes_total: s.counter("downstream_cx_rx_bytes_total"),
                 downstream_cx_tx_bytes_total: s.counter("downstream_cx_tx_bytes_total"),
+                idle_timeout: s.counter("idle_timeout"),
+                max_downstream_connection_duration: s.counter("max_downstream_connection_duration"),
             },
             istio,
         }))
@@ -260,8 +256,34 @@ impl TcpProxyRt {
         inc(&host.stats.cx_active);
         // Connected: Istio counts the connection as opened once it knows its peer.
         istio.series = self.istio_open(&rec, &istio);
-        let result = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await;
-        let (rx, tx) = result.unwrap_or((0, 0));
+        // Envoy's default idle timeout is an hour; `0s` turns it off.
+        let idle = match self.config.idle_timeout {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d.get()),
+            None => Some(std::time::Duration::from_secs(3600)),
+        };
+        let max = self
+            .config
+            .max_downstream_connection_duration
+            .map(|d| d.get())
+            .filter(|d| !d.is_zero());
+        let (rx, tx, ended) =
+            super::tcp_idle::copy(&mut downstream, &mut upstream, idle, max).await;
+        match ended {
+            super::tcp_idle::Ended::IdleTimeout => {
+                self.stats.idle_timeout.inc();
+                plog!(
+                    proxy.log,
+                    Level::Debug,
+                    Component::Connection,
+                    "[C{id}] tcp proxy: idle timeout"
+                );
+            }
+            super::tcp_idle::Ended::MaxDuration => {
+                self.stats.max_downstream_connection_duration.inc();
+            }
+            super::tcp_idle::Ended::Closed => {}
+        }
         self.stats.downstream_cx_rx_bytes_total.add(rx);
         self.stats.downstream_cx_tx_bytes_total.add(tx);
         stats.upstream_cx_tx_bytes_total.add(rx);

@@ -103,6 +103,12 @@ pub struct Cluster {
     /// Per-endpoint transport sockets chosen by endpoint metadata (Istio's `tlsMode-istio`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transport_socket_matches: Vec<TransportSocketMatch>,
+    /// Deprecated in v3 for `typed_extension_protocol_options`, still honoured: HTTP/2 upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http2_protocol_options: Option<super::protocol::Http2ProtocolOptions>,
+    /// `envoy.extensions.upstreams.http.v3.HttpProtocolOptions`: the upstream HTTP version.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub typed_extension_protocol_options: super::protocol::TypedProtocolOptions,
 }
 
 impl Cluster {

@@ -40,6 +40,13 @@ pub struct HttpConnectionManager {
     pub http_filters: Vec<HttpFilter>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub common_http_protocol_options: Option<HttpProtocolOptions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http2_protocol_options: Option<super::protocol::Http2ProtocolOptions>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upgrade_configs: Vec<super::protocol::UpgradeConfig>,
+    /// Default 5 min; `0s` turns it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_idle_timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub server_name: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

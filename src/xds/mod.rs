@@ -17,6 +17,7 @@ pub mod http_filters;
 pub mod istio;
 pub mod listener;
 pub mod matcher;
+pub mod protocol;
 pub mod route;
 pub mod snapshot;
 pub mod tcp_proxy;

@@ -183,6 +183,9 @@ pub struct RouteAction {
     /// Copies of the request sent to other clusters; their answers are ignored.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub request_mirror_policies: Vec<RequestMirrorPolicy>,
+    /// Per-route overrides of the connection manager's `upgrade_configs`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upgrade_configs: Vec<super::protocol::RouteUpgradeConfig>,
 }
 
 /// `RouteAction.RequestMirrorPolicy`: shadow a share of the requests to `cluster`.

@@ -13,8 +13,11 @@ pub struct TcpProxy {
     pub cluster: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weighted_clusters: Option<TcpWeightedClusters>,
+    /// Default 1 h; `0s` disables it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_downstream_connection_duration: Option<Duration>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access_log: Vec<AccessLog>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -239,9 +239,11 @@ fn the_egress_gateway_carries_mesh_traffic_to_the_external_host() {
             .0
     };
     let ip = external_ip(&sb, "httpbin.org");
+    // The gateway's Service port is `http2`: the sidecar speaks HTTP/2 to it (Istio's task
+    // shows the same `HTTP/2` in the egress gateway's log).
     let found = eventually(Duration::from_secs(5), || {
         logs().iter().any(|l| {
-            l.contains("\"GET /headers HTTP/1.1\" 200")
+            l.contains("\"GET /headers HTTP/2\" 200")
                 && l.contains(&format!("\"{ip}:80\" outbound|80||httpbin.org "))
         })
     });
@@ -352,7 +354,7 @@ fn mesh_exec_curl_reaches_the_external_host_through_the_egress_gateway() {
         sb.ok(&["logs", "deploy/istio-egressgateway", "-n", "istio-system"])
             .lines()
             .any(|l| {
-                l.contains("\"GET /headers HTTP/1.1\" 200")
+                l.contains("\"GET /headers HTTP/2\" 200")
                     && l.contains(" outbound|80||httpbin.org ")
             })
     });
@@ -451,8 +453,7 @@ fn mesh_install_registry_only_with_the_demo_egress_gateway() {
     let logs = || sb.ok(&["logs", "deploy/istio-egressgateway", "-n", "istio-system"]);
     let through = eventually(Duration::from_secs(5), || {
         logs().lines().any(|l| {
-            l.contains("\"GET /status/200 HTTP/1.1\" 200")
-                && l.contains(" outbound|80||httpbin.org ")
+            l.contains("\"GET /status/200 HTTP/2\" 200") && l.contains(" outbound|80||httpbin.org ")
         })
     });
     assert!(through, "{}", logs());

@@ -399,3 +399,24 @@ static_resources:
         "{err}"
     );
 }
+
+#[test]
+fn alpn_h2_on_a_tls_listener_serves_http2() {
+    let s = setup();
+    // ALPN `h2` was offered and chosen: the request goes out as HTTP/2, httpbin gets HTTP/1.1.
+    let r = crate::h2util::h2_tls(s.tls, "webapp.test", &s.pki.ca, "/headers").unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.version, http::Version::HTTP_2);
+    assert!(
+        r.text().contains("\"X-Forwarded-Proto\": \"https\""),
+        "{}",
+        r.text()
+    );
+    assert_eq!(stat(&s, "http.ingress_https.downstream_cx_http2_total"), 1);
+    assert_eq!(stat(&s, "http.ingress_https.downstream_cx_ssl_total"), 1);
+    assert_eq!(stat(&s, "http.ingress_https.downstream_rq_http2_total"), 1);
+    // An HTTP/1.1-only client on the same chain still gets HTTP/1.1.
+    let resp = https_get(s.tls, &s.pki.ca, None, "/get").unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(stat(&s, "http.ingress_https.downstream_cx_http1_total"), 1);
+}

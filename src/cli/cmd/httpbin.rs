@@ -41,7 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Cancels `token` on Ctrl-C (SIGINT) or SIGTERM (what `kill` and Kubernetes send).
-async fn cancel_on_signal(token: CancellationToken) {
+pub async fn cancel_on_signal(token: CancellationToken) {
     #[cfg(unix)]
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -7,6 +7,7 @@ pub mod context;
 pub mod envoy;
 pub mod exec;
 pub mod get;
+pub mod grpcbin;
 pub mod httpbin;
 pub mod install;
 pub mod istioctl;

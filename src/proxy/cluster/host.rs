@@ -76,6 +76,8 @@ pub struct Host {
     pub health: HealthStatus,
     pub stats: HostStats,
     pub pool: Pool,
+    /// The shared HTTP/2 connection, for clusters that speak HTTP/2 upstream.
+    pub h2: super::h2pool::H2Pool,
     /// Index into the cluster's `transport_socket_matches` (`None`: its default socket).
     pub socket_match: Option<u8>,
     /// istiod's `istio.workload` endpoint metadata (`name;namespace;canonical;revision;
@@ -108,6 +110,7 @@ impl Host {
             health,
             stats: HostStats::default(),
             pool: Pool::default(),
+            h2: Default::default(),
             socket_match: None,
             workload: None,
             ejected: AtomicBool::new(false),

@@ -2,12 +2,15 @@
 //! re-resolved every `dns_refresh_rate`) or EDS pushes; load balancing; connection pools; the
 //! cluster's stats and its retry circuit breaker.
 
+pub mod dial;
+pub mod h2pool;
 pub mod hashing;
 pub mod health_check;
 pub mod host;
 pub mod lb;
 pub mod outlier;
 pub mod pool;
+pub mod protocol;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -89,6 +92,8 @@ pub struct Cluster {
     pub outlier: Option<Arc<Detector>>,
     /// Active health checking (`health_checks`).
     pub health_checker: Option<Arc<Checker>>,
+    /// The upstream HTTP version (HTTP/1.1 unless the config asks for HTTP/2).
+    pub protocol: protocol::UpstreamProtocol,
 }
 
 impl Cluster {
@@ -242,6 +247,13 @@ impl Cluster {
             },
             None => None,
         };
+        let protocol = match protocol::UpstreamProtocol::build(cfg, path) {
+            Ok(p) => p,
+            Err(mut e) => {
+                errors.append(&mut e);
+                Default::default()
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -288,6 +300,7 @@ impl Cluster {
             transport,
             outlier,
             health_checker,
+            protocol,
         };
         if cfg.discovery_type == DiscoveryType::Static {
             let hosts = cluster
@@ -573,6 +586,7 @@ impl Cluster {
         for h in &old.hosts {
             if !new.hosts.iter().any(|n| Arc::ptr_eq(n, h)) {
                 h.pool.clear();
+                h.h2.clear();
             }
         }
     }
@@ -664,6 +678,7 @@ impl Cluster {
             log: &self.log,
             max_response_headers: MAX_RESPONSE_HEADERS,
             tls: None,
+            idle_timeout: self.protocol.idle_timeout,
             limits: Some(PoolLimits {
                 max_connections: self.limits.max_connections,
                 max_pending_requests: self.limits.max_pending_requests,

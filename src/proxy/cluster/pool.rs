@@ -48,6 +48,8 @@ pub struct PoolLimits<'a> {
 #[derive(Debug)]
 struct Idle {
     sender: SendRequest<Body>,
+    /// When it was returned (for the cluster's idle timeout).
+    since: Instant,
     uses: u32,
     local: Option<std::net::SocketAddr>,
     tls: Option<Arc<ConnTls>>,
@@ -64,6 +66,9 @@ pub struct PoolCtx<'a> {
     /// TLS to this host (the cluster's transport socket for it).
     pub tls: Option<Arc<UpstreamTls>>,
     pub limits: Option<PoolLimits<'a>>,
+    /// `common_http_protocol_options.idle_timeout`: idle connections older than this are
+    /// closed instead of reused.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// A connection checked out for one request.
@@ -115,7 +120,7 @@ impl Pool {
     pub async fn acquire(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Result<Conn, ConnectError> {
         let mut waited = false;
         loop {
-            if let Some(conn) = Self::take_idle(host).await {
+            if let Some(conn) = Self::take_idle(host, ctx).await {
                 return Ok(conn);
             }
             let count = &ctx.stats.cx_count;
@@ -161,11 +166,16 @@ impl Pool {
         }
     }
 
-    async fn take_idle(host: &Arc<Host>) -> Option<Conn> {
+    async fn take_idle(host: &Arc<Host>, ctx: &PoolCtx<'_>) -> Option<Conn> {
         loop {
             let idle = host.pool.idle.lock().ok().and_then(|mut v| v.pop());
             let mut idle = idle?;
             if idle.sender.is_closed() {
+                continue;
+            }
+            // Dropping the sender closes the connection (Envoy's `upstream_cx_idle_timeout`).
+            if ctx.idle_timeout.is_some_and(|t| idle.since.elapsed() >= t) {
+                ctx.stats.upstream_cx_idle_timeout.inc();
                 continue;
             }
             // Ready once the previous response was fully read; an error means it closed.
@@ -198,6 +208,7 @@ impl Pool {
         }
         if let Ok(mut idle) = host.pool.idle.lock() {
             idle.push(Idle {
+                since: Instant::now(),
                 local: conn.local,
                 sender: conn.sender,
                 uses: conn.uses,

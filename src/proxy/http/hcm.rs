@@ -49,6 +49,12 @@ pub struct HcmStats {
     pub downstream_cx_active: Gauge,
     pub downstream_cx_http1_total: Counter,
     pub downstream_cx_http1_active: Gauge,
+    pub downstream_cx_http2_total: Counter,
+    pub downstream_cx_http2_active: Gauge,
+    pub downstream_cx_ssl_total: Counter,
+    pub downstream_cx_ssl_active: Gauge,
+    pub downstream_cx_upgrades_total: Counter,
+    pub downstream_cx_upgrades_active: Gauge,
     pub downstream_cx_destroy: Counter,
     pub downstream_cx_destroy_remote: Counter,
     pub downstream_cx_destroy_local: Counter,
@@ -73,6 +79,8 @@ pub struct HcmStats {
     pub rq_direct_response: Counter,
     pub rq_redirect: Counter,
     pub rq_reset_after_downstream_response_started: Counter,
+    pub downstream_rq_ws_on_non_ws_route: Counter,
+    pub downstream_rq_idle_timeout: Counter,
 }
 
 impl HcmStats {
@@ -87,16 +95,12 @@ impl HcmStats {
             "downstream_cx_destroy_active_rq",
             "downstream_cx_destroy_local_active_rq",
             "downstream_cx_destroy_remote_active_rq",
-            "downstream_cx_http2_total",
             "downstream_cx_http3_total",
-            "downstream_cx_ssl_total",
-            "downstream_cx_upgrades_total",
             "downstream_flow_control_paused_reading_total",
             "downstream_flow_control_resumed_reading_total",
             "downstream_rq_failed_path_normalization",
             "downstream_rq_header_timeout",
             "downstream_rq_http3_total",
-            "downstream_rq_idle_timeout",
             "downstream_rq_max_duration_reached",
             "downstream_rq_non_relative_path",
             "downstream_rq_overload_close",
@@ -106,7 +110,6 @@ impl HcmStats {
             "downstream_rq_timeout",
             "downstream_rq_too_large",
             "downstream_rq_too_many_premature_resets",
-            "downstream_rq_ws_on_non_ws_route",
             "passthrough_internal_redirect_bad_location",
             "passthrough_internal_redirect_no_route",
             "passthrough_internal_redirect_predicate",
@@ -118,12 +121,9 @@ impl HcmStats {
             scope.counter(c);
         }
         for g in [
-            "downstream_cx_http2_active",
             "downstream_cx_http3_active",
             "downstream_cx_rx_bytes_buffered",
-            "downstream_cx_ssl_active",
             "downstream_cx_tx_bytes_buffered",
-            "downstream_cx_upgrades_active",
         ] {
             scope.gauge(g);
         }
@@ -136,6 +136,12 @@ impl HcmStats {
             downstream_cx_active: scope.gauge("downstream_cx_active"),
             downstream_cx_http1_total: c("downstream_cx_http1_total"),
             downstream_cx_http1_active: scope.gauge("downstream_cx_http1_active"),
+            downstream_cx_http2_total: c("downstream_cx_http2_total"),
+            downstream_cx_http2_active: scope.gauge("downstream_cx_http2_active"),
+            downstream_cx_ssl_total: c("downstream_cx_ssl_total"),
+            downstream_cx_ssl_active: scope.gauge("downstream_cx_ssl_active"),
+            downstream_cx_upgrades_total: c("downstream_cx_upgrades_total"),
+            downstream_cx_upgrades_active: scope.gauge("downstream_cx_upgrades_active"),
             downstream_cx_destroy: c("downstream_cx_destroy"),
             downstream_cx_destroy_remote: c("downstream_cx_destroy_remote"),
             downstream_cx_destroy_local: c("downstream_cx_destroy_local"),
@@ -162,6 +168,8 @@ impl HcmStats {
             rq_reset_after_downstream_response_started: c(
                 "rq_reset_after_downstream_response_started",
             ),
+            downstream_rq_ws_on_non_ws_route: c("downstream_rq_ws_on_non_ws_route"),
+            downstream_rq_idle_timeout: c("downstream_rq_idle_timeout"),
         }
     }
 
@@ -222,6 +230,8 @@ pub struct HcmRt {
     pub exchange: Option<ExchangeRt>,
     /// Fault injection and local rate limits, run before the router in config order.
     pub filters: FilterChain,
+    /// `upgrade_configs`: (lower-cased upgrade type, enabled).
+    pub upgrades: Vec<(String, bool)>,
 }
 
 impl HcmRt {
@@ -410,6 +420,22 @@ impl HcmRt {
             }
             None => None,
         };
+        let mut upgrades = Vec::new();
+        for (i, u) in cfg.upgrade_configs.iter().enumerate() {
+            let kind = u.upgrade_type.to_ascii_lowercase();
+            if kind.is_empty() {
+                errors.push(Rejected::new(
+                    format!("{path}.upgrade_configs[{i}].upgrade_type"),
+                    "UpgradeConfigValidationError.UpgradeType: value length must be at least 1 characters",
+                ));
+            } else if kind == "connect" {
+                errors.push(Rejected::new(
+                    format!("{path}.upgrade_configs[{i}].upgrade_type"),
+                    "CONNECT upgrades are not supported by mesh yet (websocket and other HTTP/1.1 Upgrade types are)",
+                ));
+            }
+            upgrades.push((kind, u.enabled.unwrap_or(true)));
+        }
         let Some(routes) = routes.filter(|_| errors.is_empty()) else {
             return Err(errors);
         };
@@ -439,6 +465,7 @@ impl HcmRt {
                 .filter(|n| *n > 0),
             via,
             filters,
+            upgrades,
             log: log.clone(),
             tracing,
             istio_stats,
@@ -473,8 +500,50 @@ pub async fn serve_connection(
     let stats = &hcm.stats;
     stats.downstream_cx_total.inc();
     stats.downstream_cx_active.inc();
-    stats.downstream_cx_http1_total.inc();
-    stats.downstream_cx_http1_active.inc();
+    let secure = tls.is_some();
+    if secure {
+        stats.downstream_cx_ssl_total.inc();
+        stats.downstream_cx_ssl_active.inc();
+    }
+    // The codec: fixed by `codec_type`, else ALPN `h2` on TLS, else the HTTP/2 preface (AUTO).
+    let alpn_h2 = tls.as_ref().and_then(|t| t.alpn.as_deref()) == Some("h2");
+    let (stream, http2) = match hcm.config.codec_type {
+        CodecType::Http2 => (stream, true),
+        CodecType::Http1 => (stream, false),
+        _ if alpn_h2 => (stream, true),
+        // No `h2` by ALPN (Istio's mTLS says `istio-h2`): the preface decides, as Envoy's
+        // AUTO codec does.
+        _ => match tokio::select! {
+            sniffed = super::sniff::h2_preface(stream) => sniffed,
+            // Draining: a connection that has not said a word yet is simply closed.
+            () = stop.cancelled() => (Box::new(tokio::io::empty()) as BoxStream, None),
+        } {
+            (s, Some(h2)) => (s, h2),
+            // Closed (or drained) before a byte: no codec was ever made (Envoy counts neither).
+            (_, None) => {
+                stats.downstream_cx_destroy.inc();
+                stats.downstream_cx_destroy_remote.inc();
+                stats.downstream_cx_active.dec();
+                if secure {
+                    stats.downstream_cx_ssl_active.dec();
+                }
+                return;
+            }
+        },
+    };
+    let (cx_total, cx_active) = if http2 {
+        (
+            &stats.downstream_cx_http2_total,
+            &stats.downstream_cx_http2_active,
+        )
+    } else {
+        (
+            &stats.downstream_cx_http1_total,
+            &stats.downstream_cx_http1_active,
+        )
+    };
+    cx_total.inc();
+    cx_active.inc();
     let io = TokioIo::new(CountingIo::new(
         stream,
         stats.downstream_cx_rx_bytes_total.clone(),
@@ -487,9 +556,42 @@ pub async fn serve_connection(
         requests: Default::default(),
         tls,
     });
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    {
-        let mut h1 = builder.http1();
+    let (p, h, c) = (proxy.clone(), hcm.clone(), conn.clone());
+    let service = service_fn(move |req: Request<Incoming>| {
+        let (p, h, c) = (p.clone(), h.clone(), c.clone());
+        // Boxed: a request's future is ~9 KiB, and hyper moves the service future it holds
+        // on every request; a box is one allocation and one copy.
+        let request = Box::pin(handle(req, p, h, c));
+        async move { Ok::<_, Infallible>(request.await) }
+    });
+    // `stop` is a child of the proxy's drain token: one wait covers both.
+    let result = if http2 {
+        let h2_options = hcm.config.http2_protocol_options.as_ref();
+        let setting = |f: fn(&crate::xds::protocol::Http2ProtocolOptions) -> Option<u32>| {
+            h2_options.and_then(f)
+        };
+        let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        // Envoy's defaults: 256 MiB windows, 2^31-1 streams.
+        h2.initial_stream_window_size(
+            setting(|o| o.initial_stream_window_size).or(Some(268_435_456)),
+        )
+        .initial_connection_window_size(
+            setting(|o| o.initial_connection_window_size).or(Some(268_435_456)),
+        )
+        .max_concurrent_streams(setting(|o| o.max_concurrent_streams).or(Some(2_147_483_647)))
+        .max_header_list_size(u32::try_from(hcm.max_request_headers).unwrap_or(u32::MAX));
+        let serving = h2.serve_connection(io, service);
+        tokio::pin!(serving);
+        tokio::select! {
+            biased;
+            r = serving.as_mut() => r,
+            _ = stop.cancelled() => {
+                serving.as_mut().graceful_shutdown();
+                serving.await
+            }
+        }
+    } else {
+        let mut h1 = hyper::server::conn::http1::Builder::new();
         h1.keep_alive(true)
             .max_buf_size(hcm.max_request_headers.max(8192));
         // Only when configured: a custom header limit and a header-read timer cost
@@ -501,30 +603,16 @@ pub async fn serve_connection(
             h1.timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(idle);
         }
-    }
-    if hcm.config.codec_type == CodecType::Http1 {
-        builder = builder.http1_only();
-    } else if hcm.config.codec_type == CodecType::Http2 {
-        builder = builder.http2_only();
-    }
-    let (p, h, c) = (proxy.clone(), hcm.clone(), conn.clone());
-    let service = service_fn(move |req: Request<Incoming>| {
-        let (p, h, c) = (p.clone(), h.clone(), c.clone());
-        // Boxed: a request's future is ~9 KiB, and hyper moves the service future it holds
-        // several times per request; a box is one allocation and one copy (measured: ~13%
-        // less CPU per proxied request).
-        let request = Box::pin(handle(req, p, h, c));
-        async move { Ok::<_, Infallible>(request.await) }
-    });
-    let serving = builder.serve_connection(io, service);
-    tokio::pin!(serving);
-    // `stop` is a child of the proxy's drain token: one wait covers both.
-    let result = tokio::select! {
-        biased;
-        r = serving.as_mut() => r,
-        _ = stop.cancelled() => {
-            serving.as_mut().graceful_shutdown();
-            serving.await
+        // With upgrades: a WebSocket handshake hands the connection to the tunnel.
+        let serving = h1.serve_connection(io, service).with_upgrades();
+        tokio::pin!(serving);
+        tokio::select! {
+            biased;
+            r = serving.as_mut() => r,
+            _ = stop.cancelled() => {
+                serving.as_mut().graceful_shutdown();
+                serving.await
+            }
         }
     };
     if let Err(e) = result {
@@ -543,7 +631,10 @@ pub async fn serve_connection(
     stats.downstream_cx_destroy.inc();
     stats.downstream_cx_destroy_remote.inc();
     stats.downstream_cx_active.dec();
-    stats.downstream_cx_http1_active.dec();
+    cx_active.dec();
+    if secure {
+        stats.downstream_cx_ssl_active.dec();
+    }
     stats
         .downstream_cx_length_ms
         .record(opened.elapsed().as_millis() as u64);
@@ -598,7 +689,7 @@ fn scheme_header(headers: &HeaderMap) -> &'static str {
 
 /// One request, start to finish.
 async fn handle(
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     proxy: Arc<Proxy>,
     hcm: Arc<HcmRt>,
     conn: Arc<ConnInfo>,
@@ -618,6 +709,13 @@ async fn handle(
     conn.requests
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let stream_id: u64 = rand::random();
+    // An HTTP/1.1 upgrade (WebSocket): the client's side of the tunnel, if it comes to one.
+    let upgrade = match req.version() {
+        http::Version::HTTP_11 => super::upgrade::requested(req.headers()),
+        _ => None,
+    };
+    let upgrade_header = req.headers().get(header::UPGRADE).cloned();
+    let on_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
     let (mut parts, incoming) = req.into_parts();
     let protocol = match parts.version {
         http::Version::HTTP_10 => "HTTP/1.0",
@@ -684,6 +782,13 @@ async fn handle(
     } else {
         let internal =
             mutate_request_headers(&mut parts.headers, &hcm, conn.peer, conn.tls.is_some());
+        // Envoy keeps `connection`/`upgrade` on an upgrade request.
+        if let Some(u) = upgrade_header.filter(|_| upgrade.is_some()) {
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+            parts.headers.insert(header::UPGRADE, u);
+        }
         if hcm.config.always_set_request_id_in_response {
             request_id = parts.headers.get("x-request-id").cloned();
         }
@@ -706,8 +811,19 @@ async fn handle(
             body::boxed(incoming)
         };
         route_and_forward(
-            &proxy, &hcm, &conn, stream_id, parts, incoming, &authority, &path, internal, started,
-            &mut rec, &mut span,
+            &proxy,
+            &hcm,
+            &conn,
+            stream_id,
+            parts,
+            incoming,
+            &authority,
+            &path,
+            internal,
+            started,
+            &mut rec,
+            &mut span,
+            upgrade.as_deref(),
         )
         .await
     };
@@ -732,7 +848,11 @@ async fn handle(
             if !reply.body.is_empty() {
                 rec.local_reply_body = Some(reply.body.clone());
             }
-            reply.into_response(&hcm.server_name)
+            if grpc {
+                reply.into_grpc_response(&hcm.server_name)
+            } else {
+                reply.into_response(&hcm.server_name)
+            }
         }
     };
     let upstream_peer = match &hcm.exchange {
@@ -782,6 +902,20 @@ async fn handle(
         }
         o
     });
+    // The upstream switched protocols: join the two upgraded connections.
+    if response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+        && let Some(down) = on_upgrade
+        && let Some(up) = response
+            .extensions_mut()
+            .remove::<hyper::upgrade::OnUpgrade>()
+    {
+        super::upgrade::tunnel(
+            down,
+            up,
+            &stats.downstream_cx_upgrades_total,
+            &stats.downstream_cx_upgrades_active,
+        );
+    }
     finalize_response_headers(&mut response, &hcm);
     if let Some(id) = request_id {
         response.headers_mut().insert("x-request-id", id);
@@ -806,6 +940,14 @@ async fn handle(
     if !hcm.access_logs.is_empty() {
         rec.response_headers = Some(parts.headers.clone());
     }
+    // A streamed gRPC answer says its status in the trailers: Istio's metrics want it.
+    let trailer_status = (grpc && istio.as_ref().is_some_and(|o| o.grpc_status.is_none()))
+        .then(|| Arc::new(std::sync::OnceLock::new()));
+    let body = match &trailer_status {
+        Some(seen) => body::boxed(super::grpc_status::TrailerStatus::new(body, seen.clone())),
+        None => body,
+    };
+    let mut istio = istio;
     let hcm2 = hcm.clone();
     let proxy2 = proxy.clone();
     let observed = Observed::new(body, move |end, bytes| {
@@ -822,7 +964,10 @@ async fn handle(
                     .set(super::super::flags::Flag::DownstreamConnectionTermination);
             }
         }
-        if let (Some(stats), Some(o)) = (&hcm2.istio_stats, &istio) {
+        if let (Some(stats), Some(o)) = (&hcm2.istio_stats, istio.as_mut()) {
+            if let Some(s) = trailer_status.as_ref().and_then(|t| t.get()) {
+                o.grpc_status = Some(s.clone());
+            }
             stats.record_http(o, rec.response_code, &rec.flags.short(), elapsed, bytes);
         }
         if !hcm2.access_logs.is_empty() {
@@ -1006,6 +1151,7 @@ async fn route_and_forward(
     started: Instant,
     rec: &mut Record,
     span: &mut Option<ActiveSpan>,
+    upgrade: Option<&str>,
 ) -> Result<Forwarded, LocalReply> {
     let host_for_match = if hcm.config.strip_any_host_port {
         strip_port(authority)
@@ -1125,6 +1271,12 @@ async fn route_and_forward(
             Ok(Forwarded::local(resp, "via_upstream"))
         }
         Action::Forward(fwd) => {
+            if let Some(kind) = upgrade
+                && !super::upgrade::allowed(&hcm.upgrades, &fwd.upgrades, kind)
+            {
+                hcm.stats.downstream_rq_ws_on_non_ws_route.inc();
+                return Err(LocalReply::upgrade_failed());
+            }
             let ctx = RouterCtx {
                 proxy,
                 hcm,
@@ -1133,6 +1285,11 @@ async fn route_and_forward(
                 internal,
                 downstream_started: started,
                 destination: conn.local,
+                upgrade: upgrade.is_some(),
+                stream_idle: super::stream_idle::effective(
+                    hcm.config.stream_idle_timeout.map(|d| d.get()),
+                    fwd.idle_timeout,
+                ),
             };
             let result = router::forward(
                 &ctx, &mut parts, incoming, authority, path, &table, m.vhost, m.route, fwd, rec,

@@ -119,6 +119,22 @@ impl LocalReply {
         reply
     }
 
+    /// The stream idle timeout fired before the response started: 504 once the request was
+    /// whole (408 while it was still arriving), `SI`.
+    pub fn stream_idle_timeout(request_complete: bool) -> Self {
+        Self::new(
+            if request_complete { 504 } else { 408 },
+            "stream timeout",
+            Flags::of(Flag::StreamIdleTimeout),
+            "stream_idle_timeout",
+        )
+    }
+
+    /// An upgrade (WebSocket) the connection manager or route does not allow: 403, no body.
+    pub fn upgrade_failed() -> Self {
+        Self::new(403, "", Flags::NONE, "upgrade_failed")
+    }
+
     /// HTTP/1.1 request without a Host header.
     pub fn missing_host() -> Self {
         Self::new(
@@ -150,9 +166,82 @@ impl LocalReply {
     }
 }
 
+/// Envoy's `Grpc::Utility::httpToGrpcStatus` (gRPC's HTTP-to-status mapping).
+pub fn http_to_grpc_status(status: u16) -> u32 {
+    match status {
+        400 => 13,
+        401 => 16,
+        403 => 7,
+        404 => 12,
+        429 | 502 | 503 | 504 => 14,
+        _ => 2,
+    }
+}
+
+/// `grpc-message` text, percent-encoded as gRPC asks (and Envoy does): bytes outside
+/// printable ASCII, and `%`.
+pub fn grpc_message(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if (0x20..=0x7e).contains(&b) && b != b'%' {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl LocalReply {
+    /// The reply to a gRPC request: trailers-only, HTTP 200, `grpc-status` from the HTTP code
+    /// (unless a filter chose one) and the body as `grpc-message`.
+    pub fn into_grpc_response(&self, server_name: &HeaderValue) -> Response<Body> {
+        let chosen = self.headers.iter().any(|(k, _)| k == "grpc-status");
+        let mut resp = Response::new(body::empty());
+        let h = resp.headers_mut();
+        if !chosen {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/grpc"),
+            );
+            h.insert(
+                "grpc-status",
+                HeaderValue::from(http_to_grpc_status(self.status)),
+            );
+            if !self.body.is_empty()
+                && let Ok(v) = HeaderValue::try_from(grpc_message(&self.body))
+            {
+                h.insert("grpc-message", v);
+            }
+        }
+        if self.overloaded {
+            h.insert("x-envoy-overloaded", HeaderValue::from_static("true"));
+        }
+        h.insert(header::SERVER, server_name.clone());
+        for (k, v) in &self.headers {
+            h.append(k.clone(), v.clone());
+        }
+        resp
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grpc_replies_are_trailers_only() {
+        let server = HeaderValue::from_static("envoy");
+        let resp = LocalReply::no_healthy_upstream().into_grpc_response(&server);
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["grpc-status"], "14");
+        assert_eq!(resp.headers()["grpc-message"], "no healthy upstream");
+        assert_eq!(resp.headers()["content-type"], "application/grpc");
+        assert!(hyper::body::Body::is_end_stream(resp.body()));
+        assert_eq!(http_to_grpc_status(404), 12);
+        assert_eq!(http_to_grpc_status(500), 2);
+        assert_eq!(grpc_message("50% done\n"), "50%25 done%0A");
+    }
 
     #[test]
     fn reset_bodies_match_envoy() {

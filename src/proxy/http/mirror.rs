@@ -14,7 +14,6 @@ use crate::xds::route::RequestMirrorPolicy;
 use super::super::Rejected;
 use super::super::cluster::Cluster;
 use super::super::cluster::host::inc;
-use super::super::cluster::pool::Pool;
 use super::body;
 
 /// One compiled mirror policy.
@@ -111,16 +110,13 @@ pub fn spawn(cluster: Arc<Cluster>, shadow: Shadow, timeout: Option<Duration>) {
         stats.upstream_rq_total.inc();
         inc(&host.stats.rq_total);
         let exchange = async {
-            let (response, conn) = super::router::send(&cluster, &host, req).await.ok()?;
+            let (response, conn) = super::router::send(&cluster, &host, req, false)
+                .await
+                .ok()?;
             let status = response.status().as_u16();
             // Read to the end so the connection can be reused.
             response.into_body().collect().await.ok()?;
-            Pool::release(
-                &host,
-                conn,
-                cluster.config.max_requests_per_connection,
-                &stats,
-            );
+            conn.release(&host, cluster.config.max_requests_per_connection, &stats);
             Some(status)
         };
         let status = match timeout {

@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod filters;
+pub mod grpc_status;
 pub mod hash_policy;
 pub mod hcm;
 pub mod headers;
@@ -11,3 +12,7 @@ pub mod mirror;
 pub mod retry;
 pub mod route;
 pub mod router;
+pub mod sniff;
+pub mod stream_idle;
+pub mod upgrade;
+pub mod upstream_h2;

@@ -128,6 +128,10 @@ pub struct ForwardRt {
     pub max_grpc_timeout: Option<Duration>,
     pub hash_policy: Vec<super::hash_policy::HashPolicyRt>,
     pub mirrors: Vec<super::mirror::MirrorRt>,
+    /// Per-route `upgrade_configs`: (lower-cased upgrade type, enabled).
+    pub upgrades: Vec<(String, bool)>,
+    /// The route's `idle_timeout` (over the manager's `stream_idle_timeout`; zero: off).
+    pub idle_timeout: Option<Duration>,
 }
 
 /// What a successful lookup returns.
@@ -790,12 +794,6 @@ fn build_forward(
         },
         None => None,
     };
-    if a.idle_timeout.is_some() {
-        errors.push(Rejected::new(
-            format!("{path}.idle_timeout"),
-            "idle_timeout is not supported by mesh yet",
-        ));
-    }
     if a.metadata_match.is_some() {
         errors.push(Rejected::new(
             format!("{path}.metadata_match"),
@@ -839,6 +837,17 @@ fn build_forward(
         max_grpc_timeout: a.max_grpc_timeout.map(|d| d.get()),
         hash_policy,
         mirrors,
+        idle_timeout: a.idle_timeout.map(|d| d.get()),
+        upgrades: a
+            .upgrade_configs
+            .iter()
+            .map(|u| {
+                (
+                    u.upgrade_type.to_ascii_lowercase(),
+                    u.enabled.unwrap_or(true),
+                )
+            })
+            .collect(),
     })
 }
 

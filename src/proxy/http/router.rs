@@ -19,9 +19,10 @@ use crate::xds::route::RedirectAction;
 use super::super::Proxy;
 use super::super::access_log::Record;
 use super::super::cluster::Cluster;
+use super::super::cluster::h2pool::Lease;
 use super::super::cluster::host::{Host, dec, inc};
 use super::super::cluster::outlier::Outcome;
-use super::super::cluster::pool::{Conn, ConnectError, Pool};
+use super::super::cluster::pool::{ConnectError, Pool};
 use super::super::flags::{Flag, Flags};
 use super::super::log::{Component, Level};
 use super::super::tls::ConnTls;
@@ -55,6 +56,10 @@ pub struct RouterCtx<'a> {
     pub downstream_started: Instant,
     /// Where the downstream connection was going (ORIGINAL_DST clusters connect there).
     pub destination: SocketAddr,
+    /// An allowed upgrade (WebSocket): sent on a connection of its own.
+    pub upgrade: bool,
+    /// The stream idle timeout while waiting for the response headers.
+    pub stream_idle: Option<Duration>,
 }
 
 /// A response on its way back, with what the access log needs to know about how it came.
@@ -366,8 +371,15 @@ pub async fn forward(
         }
     }
 
+    // The stream idle timeout only matters when the route timeout would not end the stream
+    // first (it counts from the request's start, the idle timer from the last activity).
+    let stream_idle = ctx
+        .stream_idle
+        .filter(|idle| global.is_none_or(|g| g > *idle));
+
     // 6. Attempts.
     let stats = cluster.stats.clone();
+    let downstream_h2 = parts.version == http::Version::HTTP_2;
     let routing_started = Instant::now();
     let global_deadline = global.map(|g| TokioInstant::now() + g);
     // One timer for the whole request: it bounds every attempt and then the response body.
@@ -503,10 +515,17 @@ pub async fn forward(
         inc(&host.stats.rq_total);
         inc(&host.stats.rq_active);
         let sent_at = Instant::now();
+        let attempt_future = if ctx.upgrade {
+            futures_util::future::Either::Left(super::upgrade::send(&cluster, &host, req))
+        } else {
+            futures_util::future::Either::Right(send(&cluster, &host, req, downstream_h2))
+        };
+        let idle_deadline = stream_idle.map(|d| TokioInstant::now() + d);
         let outcome = wait_attempt(
-            send(&cluster, &host, req),
+            attempt_future,
             global_timer.as_mut(),
             per_try_deadline,
+            idle_deadline,
         )
         .await;
         let finished_attempt = |ok: bool| {
@@ -517,7 +536,7 @@ pub async fn forward(
         };
         match outcome {
             Ok((response, conn)) => {
-                rec.upstream_local = conn.local;
+                rec.upstream_local = conn.local();
                 let status = response.status().as_u16();
                 if attempt > 1 {
                     stats.retry_code(status);
@@ -538,12 +557,7 @@ pub async fn forward(
                     finished_attempt(false);
                     // An answer without a body leaves the connection reusable.
                     if hyper::body::Body::is_end_stream(response.body()) {
-                        Pool::release(
-                            &host,
-                            conn,
-                            cluster.config.max_requests_per_connection,
-                            &stats,
-                        );
+                        conn.release(&host, cluster.config.max_requests_per_connection, &stats);
                     }
                     drop(response);
                     plog!(
@@ -563,7 +577,7 @@ pub async fn forward(
                     stats.upstream_rq_retry_success.inc();
                 }
                 let service_time = sent_at.elapsed();
-                let upstream_tls = conn.tls.clone();
+                let upstream_tls = conn.tls();
                 let mut response = finish_response(
                     response,
                     conn,
@@ -575,6 +589,15 @@ pub async fn forward(
                     service_time,
                     sent_at,
                 );
+                // The response body idles no longer than the stream may (not a tunnel's).
+                if let Some(idle) = stream_idle
+                    && response.status() != http::StatusCode::SWITCHING_PROTOCOLS
+                    && !hyper::body::Body::is_end_stream(response.body())
+                {
+                    let counter = hcm.stats.downstream_rq_idle_timeout.clone();
+                    response = response
+                        .map(|b| body::boxed(super::stream_idle::IdleBody::wrap(b, idle, counter)));
+                }
                 if let Some(cookie) = hashed
                     .set_cookie
                     .as_deref()
@@ -608,6 +631,13 @@ pub async fn forward(
                 cluster.report(&host, Outcome::LocalFailure);
                 let global_expired = global_deadline.is_some_and(|g| TokioInstant::now() >= g);
                 let (kind, reply) = match &failure {
+                    Failure::Idle => {
+                        hcm.stats.downstream_rq_idle_timeout.inc();
+                        stats.upstream_rq_tx_reset.inc();
+                        let mut r = LocalReply::stream_idle_timeout(true);
+                        r.flags = r.flags.union(flags);
+                        return Err(r);
+                    }
                     Failure::Timeout if global_expired => {
                         return Err(timed_out(&stats, &host, flags, false));
                     }
@@ -763,9 +793,10 @@ async fn wait_attempt<F>(
     attempt: F,
     global: Option<&mut std::pin::Pin<Box<tokio::time::Sleep>>>,
     per_try: Option<TokioInstant>,
-) -> Result<(Response<Incoming>, Conn), Failure>
+    idle: Option<TokioInstant>,
+) -> Result<(Response<Incoming>, Lease), Failure>
 where
-    F: std::future::Future<Output = Result<(Response<Incoming>, Conn), Failure>>,
+    F: std::future::Future<Output = Result<(Response<Incoming>, Lease), Failure>>,
 {
     let per_try = async {
         match per_try {
@@ -779,15 +810,24 @@ where
             None => std::future::pending().await,
         }
     };
+    let idle = async {
+        match idle {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         r = attempt => r,
         _ = global => Err(Failure::Timeout),
         _ = per_try => Err(Failure::Timeout),
+        _ = idle => Err(Failure::Idle),
     }
 }
 
 pub(super) enum Failure {
     Timeout,
+    /// The stream idle timeout fired before the response headers.
+    Idle,
     Connect(ConnectError),
     Reset {
         reason: String,
@@ -798,11 +838,16 @@ pub(super) enum Failure {
 
 /// One attempt: a connection (reused or new) and the response headers. A reused connection
 /// that turns out closed is replaced once, transparently (the request was never sent).
+/// HTTP/2 clusters send on the host's shared connection instead.
 pub(super) async fn send(
     cluster: &Arc<Cluster>,
     host: &Arc<Host>,
     mut req: Request<Body>,
-) -> Result<(Response<Incoming>, Conn), Failure> {
+    downstream_h2: bool,
+) -> Result<(Response<Incoming>, Lease), Failure> {
+    if cluster.protocol.use_h2(downstream_h2) {
+        return super::upstream_h2::send(cluster, host, req).await;
+    }
     let ctx = cluster.pool_ctx_for(host);
     for _ in 0..2 {
         let mut conn = Pool::acquire(host, &ctx).await.map_err(Failure::Connect)?;
@@ -810,7 +855,7 @@ pub(super) async fn send(
             cluster.stats.upstream_rq_pending_total.inc();
         }
         match conn.sender.try_send_request(req).await {
-            Ok(resp) => return Ok((resp, conn)),
+            Ok(resp) => return Ok((resp, Lease::H1(conn))),
             Err(mut e) => {
                 let unsent = e.take_message();
                 let err = e.into_error();
@@ -849,7 +894,7 @@ pub(super) async fn send(
 #[allow(clippy::too_many_arguments)]
 fn finish_response(
     response: Response<Incoming>,
-    conn: Conn,
+    conn: Lease,
     cluster: &Arc<Cluster>,
     host: &Arc<Host>,
     internal: bool,
@@ -859,12 +904,15 @@ fn finish_response(
     sent_at: Instant,
 ) -> Response<Body> {
     let (mut parts, incoming) = response.into_parts();
-    let hop_by_hop = parts.headers.keys().any(|k| {
-        matches!(
-            k.as_str(),
-            "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade"
-        )
-    });
+    // A 101 keeps `connection`/`upgrade`: they are the answer to the upgrade.
+    let switching = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
+    let hop_by_hop = !switching
+        && parts.headers.keys().any(|k| {
+            matches!(
+                k.as_str(),
+                "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade"
+            )
+        });
     if hop_by_hop {
         for h in [
             "connection",
@@ -894,7 +942,7 @@ fn finish_response(
         match end {
             End::Complete => {
                 if let Some(c) = conn.take() {
-                    Pool::release(&host2, c, max_requests, stats);
+                    c.release(&host2, max_requests, stats);
                 }
             }
             End::TimedOut => {
