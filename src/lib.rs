@@ -4,6 +4,8 @@
 
 pub mod cli;
 
+pub mod labs;
+
 pub mod client;
 
 pub mod sandbox;

@@ -9,6 +9,7 @@ pub mod get;
 pub mod httpbin;
 pub mod install;
 pub mod istioctl;
+pub mod lab;
 pub mod logs;
 pub mod manifests;
 pub mod metrics;

@@ -1,0 +1,180 @@
+//! `mesh lab`: every lab is a test. Each lab runs in its own state directory through the real
+//! binary: `lab start` (a fresh sandbox with free node ports, or the book's fixed ports under
+//! the shared lock), then for every step `lab solve` and `lab check`, then `lab stop`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::util::{self, TempDir, mesh_bin};
+
+/// A lab run in its own `MESH_HOME`; stopped when dropped (also after a failed assertion).
+struct LabRun {
+    home: TempDir,
+    _lock: Option<util::FixedPortsLock>,
+}
+
+impl LabRun {
+    fn new(fixed_ports: bool) -> LabRun {
+        LabRun {
+            _lock: fixed_ports.then(util::fixed_ports_lock),
+            home: TempDir::new("lab"),
+        }
+    }
+
+    fn run_env(&self, args: &[&str], env: &[(&str, &Path)]) -> (i32, String, String) {
+        let out = Command::new(mesh_bin())
+            .args(args)
+            .env("MESH_HOME", self.home.path())
+            .env_remove("MESH_CONTEXT")
+            .env_remove("RUST_LOG")
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
+            .current_dir(self.home.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run mesh");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        self.run_env(args, &[])
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "mesh {args:?} exited {code}:\n{out}\n{err}");
+        out
+    }
+}
+
+impl Drop for LabRun {
+    fn drop(&mut self) {
+        let _ = self.run(&["lab", "stop"]);
+    }
+}
+
+/// Whether the lab's commands need a tool that is missing (the test then skips, with a notice).
+fn missing_tools(lab: &mesh::labs::format::Lab) -> bool {
+    let mut lines: Vec<&str> = lab.setup.run.iter().map(String::as_str).collect();
+    for s in &lab.steps {
+        lines.extend(s.value.run.iter().map(String::as_str));
+        for c in &s.value.checks {
+            if let Some(cmd) = &c.value.command {
+                lines.push(&cmd.run);
+            }
+        }
+    }
+    ["curl", "grep"]
+        .iter()
+        .any(|t| lines.iter().any(|l| l.contains(t)) && util::tool(t).is_none())
+}
+
+/// Solves and checks every step of a lab on a fresh sandbox.
+fn solve_and_check(id: &str) {
+    let lab = mesh::labs::catalog::find(id, None).unwrap_or_else(|| panic!("lab {id} loads"));
+    if missing_tools(&lab) {
+        return;
+    }
+    let run = LabRun::new(lab.fixed_ports);
+    let mut start = vec!["lab", "start", id];
+    if !lab.fixed_ports && lab.sandbox != "none" {
+        start.push("--random-ports");
+    }
+    let out = run.ok(&start);
+    assert!(
+        out.contains(&format!("step 1/{}", lab.steps.len())),
+        "{out}"
+    );
+    for (i, step) in lab.steps.iter().enumerate() {
+        let (code, out, err) = run.run(&["lab", "solve"]);
+        assert_eq!(
+            code,
+            0,
+            "lab {id} step {} ({}): solve failed:\n{out}\n{err}",
+            i + 1,
+            step.value.title
+        );
+        let (code, out, err) = run.run(&["lab", "check"]);
+        assert_eq!(
+            code,
+            0,
+            "lab {id} step {} ({}): check failed:\n{out}\n{err}",
+            i + 1,
+            step.value.title
+        );
+        assert!(out.contains("Step passed"), "{out}");
+        run.ok(&["lab", "next"]);
+    }
+    let list = run.ok(&["lab", "list"]);
+    let row = list
+        .lines()
+        .find(|l| l.contains('▶'))
+        .unwrap_or_else(|| panic!("no current lab in:\n{list}"));
+    assert!(row.contains("done"), "{row}");
+}
+
+macro_rules! lab_tests {
+    ($($name:ident => $id:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                solve_and_check($id);
+            }
+        )*
+    };
+}
+
+lab_tests! {
+    lab_3_1 => "3.1",
+    lab_3_2 => "3.2",
+    lab_3_3 => "3.3",
+    lab_3_4 => "3.4",
+    lab_3_5 => "3.5",
+}
+
+/// A test per lab file: a lab added without its test fails here.
+#[test]
+fn every_lab_has_a_test() {
+    let (labs, problems) = mesh::labs::catalog::load_all();
+    assert!(problems.is_empty(), "{problems:?}");
+    let this = include_str!("labs.rs");
+    for lab in labs {
+        assert!(
+            this.contains(&format!("=> \"{}\"", lab.id)),
+            "lab {} has no test in tests/it/labs.rs",
+            lab.id
+        );
+    }
+}
+
+#[test]
+fn a_malformed_lab_file_is_named_with_line_and_field() {
+    let run = LabRun::new(false);
+    let dir = TempDir::new("mylabs");
+    dir.write(
+        "9.9-mine.yaml",
+        "id: \"9.9\"\ntitle: Mine\nsummary: s\nsandbox: none\nsteps:\n- title: one\n  text: t\n  checks:\n  - name: c\n    http: { url: \"http://localhost:1/\", expect: { status: \"two hundred\" } }\n",
+    );
+    let (code, out, err) = run.run_env(&["lab", "list"], &[("MESH_LAB_DIR", dir.path())]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("3.1"),
+        "the good labs are still listed:\n{out}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.contains("9.9-mine.yaml"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("9.9-mine.yaml:10:"), "{line}");
+    assert!(
+        line.contains("steps[0].checks[0].http.expect.status"),
+        "{line}"
+    );
+    // Without the bad file, list is clean.
+    let (code, out, _) = run.run(&["lab", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("4 steps") || out.contains("steps"), "{out}");
+}
