@@ -353,7 +353,7 @@ fn loosely_equal(a: &Value, b: &Value) -> bool {
 
 async fn config(ctx: &Context, c: &ConfigCheck) -> Result<(), Error> {
     let admin = ctx.admin(&c.target()).await?;
-    let mut path = "/config_dump".to_owned();
+    let mut path = c.page.clone().unwrap_or_else(|| "/config_dump".to_owned());
     let mut query = Vec::new();
     if let Some(r) = &c.resource {
         query.push(format!("resource={}", crate::client::encode(r)));
@@ -362,16 +362,15 @@ async fn config(ctx: &Context, c: &ConfigCheck) -> Result<(), Error> {
         query.push("include_eds".to_owned());
     }
     if !query.is_empty() {
-        path.push('?');
+        path.push(if path.contains('?') { '&' } else { '?' });
         path.push_str(&query.join("&"));
     }
     let body = wire::admin_get(admin, &path)
         .await
-        .map_err(|e| Error::Fail(format!("cannot read the proxy's config_dump: {e}")))?;
-    let v: Value = serde_json::from_str(&body)
-        .map_err(|e| Error::Fail(format!("config_dump is not JSON: {e}")))?;
-    json_all(&v, &c.json)
-        .map_err(|m| Error::Fail(format!("config_dump of {}: {m}", who(&c.target()))))
+        .map_err(|e| Error::Fail(format!("cannot read the proxy's {path}: {e}")))?;
+    let v: Value =
+        serde_json::from_str(&body).map_err(|e| Error::Fail(format!("{path} is not JSON: {e}")))?;
+    json_all(&v, &c.json).map_err(|m| Error::Fail(format!("{path} of {}: {m}", who(&c.target()))))
 }
 
 fn who(t: &ProxyRef) -> String {

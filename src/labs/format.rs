@@ -232,10 +232,14 @@ pub struct ProxyRef {
     pub admin: Option<String>,
 }
 
-/// JSON paths into a proxy's `/config_dump`.
+/// JSON paths into a proxy's `/config_dump` (or another JSON admin page: `/certs`,
+/// `/clusters?format=json`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigCheck {
+    /// The admin page; default `/config_dump`.
+    #[serde(default)]
+    pub page: Option<String>,
     #[serde(default)]
     pub proxy: Option<String>,
     #[serde(default)]

@@ -133,6 +133,13 @@ lab_tests! {
     lab_3_3 => "3.3",
     lab_3_4 => "3.4",
     lab_3_5 => "3.5",
+    lab_4_1 => "4.1",
+    lab_4_2 => "4.2",
+    lab_4_3 => "4.3",
+    lab_4_4 => "4.4",
+    lab_4_5 => "4.5",
+    lab_4_6 => "4.6",
+    lab_4_7 => "4.7",
 }
 
 /// A test per lab file: a lab added without its test fails here.
@@ -177,4 +184,79 @@ fn a_malformed_lab_file_is_named_with_line_and_field() {
     let (code, out, _) = run.run(&["lab", "list"]);
     assert_eq!(code, 0);
     assert!(out.contains("4 steps") || out.contains("steps"), "{out}");
+}
+
+/// The user types the commands in their own shell; `check` explains a failure with its hint
+/// before that, shows the sandbox's real node ports, and says it cannot run once the sandbox
+/// is down (exit code 3) instead of failing the step.
+#[test]
+fn check_explains_failures_uses_real_ports_and_knows_when_it_cannot_run() {
+    let run = LabRun::new(false);
+    let out = run.ok(&["lab", "start", "4.2", "--random-ports"]);
+    let port = out
+        .lines()
+        .find_map(|l| {
+            let rest = l.trim().strip_prefix("node port")?.trim();
+            let rest = rest.strip_prefix("30000")?;
+            rest.rsplit(':').next()?.trim().parse::<u16>().ok()
+        })
+        .unwrap_or_else(|| panic!("no node port 30000 in:\n{out}"));
+    assert!(
+        out.contains(&format!("localhost:{port}/")),
+        "the shown curl uses the real port:\n{out}"
+    );
+    assert!(out.contains("export MESH_CONTEXT=lab-4-2"), "{out}");
+
+    let (code, out, _) = run.run(&["lab", "check"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("✘ a listener on 8080 routed by http.8080"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hint: mesh apply -f ch4/coolstore-gw.yaml -n istioinaction"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("GET http://localhost:{port}/")),
+        "{out}"
+    );
+
+    // The user's own command, in the working directory, against the lab's sandbox.
+    let workdir = run.home.path().join("labs/4.2");
+    let status = Command::new(mesh_bin())
+        .args([
+            "apply",
+            "-f",
+            "ch4/coolstore-gw.yaml",
+            "-n",
+            "istioinaction",
+        ])
+        .env("MESH_HOME", run.home.path())
+        .env("MESH_CONTEXT", "lab-4-2")
+        .current_dir(&workdir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, out, _) = run.run(&["lab", "check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(run.ok(&["lab", "list"]).contains("done (1/1)"));
+
+    run.ok(&["lab", "stop"]);
+    let (code, out, _) = run.run(&["lab", "check"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        out.contains("cannot run: the lab's sandbox \"lab-4-2\" is not running"),
+        "{out}"
+    );
+    let (code, _, err) = run.run(&["lab", "solve"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not running"), "{err}");
+    // `start` brings a fresh sandbox back, at the same step.
+    let out = run.ok(&["lab", "start", "4.2", "--random-ports"]);
+    assert!(out.contains("step 1/1"), "{out}");
+    let (code, _, _) = run.run(&["lab", "check"]);
+    assert_eq!(code, 1, "a fresh sandbox has no Gateway");
+    let (code, out, _) = run.run(&["lab", "start", "nope"]);
+    assert_eq!(code, 1, "{out}");
 }

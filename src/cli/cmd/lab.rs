@@ -141,7 +141,11 @@ fn list(r: &Runner) -> anyhow::Result<ExitCode> {
         let state = match p {
             Some(p) if p.done => format!("done ({}/{})", lab.steps.len(), lab.steps.len()),
             Some(p) => format!("{}/{} passed", p.passed.len(), lab.steps.len()),
-            None => format!("{} steps", lab.steps.len()),
+            None => format!(
+                "{} step{}",
+                lab.steps.len(),
+                if lab.steps.len() == 1 { "" } else { "s" }
+            ),
         };
         let current = if progress.current.as_deref() == Some(lab.id.as_str()) {
             "▶"
