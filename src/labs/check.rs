@@ -438,7 +438,7 @@ async fn tls(ctx: &Context, t: &TlsCheck) -> Result<(), Error> {
     };
     let what = format!("TLS to {addr} for {:?}", t.sni);
     match (wire::tls_handshake(&addr, &t.sni, &files).await, t.ok) {
-        (Ok(h), true) => match &t.san {
+        (Ok(h), true) => match &t.name {
             Some(want) if !h.dns_names.iter().any(|n| n == want) => Err(Error::Fail(format!(
                 "{what}: the server's certificate names {:?}, not {want:?}",
                 h.dns_names

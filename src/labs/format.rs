@@ -310,9 +310,10 @@ pub struct TlsCheck {
     /// With `ok: false`: the error contains this text.
     #[serde(default)]
     pub error: Option<String>,
-    /// With `ok: true`: the server certificate's subject alternative names include this DNS name.
+    /// With `ok: true`: the server certificate is for this name (a DNS subjectAltName, else
+    /// the subject's CN, as curl checks).
     #[serde(default)]
-    pub san: Option<String>,
+    pub name: Option<String>,
 }
 
 /// A TCP exchange: connect, optionally send, read until every expected text arrived in order.

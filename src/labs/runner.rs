@@ -559,7 +559,12 @@ fn copy_files(lab: &Lab, dir: &Path) -> Result<(), LabError> {
         let f = &f.value;
         for (path, bytes) in catalog::files_under(&f.from) {
             let rel = path.strip_prefix(f.from.as_str()).unwrap_or("");
-            let target = dir.join(f.target()).join(rel.trim_start_matches('/'));
+            let rel = rel.trim_start_matches('/');
+            let target = if rel.is_empty() {
+                dir.join(f.target())
+            } else {
+                dir.join(f.target()).join(rel)
+            };
             write_file(&target, bytes)?;
         }
     }

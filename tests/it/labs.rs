@@ -140,6 +140,16 @@ lab_tests! {
     lab_4_5 => "4.5",
     lab_4_6 => "4.6",
     lab_4_7 => "4.7",
+    lab_4_8 => "4.8",
+    lab_4_9 => "4.9",
+    lab_4_10 => "4.10",
+    lab_4_11 => "4.11",
+    lab_4_12 => "4.12",
+    lab_4_13 => "4.13",
+    lab_4_14 => "4.14",
+    lab_4_15 => "4.15",
+    lab_4_16 => "4.16",
+    lab_4_17 => "4.17",
 }
 
 /// A test per lab file: a lab added without its test fails here.
