@@ -51,6 +51,8 @@ impl FileCopy {
     }
 }
 
+/// The lab's own preparation: `run` commands first (they may make files), then the `start`ed
+/// processes.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Setup {

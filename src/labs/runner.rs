@@ -209,11 +209,12 @@ impl Runner {
             self.start_sandbox(lab, &name, random_ports, log).await?;
         }
         let ctx = self.context(lab).await;
-        for b in &lab.setup.start {
-            self.start_background(lab, &ctx, b, log).await?;
-        }
+        // Files first (e.g. certificates), then the processes that read them.
         for c in &lab.setup.run {
             run_command(&ctx, c, log).await?;
+        }
+        for b in &lab.setup.start {
+            self.start_background(lab, &ctx, b, log).await?;
         }
         Ok(())
     }
