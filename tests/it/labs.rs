@@ -152,6 +152,7 @@ lab_tests! {
     lab_4_17 => "4.17",
     lab_c1 => "C1",
     lab_c2 => "C2",
+    lab_c5 => "C5",
 }
 
 /// A test per lab file: a lab added without its test fails here.
