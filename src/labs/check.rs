@@ -97,27 +97,51 @@ fn api_error(e: ClientError) -> Error {
     }
 }
 
-/// Runs one check, retrying until it passes or its time is up.
-pub async fn run(ctx: &Context, check: &Check) -> Outcome {
-    let within = check
-        .within
-        .as_deref()
-        .and_then(parse_duration)
-        .unwrap_or(DEFAULT_WITHIN);
-    let deadline = Instant::now() + within;
+/// Runs a step's checks, in order, in rounds: a check that failed is tried again in the next
+/// round until it passes or its time (`within`) is up, so config still on its way to a proxy
+/// can arrive, while the whole step takes about the longest `within`, not their sum. Checks
+/// keep their order in every round (a stats check may count what an earlier check sent).
+pub async fn run_all(ctx: &Context, checks: &[&Check]) -> Vec<Outcome> {
+    let started = Instant::now();
+    let deadlines: Vec<Instant> = checks
+        .iter()
+        .map(|c| {
+            started
+                + c.within
+                    .as_deref()
+                    .and_then(parse_duration)
+                    .unwrap_or(DEFAULT_WITHIN)
+        })
+        .collect();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; checks.len()];
+    let mut last_failure: Vec<String> = vec![String::new(); checks.len()];
     loop {
-        let result = once(ctx, check).await;
-        match result {
-            Ok(()) => return Outcome::Pass,
-            Err(Error::CannotRun(why)) => return Outcome::CannotRun(why),
-            Err(Error::Fail(why)) => {
-                if Instant::now() >= deadline {
-                    return Outcome::Fail(why);
+        for (i, c) in checks.iter().enumerate() {
+            if outcomes[i].is_some() {
+                continue;
+            }
+            match once(ctx, c).await {
+                Ok(()) => outcomes[i] = Some(Outcome::Pass),
+                Err(Error::CannotRun(why)) => outcomes[i] = Some(Outcome::CannotRun(why)),
+                Err(Error::Fail(why)) => {
+                    if Instant::now() >= deadlines[i] {
+                        outcomes[i] = Some(Outcome::Fail(why));
+                    } else {
+                        last_failure[i] = why;
+                    }
                 }
             }
         }
+        if outcomes.iter().all(Option::is_some) {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
+    outcomes
+        .into_iter()
+        .zip(last_failure)
+        .map(|(o, why)| o.unwrap_or(Outcome::Fail(why)))
+        .collect()
 }
 
 async fn once(ctx: &Context, c: &Check) -> Result<(), Error> {

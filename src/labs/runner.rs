@@ -267,8 +267,14 @@ impl Runner {
             } else {
                 None
             };
-            if let Some(reason) = reason {
+            if let Some(mut reason) = reason {
                 stop_pid(pid).await;
+                if text.contains("Address already in use") || text.contains("in use") {
+                    reason.push_str(
+                        " — a port it publishes is taken (another sandbox on the book's node ports? \
+                         `mesh down` stops it, or `mesh lab start ID --random-ports` uses free ports)",
+                    );
+                }
                 return Err(LabError::SandboxStart {
                     name: name.into(),
                     reason,
@@ -454,22 +460,26 @@ impl Runner {
         let step = &lab.steps[index].value;
         let down = sandbox_name(&lab).filter(|n| (self.find_sandbox)(n).is_none());
         let ctx = self.context(&lab).await;
-        let mut results = Vec::new();
-        for c in &step.checks {
-            let c = &c.value;
-            let outcome = match &down {
-                Some(name) => Outcome::CannotRun(format!(
+        let checks: Vec<&super::format::Check> = step.checks.iter().map(|c| &c.value).collect();
+        let outcomes = match &down {
+            Some(name) => vec![
+                Outcome::CannotRun(format!(
                     "the lab's sandbox {name:?} is not running; `mesh lab start {}` starts it again",
                     lab.id
-                )),
-                None => check::run(&ctx, c).await,
-            };
-            results.push(CheckResult {
+                ));
+                checks.len()
+            ],
+            None => check::run_all(&ctx, &checks).await,
+        };
+        let results: Vec<CheckResult> = checks
+            .iter()
+            .zip(outcomes)
+            .map(|(c, outcome)| CheckResult {
                 name: c.name.clone(),
                 outcome,
                 hint: c.hint.clone(),
-            });
-        }
+            })
+            .collect();
         if results.iter().all(|r| r.outcome == Outcome::Pass) {
             let mut p = self.progress()?;
             p.labs

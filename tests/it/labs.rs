@@ -157,11 +157,17 @@ lab_tests! {
 
 /// A test per lab file: a lab added without its test fails here.
 #[test]
-fn every_lab_has_a_test() {
+fn every_lab_has_a_test_and_a_readme_line() {
     let (labs, problems) = mesh::labs::catalog::load_all();
     assert!(problems.is_empty(), "{problems:?}");
     let this = include_str!("labs.rs");
+    let readme = include_str!("../../README.md");
     for lab in labs {
+        assert!(
+            readme.contains(&format!("| {} | {} |", lab.id, lab.title)),
+            "lab {} is not listed in README's Learn section",
+            lab.id
+        );
         assert!(
             this.contains(&format!("=> \"{}\"", lab.id)),
             "lab {} has no test in tests/it/labs.rs",
@@ -248,9 +254,9 @@ fn check_explains_failures_uses_real_ports_and_knows_when_it_cannot_run() {
         .env("MESH_HOME", run.home.path())
         .env("MESH_CONTEXT", "lab-4-2")
         .current_dir(&workdir)
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(status.status.success(), "{status:?}");
     let (code, out, _) = run.run(&["lab", "check"]);
     assert_eq!(code, 0, "{out}");
     assert!(run.ok(&["lab", "list"]).contains("done (1/1)"));
@@ -272,4 +278,18 @@ fn check_explains_failures_uses_real_ports_and_knows_when_it_cannot_run() {
     assert_eq!(code, 1, "a fresh sandbox has no Gateway");
     let (code, out, _) = run.run(&["lab", "start", "nope"]);
     assert_eq!(code, 1, "{out}");
+}
+
+/// The README's example lab file is a valid lab.
+#[test]
+fn the_readme_example_lab_file_loads() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("```yaml\nid: \"4.2\"")
+        .expect("the example is in README")
+        + 8;
+    let end = start + readme[start..].find("```").expect("closing fence");
+    let lab = mesh::labs::catalog::parse("scenarios/labs/4.2-example.yaml", &readme[start..end])
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(lab.steps[0].value.checks.len(), 1);
 }
