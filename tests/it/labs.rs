@@ -265,7 +265,7 @@ fn check_explains_failures_uses_real_ports_and_knows_when_it_cannot_run() {
     let (code, out, _) = run.run(&["lab", "check"]);
     assert_eq!(code, 3, "{out}");
     assert!(
-        out.contains("cannot run: the lab's sandbox \"lab-4-2\" is not running"),
+        out.contains("no check could run: the lab's sandbox \"lab-4-2\" is not running"),
         "{out}"
     );
     let (code, _, err) = run.run(&["lab", "solve"]);

@@ -187,7 +187,8 @@ fn show(r: &Runner) -> anyhow::Result<ExitCode> {
     println!();
     println!("{}", step.text.trim_end());
     println!();
-    println!("In {}:", s.workdir.display());
+    println!("Type, in your shell:");
+    println!("  cd {}", s.workdir.display());
     if let Some(name) = sandbox_name(&s.lab) {
         println!("  export MESH_CONTEXT={name}      # the lab's sandbox");
     }
@@ -216,6 +217,14 @@ fn show(r: &Runner) -> anyhow::Result<ExitCode> {
 fn check(r: &Runner) -> anyhow::Result<ExitCode> {
     let (lab, index, results) = block_on(r.check())?.map_err(lab_error)?;
     println!("Lab {} step {}/{}:", lab.id, index + 1, lab.steps.len());
+    // The same reason for every check (the sandbox is down): say it once.
+    if let [first, rest @ ..] = results.as_slice()
+        && let Outcome::CannotRun(why) = &first.outcome
+        && rest.iter().all(|r| r.outcome == first.outcome)
+    {
+        println!("  ? no check could run: {why}");
+        return Ok(ExitCode::from(CANNOT_RUN));
+    }
     let mut failed = 0;
     let mut cannot = 0;
     for res in &results {
