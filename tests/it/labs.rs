@@ -72,6 +72,53 @@ fn missing_tools(lab: &mesh::labs::format::Lab) -> bool {
         .any(|t| lines.iter().any(|l| l.contains(t)) && util::tool(t).is_none())
 }
 
+/// Every command a step shows the user to look with works (exit 0) after the step is solved:
+/// a typo in a shown command fails here. Interactive ones (`nc`) and ones needing a missing
+/// tool are skipped.
+fn run_observe_commands(run: &LabRun, id: &str, step: usize) {
+    let shown: serde_json::Value =
+        serde_json::from_str(&run.ok(&["lab", "show", "-o", "json"])).unwrap();
+    let workdir = shown["workdir"].as_str().unwrap();
+    let path = format!(
+        "{}:{}",
+        mesh_bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for line in shown["observe"].as_array().unwrap() {
+        let line = line.as_str().unwrap();
+        let first = line.split_whitespace().next().unwrap_or_default();
+        if first == "nc" {
+            continue;
+        }
+        if ["curl", "jq", "grep"]
+            .iter()
+            .any(|t| line.contains(&format!("{t} ")) && util::tool(t).is_none())
+        {
+            continue;
+        }
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", line])
+            .current_dir(workdir)
+            .env("MESH_HOME", run.home.path())
+            .env("PATH", &path)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        match shown["context"].as_str() {
+            Some(c) => cmd.env("MESH_CONTEXT", c),
+            None => cmd.env_remove("MESH_CONTEXT"),
+        };
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "lab {id} step {}: `{line}` exited {:?}:\n{}\n{}",
+            step + 1,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// Solves and checks every step of a lab on a fresh sandbox.
 fn solve_and_check(id: &str) {
     let lab = mesh::labs::catalog::find(id, None).unwrap_or_else(|| panic!("lab {id} loads"));
@@ -106,6 +153,7 @@ fn solve_and_check(id: &str) {
             step.value.title
         );
         assert!(out.contains("Step passed"), "{out}");
+        run_observe_commands(&run, id, i);
         run.ok(&["lab", "next"]);
     }
     let list = run.ok(&["lab", "list"]);

@@ -39,7 +39,11 @@ pub enum LabCommand {
         random_ports: bool,
     },
     /// Show the current step again.
-    Show,
+    Show {
+        /// `json`: the step as data (lab, step, text, rendered commands, working directory).
+        #[arg(short = 'o', long = "output", value_name = "FORMAT")]
+        output: Option<String>,
+    },
     /// Check what you did in the current step.
     Check,
     /// Run the current step's commands for you.
@@ -83,7 +87,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("lab {} started: {}", lab.id, lab.title);
             show(&r)
         }
-        LabCommand::Show => show(&r),
+        LabCommand::Show { output: None } => show(&r),
+        LabCommand::Show {
+            output: Some(format),
+        } => show_json(&r, &format),
         LabCommand::Check => check(&r),
         LabCommand::Solve => {
             block_on(r.solve(&mut print_line))?.map_err(lab_error)?;
@@ -211,6 +218,35 @@ fn show(r: &Runner) -> anyhow::Result<ExitCode> {
     println!(
         "Then: mesh lab check   (mesh lab solve types it for you; mesh lab next, prev, reset)"
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_json(r: &Runner, format: &str) -> anyhow::Result<ExitCode> {
+    if format != "json" {
+        return Err(Exit::new(
+            BAD_INPUT,
+            format!("error: unknown output format {format:?} (use json)"),
+        )
+        .into());
+    }
+    let s = block_on(r.show())?.map_err(lab_error)?;
+    let step = &s.lab.steps[s.index].value;
+    let v = serde_json::json!({
+        "lab": s.lab.id,
+        "title": s.lab.title,
+        "step": s.index + 1,
+        "steps": s.lab.steps.len(),
+        "stepTitle": step.title,
+        "text": step.text,
+        "workdir": s.workdir.display().to_string(),
+        "context": sandbox_name(&s.lab),
+        "portsKnown": s.ports_known,
+        "commands": s.commands,
+        "observe": s.observe,
+        "checks": step.checks.iter().map(|c| c.value.name.clone()).collect::<Vec<_>>(),
+        "passed": s.passed,
+    });
+    println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(ExitCode::SUCCESS)
 }
 
