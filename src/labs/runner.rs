@@ -190,6 +190,13 @@ impl Runner {
             ));
         } else {
             self.prepare(&lab, random_ports, log).await?;
+            // Coming back mid-lab: the steps before this one rebuild the state it starts from.
+            let step = p.labs.get(&lab.id).map_or(0, |e| e.step);
+            let ctx = self.context(&lab).await;
+            for (i, s) in lab.steps.iter().take(step).enumerate() {
+                log(&format!("replaying step {}: {}", i + 1, s.value.title));
+                self.solve_step(&lab, &ctx, &s.value, log).await?;
+            }
         }
         Ok(lab)
     }
@@ -444,11 +451,21 @@ impl Runner {
             return Err(LabError::SandboxDown(name));
         }
         let ctx = self.context(&lab).await;
+        self.solve_step(&lab, &ctx, step, log).await
+    }
+
+    async fn solve_step(
+        &self,
+        lab: &Lab,
+        ctx: &Context,
+        step: &Step,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<(), LabError> {
         for b in &step.start {
-            self.start_background(&lab, &ctx, b, log).await?;
+            self.start_background(lab, ctx, b, log).await?;
         }
         for c in &step.run {
-            run_command(&ctx, c, log).await?;
+            run_command(ctx, c, log).await?;
         }
         Ok(())
     }

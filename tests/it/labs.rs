@@ -162,6 +162,26 @@ fn solve_and_check(id: &str) {
         .find(|l| l.contains('▶'))
         .unwrap_or_else(|| panic!("no current lab in:\n{list}"));
     assert!(row.contains("done"), "{row}");
+    // `lab stop` ends every process the lab started.
+    run.ok(&["lab", "stop"]);
+    for addr in ready_addresses(&lab) {
+        assert!(
+            util::eventually(std::time::Duration::from_secs(5), || {
+                std::net::TcpStream::connect(addr).is_err()
+            }),
+            "lab {id}: something still listens on {addr} after `lab stop`"
+        );
+    }
+}
+
+/// Where the processes a lab starts listen.
+fn ready_addresses(lab: &mesh::labs::format::Lab) -> Vec<std::net::SocketAddr> {
+    lab.setup
+        .start
+        .iter()
+        .chain(lab.steps.iter().flat_map(|s| s.value.start.iter()))
+        .filter_map(|b| b.ready.as_deref()?.parse().ok())
+        .collect()
 }
 
 macro_rules! lab_tests {
@@ -340,4 +360,56 @@ fn the_readme_example_lab_file_loads() {
     let lab = mesh::labs::catalog::parse("scenarios/labs/4.2-example.yaml", &readme[start..end])
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(lab.steps[0].value.checks.len(), 1);
+}
+
+/// Starting another lab ends the first one's processes (chapter 3's share ports 8000 and
+/// 15000/15001); `prev`, `reset` and progress behave.
+#[test]
+fn switching_labs_resetting_and_moving_between_steps() {
+    if util::tool("curl").is_none() {
+        return;
+    }
+    let run = LabRun::new(true);
+    run.ok(&["lab", "start", "3.2"]);
+    run.ok(&["lab", "solve"]);
+    run.ok(&["lab", "check"]);
+    run.ok(&["lab", "next"]);
+    run.ok(&["lab", "solve"]);
+    run.ok(&["lab", "check"]);
+    assert!(run.ok(&["lab", "list"]).contains("done (2/2)"));
+    // 3.4 starts its own httpbin and proxy on the same ports: 3.2's must have ended.
+    let out = run.ok(&["lab", "start", "3.4"]);
+    assert!(out.contains("stopping httpbin"), "{out}");
+    assert!(out.contains("step 1/3"), "{out}");
+    let (code, out, _) = run.run(&["lab", "prev"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("step 1/3"),
+        "prev on step 1 stays there:\n{out}"
+    );
+    run.ok(&["lab", "solve"]);
+    run.ok(&["lab", "check"]);
+    run.ok(&["lab", "next"]);
+    let out = run.ok(&["lab", "show"]);
+    assert!(out.contains("step 2/3"), "{out}");
+    assert!(run.ok(&["lab", "list"]).contains("1/3 passed"));
+    // Reset: back to step 1, nothing passed, a fresh proxy (its counters at zero).
+    let out = run.ok(&["lab", "reset"]);
+    assert!(out.contains("step 1/3"), "{out}");
+    assert!(run.ok(&["lab", "list"]).contains("0/3 passed"));
+    let stats = util::get(util::addr(15000), "/stats?filter=upstream_rq_total").text();
+    assert!(
+        stats.contains("cluster.httpbin_service.upstream_rq_total: 0"),
+        "{stats}"
+    );
+    // Going back to 3.2 resumes where it was (done): step 1 is replayed (httpbin), so step 2
+    // checks out once its proxy runs again.
+    let out = run.ok(&["lab", "start", "3.2"]);
+    assert!(out.contains("replaying step 1: Run httpbin"), "{out}");
+    assert!(
+        out.contains("step 2/2: Put Envoy in front of it ✔"),
+        "{out}"
+    );
+    run.ok(&["lab", "solve"]);
+    run.ok(&["lab", "check"]);
 }
