@@ -325,7 +325,21 @@ impl Runner {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if tokio::net::TcpStream::connect(&ready).await.is_ok() {
-                return Ok(());
+                // Someone answers, but is it ours? A process of the user's (or an earlier lab's)
+                // may hold the port while ours failed to bind it.
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                if alive(pid) {
+                    return Ok(());
+                }
+                return Err(LabError::Background {
+                    command,
+                    reason: format!(
+                        "it exited while something else answers on {ready} — stop that process (a `{}` you started yourself?) and try again",
+                        b.name
+                    ),
+                    log: log_path.display().to_string(),
+                    tail: tail(&std::fs::read_to_string(&log_path).unwrap_or_default()),
+                });
             }
             let reason = if !alive(pid) {
                 Some("it exited".to_owned())
@@ -640,24 +654,27 @@ pub fn alive(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
+/// Signals a process group through the shell's `kill` (a builtin everywhere; no unsafe code,
+/// no extra crate).
+fn signal_group(pgid: u32, signal: &str) {
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill -s {signal} -- -{pgid}")])
+        .stderr(Stdio::null())
+        .status();
+}
+
 /// SIGTERM to the process's group, SIGKILL if it is still there after 5 s.
 async fn stop_pid(pid: u32) {
     if !alive(pid) {
         return;
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", "--", &format!("-{pid}")])
-        .stderr(Stdio::null())
-        .status();
+    signal_group(pid, "TERM");
     let deadline = Instant::now() + Duration::from_secs(5);
     while alive(pid) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     if alive(pid) {
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{pid}")])
-            .stderr(Stdio::null())
-            .status();
+        signal_group(pid, "KILL");
     }
 }
 

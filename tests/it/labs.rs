@@ -402,6 +402,17 @@ fn switching_labs_resetting_and_moving_between_steps() {
         stats.contains("cluster.httpbin_service.upstream_rq_total: 0"),
         "{stats}"
     );
+    // A process the lab did not start holds the proxy's port: solve says so.
+    run.ok(&["lab", "stop"]);
+    let squatter = std::net::TcpListener::bind("127.0.0.1:15001").unwrap();
+    let (code, _, err) = run.run(&["lab", "start", "3.4"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("something else answers on 127.0.0.1:15000")
+            || err.contains("Address already in use"),
+        "{err}"
+    );
+    drop(squatter);
     // Going back to 3.2 resumes where it was (done): step 1 is replayed (httpbin), so step 2
     // checks out once its proxy runs again.
     let out = run.ok(&["lab", "start", "3.2"]);
