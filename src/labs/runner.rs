@@ -682,3 +682,59 @@ fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(15)..].join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab(yaml: &str) -> Lab {
+        catalog::parse("scenarios/labs/9.1-t.yaml", yaml).expect("valid lab")
+    }
+
+    const LAB: &str = r#"id: "9.1"
+title: T
+summary: S
+sandbox: default
+files:
+- from: istio-in-action/ch3
+- from: lab-files/c1/stand-in.yaml
+  to: c1/front.yaml
+steps:
+- title: one
+  text: t
+  checks:
+  - name: c
+    command: { run: "true" }
+"#;
+
+    #[test]
+    fn copies_directories_and_renamed_files() {
+        let l = lab(LAB);
+        let dir = std::env::temp_dir().join(format!("mesh-lab-copy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_files(&l, &dir).expect("copies");
+        assert!(dir.join("ch3/simple.yaml").is_file());
+        assert!(dir.join("ch3/simple_retry.yaml").is_file());
+        let front = std::fs::read(dir.join("c1/front.yaml")).expect("renamed file");
+        assert_eq!(
+            Some(front.as_slice()),
+            catalog::file("lab-files/c1/stand-in.yaml")
+        );
+        assert!(dir.join("logs").is_dir());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sandbox_names_follow_the_id() {
+        assert_eq!(sandbox_name(&lab(LAB)).as_deref(), Some("lab-9-1"));
+        let none = LAB.replace("sandbox: default", "sandbox: none");
+        assert_eq!(sandbox_name(&lab(&none)), None);
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        let text: String = (1..=40).map(|n| format!("{n}\n")).collect();
+        let t = tail(&text);
+        assert!(t.starts_with("26\n") && t.ends_with("40"), "{t}");
+    }
+}
