@@ -424,3 +424,20 @@ fn switching_labs_resetting_and_moving_between_steps() {
     run.ok(&["lab", "solve"]);
     run.ok(&["lab", "check"]);
 }
+
+/// The book's node ports taken by something else: `lab start` says so and offers free ports.
+#[test]
+fn a_taken_node_port_is_explained() {
+    let run = LabRun::new(true);
+    let Ok(squatter) = std::net::TcpListener::bind("127.0.0.1:30000") else {
+        eprintln!("notice: 127.0.0.1:30000 is busy outside this test; skipping");
+        return;
+    };
+    let (code, out, err) = run.run(&["lab", "start", "4.2"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("did not start"), "{err}");
+    assert!(err.contains("--random-ports"), "{err}");
+    drop(squatter);
+    let out = run.ok(&["lab", "start", "4.2", "--random-ports"]);
+    assert!(out.contains("step 1/1"), "{out}");
+}
