@@ -268,7 +268,7 @@ fn check(r: &Runner) -> anyhow::Result<ExitCode> {
             Outcome::Pass => println!("  ✔ {}", res.name),
             Outcome::Fail(why) => {
                 failed += 1;
-                println!("  ✘ {}\n      {why}", res.name);
+                println!("  ✘ {}\n      {}", res.name, why.replace('\n', "\n      "));
                 if let Some(h) = &res.hint {
                     println!("      hint: {}", h.trim());
                 }
