@@ -317,7 +317,7 @@ impl Runner {
             command: command.clone(),
             reason,
         })?;
-        write_file(&pid_file, pid.to_string().as_bytes())?;
+        write_file(&pid_file, pid_file_text(pid).as_bytes())?;
         let Some(ready) = &b.ready else {
             return Ok(());
         };
@@ -637,13 +637,30 @@ fn spawn_cmd(mut cmd: Command, log: &Path) -> Result<u32, String> {
     Ok(child.id())
 }
 
+/// A pid file names the process and its start time (`/proc/PID/stat` field 22), so a pid the
+/// system reused for someone else's process is never signalled.
 fn read_pid(path: &Path) -> Option<u32> {
     let mut s = String::new();
     std::fs::File::open(path)
         .ok()?
         .read_to_string(&mut s)
         .ok()?;
-    s.trim().parse().ok()
+    let mut parts = s.split_whitespace();
+    let pid: u32 = parts.next()?.parse().ok()?;
+    let started: u64 = parts.next()?.parse().ok()?;
+    (start_time(pid) == Some(started)).then_some(pid)
+}
+
+fn pid_file_text(pid: u32) -> String {
+    format!("{pid} {}\n", start_time(pid).unwrap_or_default())
+}
+
+/// When a process started, in clock ticks since boot.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, starttime 22.
+    let (_, rest) = stat.rsplit_once(") ")?;
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Whether a process runs (exists and is not a zombie).
@@ -729,6 +746,22 @@ steps:
         assert_eq!(sandbox_name(&lab(LAB)).as_deref(), Some("lab-9-1"));
         let none = LAB.replace("sandbox: default", "sandbox: none");
         assert_eq!(sandbox_name(&lab(&none)), None);
+    }
+
+    #[test]
+    fn a_pid_file_only_names_the_process_that_wrote_it() {
+        let dir = std::env::temp_dir().join(format!("mesh-lab-pid-{}", std::process::id()));
+        let file = dir.join("x.pid");
+        let me = std::process::id();
+        write_file(&file, pid_file_text(me).as_bytes()).expect("writes");
+        assert_eq!(read_pid(&file), Some(me));
+        // Same pid, another start time: a reused pid, not ours.
+        let started = start_time(me).expect("own start time");
+        write_file(&file, format!("{me} {}\n", started + 1).as_bytes()).expect("writes");
+        assert_eq!(read_pid(&file), None);
+        write_file(&file, format!("{me}\n").as_bytes()).expect("writes");
+        assert_eq!(read_pid(&file), None);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
