@@ -10,13 +10,18 @@ use crate::util::{self, TempDir, mesh_bin};
 /// A lab run in its own `MESH_HOME`; stopped when dropped (also after a failed assertion).
 struct LabRun {
     home: TempDir,
+    /// Exclusive for labs on fixed ports, shared for the others (see `sandbox_ports_lock`).
     _lock: Option<util::FixedPortsLock>,
 }
 
 impl LabRun {
     fn new(fixed_ports: bool) -> LabRun {
         LabRun {
-            _lock: fixed_ports.then(util::fixed_ports_lock),
+            _lock: Some(if fixed_ports {
+                util::fixed_ports_lock()
+            } else {
+                util::sandbox_ports_lock()
+            }),
             home: TempDir::new("lab"),
         }
     }
