@@ -4,6 +4,7 @@
 
 pub mod cli;
 
+pub mod labs;
 pub mod tui;
 
 pub mod client;

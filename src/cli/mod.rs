@@ -98,6 +98,8 @@ pub enum Command {
     Install(cmd::install::InstallArgs),
     /// istioctl manifest generate: print what `mesh install` would apply.
     Manifest(cmd::install::ManifestArgs),
+    /// Step-by-step labs that check what you did: `mesh lab list`, `mesh lab start 4.2`.
+    Lab(cmd::lab::Args),
     /// Print a shell completion script: `source <(mesh completion bash)`.
     Completion(cmd::completion::Args),
     /// A live, k9s-like terminal view of the running sandbox: pods, proxies, proxy config,
@@ -144,6 +146,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Certs(args) => cmd::certs::run(args),
         Command::Install(args) => cmd::install::install(args, ctx),
         Command::Manifest(args) => cmd::install::manifest(args),
+        Command::Lab(args) => cmd::lab::run(args),
         Command::Completion(args) => cmd::completion::run(args, &mut Cli::command()),
         Command::Tui(args) => cmd::tui::run(args, ctx),
     }

@@ -19,6 +19,7 @@ mod lab4;
 mod lab4_l4;
 mod lab4_ops;
 mod lab4_tls;
+mod labs;
 mod mesh_filters;
 mod metrics;
 mod mtls;

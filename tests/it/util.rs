@@ -321,6 +321,16 @@ pub fn fixed_ports_lock() -> FixedPortsLock {
     FixedPortsLock(file)
 }
 
+/// The same lock, shared: tests that start sandboxes (whose sidecars bind 127.x.y.z:15000 and
+/// 15001) run beside each other but never beside a test holding it exclusively, such as one
+/// binding the book's 0.0.0.0:15000 (which fails while any address holds that port).
+pub fn sandbox_ports_lock() -> FixedPortsLock {
+    let path = std::env::temp_dir().join("mesh-tests-fixed-ports.lock");
+    let file = File::create(&path).expect("create lock file");
+    file.lock_shared().expect("lock fixed ports (shared)");
+    FixedPortsLock(file)
+}
+
 impl Drop for FixedPortsLock {
     fn drop(&mut self) {
         let _ = self.0.unlock();

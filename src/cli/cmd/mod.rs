@@ -11,6 +11,7 @@ pub mod grpcbin;
 pub mod httpbin;
 pub mod install;
 pub mod istioctl;
+pub mod lab;
 pub mod logs;
 pub mod manifests;
 pub mod metrics;
