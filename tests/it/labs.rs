@@ -226,6 +226,10 @@ lab_tests! {
     lab_c1 => "C1",
     lab_c2 => "C2",
     lab_c5 => "C5",
+    lab_t1 => "T1",
+    lab_t2 => "T2",
+    lab_t3 => "T3",
+    lab_t4 => "T4",
 }
 
 /// A test per lab file: a lab added without its test fails here.
