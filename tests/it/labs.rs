@@ -230,6 +230,7 @@ lab_tests! {
     lab_t2 => "T2",
     lab_t3 => "T3",
     lab_t4 => "T4",
+    lab_t5 => "T5",
 }
 
 /// A test per lab file: a lab added without its test fails here.
