@@ -231,6 +231,7 @@ lab_tests! {
     lab_t3 => "T3",
     lab_t4 => "T4",
     lab_t5 => "T5",
+    lab_t6 => "T6",
 }
 
 /// A test per lab file: a lab added without its test fails here.
