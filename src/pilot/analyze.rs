@@ -102,7 +102,7 @@ pub fn analyze(resources: &[Resource]) -> Vec<Message> {
     let mut out = Vec::new();
     for vs in &model.virtual_services {
         vs_destinations(&model, vs, &mut out);
-        vs_gateways(resources, &model, vs, &mut out);
+        vs_gateways(&model, vs, &mut out);
     }
     mesh_gateway_conflicts(&model, &mut out);
     destination_rules(&model, &mut out);
@@ -209,24 +209,19 @@ fn vs_destinations(model: &Model, vs: &VirtualService, out: &mut Vec<Message>) {
             );
         }
     }
-    for (i, tcp) in vs.spec.tcp.iter().enumerate() {
-        for (j, r) in tcp.route.iter().enumerate() {
+    // TCP and TLS routes name destinations the same way.
+    let l4 = vs
+        .spec
+        .tcp
+        .iter()
+        .map(|r| ("tcp", &r.route))
+        .enumerate()
+        .chain(vs.spec.tls.iter().map(|r| ("tls", &r.route)).enumerate());
+    for (i, (section, routes)) in l4 {
+        for (j, r) in routes.iter().enumerate() {
             let path = vec![
                 key("spec"),
-                key("tcp"),
-                PathSeg::Index(i),
-                key("route"),
-                PathSeg::Index(j),
-                key("destination"),
-            ];
-            check(&r.destination, path, false);
-        }
-    }
-    for (i, tls) in vs.spec.tls.iter().enumerate() {
-        for (j, r) in tls.route.iter().enumerate() {
-            let path = vec![
-                key("spec"),
-                key("tls"),
+                key(section),
                 PathSeg::Index(i),
                 key("route"),
                 PathSeg::Index(j),
@@ -258,9 +253,8 @@ fn gateway_host_admits(server_host: &str, gw_ns: &str, vs_host: &str, vs_ns: &st
 }
 
 /// IST0101 for gateways that do not exist, IST0132 for hosts a gateway does not serve.
-fn vs_gateways(resources: &[Resource], model: &Model, vs: &VirtualService, out: &mut Vec<Message>) {
+fn vs_gateways(model: &Model, vs: &VirtualService, out: &mut Vec<Message>) {
     let ns = vs.metadata.namespace.as_deref().unwrap_or("default");
-    let _ = resources;
     for (i, gw) in vs.spec.gateways.iter().enumerate() {
         if gw == "mesh" {
             continue;
@@ -271,7 +265,7 @@ fn vs_gateways(resources: &[Resource], model: &Model, vs: &VirtualService, out: 
             g.metadata.name == gw_name
                 && g.metadata.namespace.as_deref().unwrap_or("default") == gw_ns
         });
-        let Some(found) = found else {
+        if found.is_none() {
             out.push(vs_message(
                 vs,
                 "IST0101",
@@ -279,27 +273,18 @@ fn vs_gateways(resources: &[Resource], model: &Model, vs: &VirtualService, out: 
                 path.clone(),
                 format!("Referenced gateway not found: {gw:?}"),
             ));
-            // istioctl also reports the hosts as not found in the missing gateway.
-            out.push(vs_message(
-                vs,
-                "IST0132",
-                Level::Warning,
-                path,
-                format!(
-                    "one or more host {} defined in VirtualService {ns}/{} not found in Gateway {gw_ns}/{gw_name}.",
-                    go_list(&vs.spec.hosts),
-                    vs.metadata.name
-                ),
-            ));
-            continue;
+        }
+        // A missing gateway serves no host either: istioctl reports both.
+        let served = |h: &String| {
+            found.is_some_and(|g| {
+                g.spec
+                    .servers
+                    .iter()
+                    .flat_map(|s| &s.hosts)
+                    .any(|sh| gateway_host_admits(sh, gw_ns, h, ns))
+            })
         };
-        let server_hosts: Vec<&String> = found.spec.servers.iter().flat_map(|s| &s.hosts).collect();
-        let all_served = vs.spec.hosts.iter().all(|h| {
-            server_hosts
-                .iter()
-                .any(|sh| gateway_host_admits(sh, gw_ns, h, ns))
-        });
-        if !all_served {
+        if !vs.spec.hosts.iter().all(served) {
             out.push(vs_message(
                 vs,
                 "IST0132",
@@ -504,6 +489,9 @@ spec:
       weight: 50
     - destination: {host: catalog2}
       weight: 50
+  tcp:
+  - route:
+    - destination: {host: tcp-nowhere}
 "#,
         );
         let has = |code: &str, text: &str| got.iter().any(|(c, t)| c == code && t == text);
@@ -520,6 +508,10 @@ spec:
         );
         assert!(
             has("IST0101", "Referenced gateway not found: \"nope\""),
+            "{got:#?}"
+        );
+        assert!(
+            has("IST0101", "Referenced host not found: \"tcp-nowhere\""),
             "{got:#?}"
         );
         assert!(

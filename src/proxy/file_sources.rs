@@ -299,11 +299,25 @@ impl FileSources {
         if self.poll_cds().await || first {
             self.sync_eds_files();
         }
-        self.poll_eds().await;
+        poll_merged(
+            &self.proxy,
+            &mut self.eds,
+            type_url::ENDPOINT,
+            "eds",
+            Resources::Endpoints,
+        )
+        .await;
         if self.poll_lds().await || first {
             self.sync_rds_files();
         }
-        self.poll_rds().await;
+        poll_merged(
+            &self.proxy,
+            &mut self.rds,
+            type_url::ROUTE,
+            "rds",
+            Resources::Routes,
+        )
+        .await;
     }
 
     /// Whether CDS changed.
@@ -341,99 +355,6 @@ impl FileSources {
             "lds",
         )
         .await
-    }
-
-    /// EDS files are one subscription each; the proxy takes them as one state of the world.
-    async fn poll_eds(&mut self) {
-        let paths: Vec<String> = self.eds.keys().cloned().collect();
-        for path in paths {
-            let Some(w) = self.eds.get_mut(&path) else {
-                continue;
-            };
-            let Some(update) = w.changed(type_url::ENDPOINT) else {
-                continue;
-            };
-            let candidate = match update {
-                Ok(file) => file,
-                Err(reason) => {
-                    w.rejected();
-                    rejected_log(&self.proxy, "eds", &reason);
-                    continue;
-                }
-            };
-            let mut all: Vec<ClusterLoadAssignment> = self
-                .eds
-                .iter()
-                .filter(|(p, _)| **p != path)
-                .filter_map(|(_, w)| w.last_good.as_ref())
-                .flat_map(|f| f.resources.iter().cloned())
-                .collect();
-            all.extend(candidate.resources.iter().cloned());
-            let ack = self
-                .proxy
-                .apply(DiscoveryResponse {
-                    version_info: candidate.version_info.clone(),
-                    nonce: String::new(),
-                    resources: Resources::Endpoints(all),
-                })
-                .await;
-            let Some(w) = self.eds.get_mut(&path) else {
-                continue;
-            };
-            match ack.error_detail {
-                Some(reason) => {
-                    w.rejected();
-                    rejected_log(&self.proxy, "eds", &format!("{path}: {reason}"));
-                }
-                None => w.accepted(candidate),
-            }
-        }
-    }
-
-    async fn poll_rds(&mut self) {
-        let paths: Vec<String> = self.rds.keys().cloned().collect();
-        for path in paths {
-            let Some(w) = self.rds.get_mut(&path) else {
-                continue;
-            };
-            let Some(update) = w.changed(type_url::ROUTE) else {
-                continue;
-            };
-            let candidate = match update {
-                Ok(file) => file,
-                Err(reason) => {
-                    w.rejected();
-                    rejected_log(&self.proxy, "rds", &reason);
-                    continue;
-                }
-            };
-            let mut all: Vec<RouteConfiguration> = self
-                .rds
-                .iter()
-                .filter(|(p, _)| **p != path)
-                .filter_map(|(_, w)| w.last_good.as_ref())
-                .flat_map(|f| f.resources.iter().cloned())
-                .collect();
-            all.extend(candidate.resources.iter().cloned());
-            let ack = self
-                .proxy
-                .apply(DiscoveryResponse {
-                    version_info: candidate.version_info.clone(),
-                    nonce: String::new(),
-                    resources: Resources::Routes(all),
-                })
-                .await;
-            let Some(w) = self.rds.get_mut(&path) else {
-                continue;
-            };
-            match ack.error_detail {
-                Some(reason) => {
-                    w.rejected();
-                    rejected_log(&self.proxy, "rds", &format!("{path}: {reason}"));
-                }
-                None => w.accepted(candidate),
-            }
-        }
     }
 
     /// The EDS files the running clusters name (new ones are read on the next poll).
@@ -571,4 +492,57 @@ fn is_file_eds(c: &Arc<super::cluster::Cluster>) -> bool {
 fn eds_file(c: &Cluster) -> Option<FileSource> {
     let value = c.eds_cluster_config.as_ref()?.eds_config.as_ref()?;
     ConfigSource::from_value(value).ok()?.file().ok()
+}
+
+/// EDS (and RDS) files are one subscription each, but the proxy takes each type as one state of
+/// the world: a changed file is pushed together with every other file's last good resources,
+/// and only that file is marked rejected when the push is.
+async fn poll_merged<T: DeserializeOwned + Clone>(
+    proxy: &Arc<Proxy>,
+    files: &mut BTreeMap<String, Watched<T>>,
+    type_url: &str,
+    kind: &str,
+    wrap: fn(Vec<T>) -> Resources,
+) {
+    let paths: Vec<String> = files.keys().cloned().collect();
+    for path in paths {
+        let Some(w) = files.get_mut(&path) else {
+            continue;
+        };
+        let Some(update) = w.changed(type_url) else {
+            continue;
+        };
+        let candidate = match update {
+            Ok(file) => file,
+            Err(reason) => {
+                w.rejected();
+                rejected_log(proxy, kind, &reason);
+                continue;
+            }
+        };
+        let mut all: Vec<T> = files
+            .iter()
+            .filter(|(p, _)| **p != path)
+            .filter_map(|(_, w)| w.last_good.as_ref())
+            .flat_map(|f| f.resources.iter().cloned())
+            .collect();
+        all.extend(candidate.resources.iter().cloned());
+        let ack = proxy
+            .apply(DiscoveryResponse {
+                version_info: candidate.version_info.clone(),
+                nonce: String::new(),
+                resources: wrap(all),
+            })
+            .await;
+        let Some(w) = files.get_mut(&path) else {
+            continue;
+        };
+        match ack.error_detail {
+            Some(reason) => {
+                w.rejected();
+                rejected_log(proxy, kind, &format!("{path}: {reason}"));
+            }
+            None => w.accepted(candidate),
+        }
+    }
 }
